@@ -1,0 +1,129 @@
+"""Command line: `flask --app wsgi year import`, `demo load` and `user create / set-password`."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+
+from .extensions import db
+from .models import Organisation, Project, User
+from .models.user import ROLES
+from .services import demo
+from .services.passwords import PasswordPolicyError
+from .services.users import UserError, create_user, set_password
+from .services.year_import import YearImportError, import_year
+
+year_cli = AppGroup("year", help="Financial years.")
+demo_cli = AppGroup("demo", help="Demo data.")
+user_cli = AppGroup("user", help="People who sign in.")
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(1)
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        _fail("Error: no password on standard input")
+    return password
+
+
+@year_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def year_import(file: Path) -> None:
+    """Load or update one financial year from a YAML FILE (nothing is written if anything is wrong)."""
+    try:
+        summary = import_year(file.read_text(encoding="utf-8"))
+    except YearImportError as error:
+        db.session.rollback()
+        click.echo(f"{file}: not imported, {len(error.errors)} problem(s):", err=True)
+        for line in error.errors:
+            click.echo(f"  - {line}", err=True)
+        sys.exit(1)
+    except UnicodeDecodeError:
+        _fail(f"{file}: not imported: the file must be UTF-8 text")
+    db.session.commit()
+    if not summary.changed:
+        click.echo(f"{summary.year_label}: already up to date, nothing changed")
+        return
+    parts = [f"{n} {kind.replace('_', ' ')} created" for kind, n in sorted(summary.created.items())]
+    parts += [f"{n} {kind.replace('_', ' ')} updated" for kind, n in sorted(summary.updated.items())]
+    click.echo(f"{summary.year_label}: imported ({', '.join(parts)})")
+
+
+@demo_cli.command("load")
+@click.option("--if-empty", is_flag=True, help="Only load when the database holds no projects.")
+def demo_load(if_empty: bool) -> None:
+    """Load the demo years and accounts (password from DEMO_PASSWORD, else a random one printed once)."""
+    if if_empty and db.session.scalar(select(Project.id).limit(1)) is not None:
+        click.echo("Demo: the database already holds data; nothing loaded.")
+        demo.print_accounts(click.echo, password=None)
+        return
+    password = current_app.config.get("DEMO_PASSWORD") or ""
+    generated = not password
+    if generated:
+        password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    try:
+        result = demo.load(password)
+    except (YearImportError, UserError, PasswordPolicyError) as error:
+        db.session.rollback()
+        details = getattr(error, "errors", [str(error)])
+        _fail("Demo not loaded:\n" + "\n".join(f"  - {line}" for line in details))
+    db.session.commit()
+    click.echo(f"Demo loaded: years {', '.join(result.years)}.")
+    demo.print_accounts(click.echo, password=password if (generated or result.created_users) else None,
+                        generated=generated)
+
+
+@user_cli.command("create")
+@click.argument("email")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(ROLES))
+@click.option("--org", "org_short_name", help="The partner's organisation (short name).")
+@click.option("--name", default="", help="The person's name.")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+def user_create(email: str, roles: tuple[str, ...], org_short_name: str | None, name: str, password_stdin: bool) -> None:
+    """Create a user who signs in with EMAIL."""
+    organisation = None
+    if org_short_name:
+        organisation = db.session.scalar(select(Organisation).where(Organisation.short_name == org_short_name))
+        if organisation is None:
+            _fail(f"Error: no organisation with the short name {org_short_name}")
+    password = _read_password()
+    try:
+        user = create_user(email, roles=list(roles), password=password, organisation=organisation, name=name)
+    except (UserError, PasswordPolicyError) as error:
+        db.session.rollback()
+        _fail(f"Error: {error}")
+    db.session.commit()
+    click.echo(f"Created {user.email} ({', '.join(sorted(user.roles))})")
+
+
+@user_cli.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+def user_set_password(email: str, password_stdin: bool) -> None:
+    """Set a new password for EMAIL; every session that user had ends."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _fail(f"Error: no user with the e-mail {email}")
+    try:
+        set_password(user, _read_password())
+    except PasswordPolicyError as error:
+        db.session.rollback()
+        _fail(f"Error: {error}")
+    db.session.commit()
+    click.echo(f"Password set for {user.email}; their sessions have ended")
+
+
+def register(app: Flask) -> None:
+    app.config.setdefault("DEMO_PASSWORD", None)
+    for group in (year_cli, demo_cli, user_cli):
+        app.cli.add_command(group)

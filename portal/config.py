@@ -1,0 +1,74 @@
+"""Configuration: safe defaults here, secrets and locations from the environment."""
+
+import os
+import secrets
+from pathlib import Path
+
+# Values that must never protect a real deployment.
+WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development", "test", "default"}
+MIN_SECRET_LENGTH = 32
+
+
+class Config:
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # Sessions live in a signed cookie; revocation is checked on every request (User.session_token).
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = True
+    PERMANENT_SESSION_LIFETIME = 60 * 60 * 8
+    REMEMBER_COOKIE_DURATION = 0
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session; an hour-long narrative is not lost
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    MAX_FORM_MEMORY_SIZE = 1024 * 1024
+    # Sign-in throttle: at most this many failures per account in the window.
+    SIGN_IN_MAX_FAILURES = 10
+    SIGN_IN_WINDOW_SECONDS = 300
+    # argon2id, RFC 9106 low-memory profile (argon2-cffi defaults).
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+    PASSWORD_MIN_LENGTH = 12
+    SERVICE_NAME = "Community Safety Grant Reporting"
+    PARTNERSHIP_NAME = "Sevenoaks District Community Safety Partnership"
+    CONTACT_EMAIL = "community.safety@sevenoaks.example"
+    RETURN_DUE_DAYS_DEFAULT = 14
+
+
+def from_environment(instance_path: str) -> dict:
+    """Read deployment settings from the environment, with an SQLite default in instance/."""
+    settings: dict = {}
+    database_url = os.environ.get("DATABASE_URL")
+    if not database_url:
+        database_url = "sqlite:///" + str(Path(instance_path) / "portal.db")
+    elif database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
+    settings["SQLALCHEMY_DATABASE_URI"] = database_url
+    secret = os.environ.get("SECRET_KEY")
+    settings["SECRET_KEY"] = secret if secret is not None else instance_secret(instance_path)
+    settings["DEMO_PASSWORD"] = os.environ.get("DEMO_PASSWORD") or None
+    return settings
+
+
+def instance_secret(instance_path: str) -> str:
+    """The secret kept in instance/secret_key, generated on first run (mode 0600)."""
+    path = Path(instance_path) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def check_secret(app) -> None:
+    """Refuse to run a real deployment with a missing or well-known secret."""
+    if app.debug or app.testing:
+        return
+    secret = app.config.get("SECRET_KEY") or ""
+    if secret.lower() in WEAK_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+        raise RuntimeError(
+            "SECRET_KEY is missing or too weak: set a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters, or unset it to use instance/secret_key."
+        )

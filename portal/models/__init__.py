@@ -1,0 +1,29 @@
+"""The data model: one module per concept."""
+
+from .audit import APPEND_ONLY_TABLES, AuditEvent, _attach_append_only
+from .monitoring_return import MeasureValue, MonitoringReturn, ReturnRevision
+from .organisation import Organisation
+from .payment import Payment
+from .project import OutputMeasure, Project
+from .user import SignInFailure, User, UserRole
+from .year import FinancialYear, FundingStream, Priority
+
+for _table in APPEND_ONLY_TABLES:
+    _attach_append_only(_table)
+
+__all__ = [
+    "AuditEvent",
+    "FinancialYear",
+    "FundingStream",
+    "MeasureValue",
+    "MonitoringReturn",
+    "Organisation",
+    "OutputMeasure",
+    "Payment",
+    "Priority",
+    "Project",
+    "ReturnRevision",
+    "SignInFailure",
+    "User",
+    "UserRole",
+]

@@ -1,0 +1,54 @@
+"""The audit trail: append-only, written in the same transaction as the change it records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DDL, ForeignKey, Integer, String, event
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..extensions import db
+from .types import UTCDateTime, utcnow
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    summary: Mapped[str] = mapped_column(String(500))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+# Tables the database itself keeps append-only. The same statements are in the migration.
+APPEND_ONLY_TABLES = ("audit_event", "return_revision")
+
+
+def append_only_ddl(table: str, dialect: str) -> list[str]:
+    if dialect == "sqlite":
+        return [
+            f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+            f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} "
+            f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END",
+        ]
+    if dialect == "postgresql":
+        return [
+            "CREATE OR REPLACE FUNCTION refuse_change() RETURNS trigger AS $$ "
+            "BEGIN RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_change()",
+        ]
+    return []
+
+
+def _attach_append_only(table_name: str) -> None:
+    table = db.Model.metadata.tables[table_name]
+    for dialect in ("sqlite", "postgresql"):
+        for statement in append_only_ddl(table_name, dialect):
+            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))

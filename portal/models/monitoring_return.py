@@ -1,0 +1,126 @@
+"""Quarterly monitoring returns, their measure values and immutable revisions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .project import QUANTITY, OutputMeasure, Project
+from .types import UTCDateTime, utcnow
+
+DRAFT = "draft"
+SUBMITTED = "submitted"
+CHANGES_REQUESTED = "changes_requested"
+APPROVED = "approved"
+STATUSES = (DRAFT, SUBMITTED, CHANGES_REQUESTED, APPROVED)
+NOT_STARTED = "not_started"  # no row yet: shown, never stored
+STATUS_LABELS = {
+    NOT_STARTED: "Not started",
+    DRAFT: "Draft",
+    SUBMITTED: "Submitted",
+    CHANGES_REQUESTED: "Changes requested",
+    APPROVED: "Approved",
+}
+RAGS = ("green", "amber", "red")
+RAG_CHECK = "IS NULL OR {col} IN ('green', 'amber', 'red')"
+
+
+class MonitoringReturn(db.Model):
+    """One project's return for one quarter; edited as a draft, then kept as revisions."""
+
+    __tablename__ = "monitoring_return"
+    __table_args__ = (
+        UniqueConstraint("project_id", "quarter"),
+        CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter_range"),
+        CheckConstraint("spend_pence IS NULL OR spend_pence >= 0", name="spend_not_negative"),
+        CheckConstraint(
+            "status IN ('draft', 'submitted', 'changes_requested', 'approved')", name="status_known"
+        ),
+        CheckConstraint("partner_rag " + RAG_CHECK.format(col="partner_rag"), name="partner_rag_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    quarter: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=DRAFT, index=True)
+    spend_pence: Mapped[int | None] = mapped_column(Integer)
+    spend_explanation: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[str | None] = mapped_column(Text)
+    case_study: Mapped[str | None] = mapped_column(Text)
+    challenges: Mapped[str | None] = mapped_column(Text)
+    partner_rag: Mapped[str | None] = mapped_column(String(10))
+    partner_rag_reason: Mapped[str | None] = mapped_column(Text)
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    project: Mapped[Project] = relationship()
+    values: Mapped[list[MeasureValue]] = relationship(
+        back_populates="monitoring_return", cascade="all, delete-orphan"
+    )
+    revisions: Mapped[list[ReturnRevision]] = relationship(
+        back_populates="monitoring_return", order_by="ReturnRevision.number"
+    )
+
+    # Optimistic locking: a flush based on an older version raises StaleDataError.
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_reported(self) -> bool:
+        return self.status in (SUBMITTED, APPROVED)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+class MeasureValue(db.Model):
+    __tablename__ = "measure_value"
+    __table_args__ = (
+        UniqueConstraint("return_id", "measure_id"),
+        CheckConstraint("value IS NULL OR value >= 0", name="value_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("monitoring_return.id"), index=True)
+    measure_id: Mapped[int] = mapped_column(ForeignKey("output_measure.id"), index=True)
+    value: Mapped[Decimal | None] = mapped_column(QUANTITY)
+
+    monitoring_return: Mapped[MonitoringReturn] = relationship(back_populates="values")
+    measure: Mapped[OutputMeasure] = relationship()
+
+
+class ReturnRevision(db.Model):
+    """What was submitted, exactly as submitted: never updated or deleted (the database refuses)."""
+
+    __tablename__ = "return_revision"
+    __table_args__ = (
+        UniqueConstraint("return_id", "number"),
+        CheckConstraint("spend_pence IS NULL OR spend_pence >= 0", name="spend_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    return_id: Mapped[int] = mapped_column(ForeignKey("monitoring_return.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    values: Mapped[dict] = mapped_column(JSON)
+    spend_pence: Mapped[int | None] = mapped_column(Integer)
+    spend_explanation: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[str | None] = mapped_column(Text)
+    case_study: Mapped[str | None] = mapped_column(Text)
+    challenges: Mapped[str | None] = mapped_column(Text)
+    partner_rag: Mapped[str | None] = mapped_column(String(10))
+    partner_rag_reason: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    monitoring_return: Mapped[MonitoringReturn] = relationship(back_populates="revisions")

@@ -1,0 +1,97 @@
+"""Projects (grants) and the output measures they report each quarter."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .organisation import Organisation
+from .year import FinancialYear, FundingStream, Priority
+
+COMBINE_SUM = "sum"
+COMBINE_LATEST = "latest"
+COMBINES = (COMBINE_SUM, COMBINE_LATEST)
+QUANTITY = Numeric(12, 2)
+
+
+class Project(db.Model):
+    """One organisation's grant for one year from one funding stream."""
+
+    __tablename__ = "project"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "year_id", "name"),
+        CheckConstraint("amount_pence >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    year_id: Mapped[int] = mapped_column(ForeignKey("financial_year.id"), index=True)
+    funding_stream_id: Mapped[int] = mapped_column(ForeignKey("funding_stream.id"), index=True)
+    priority_id: Mapped[int | None] = mapped_column(ForeignKey("priority.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    amount_pence: Mapped[int] = mapped_column(Integer)
+    actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    organisation: Mapped[Organisation] = relationship()
+    year: Mapped[FinancialYear] = relationship()
+    funding_stream: Mapped[FundingStream] = relationship()
+    priority: Mapped[Priority | None] = relationship()
+    measures: Mapped[list[OutputMeasure]] = relationship(
+        back_populates="project", order_by="OutputMeasure.position"
+    )
+
+    def can_access(self, user) -> bool:
+        """Partners see their own organisation's projects; every other role sees all."""
+        return user.can_see_all_organisations or user.organisation_id == self.organisation_id
+
+    def __repr__(self) -> str:
+        return f"<Project {self.name!r}>"
+
+
+class OutputMeasure(db.Model):
+    """What a project counts each quarter; totals are always computed, never typed."""
+
+    __tablename__ = "output_measure"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        CheckConstraint("combine IN ('sum', 'latest')", name="combine_known"),
+        CheckConstraint("annual_target IS NULL OR annual_target >= 0", name="target_not_negative"),
+        CheckConstraint(
+            "(q1_target IS NULL OR q1_target >= 0) AND (q2_target IS NULL OR q2_target >= 0) AND "
+            "(q3_target IS NULL OR q3_target >= 0) AND (q4_target IS NULL OR q4_target >= 0)",
+            name="quarter_targets_not_negative",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str] = mapped_column(String(50))
+    definition: Mapped[str | None] = mapped_column(Text)
+    combine: Mapped[str] = mapped_column(String(10), default=COMBINE_SUM)
+    annual_target: Mapped[Decimal | None] = mapped_column(QUANTITY)
+    q1_target: Mapped[Decimal | None] = mapped_column(QUANTITY)
+    q2_target: Mapped[Decimal | None] = mapped_column(QUANTITY)
+    q3_target: Mapped[Decimal | None] = mapped_column(QUANTITY)
+    q4_target: Mapped[Decimal | None] = mapped_column(QUANTITY)
+
+    project: Mapped[Project] = relationship(back_populates="measures")
+
+    @property
+    def allows_decimals(self) -> bool:
+        """Hours may be reported to two decimal places; everything else is a whole count."""
+        return self.unit.strip().lower() in {"hours", "hour"}
+
+    @property
+    def quarterly_targets(self) -> list[Decimal | None]:
+        return [self.q1_target, self.q2_target, self.q3_target, self.q4_target]
+
+    @quarterly_targets.setter
+    def quarterly_targets(self, targets: list[Decimal | None] | None) -> None:
+        targets = list(targets) if targets else [None] * 4
+        self.q1_target, self.q2_target, self.q3_target, self.q4_target = targets

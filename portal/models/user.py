@@ -1,0 +1,92 @@
+"""People who sign in, their roles, and failed sign-ins (the throttle's memory)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .organisation import Organisation
+from .types import UTCDateTime, utcnow
+
+PARTNER = "partner"
+CSU = "csu"
+FINANCE = "finance"
+ADMIN = "admin"
+ROLES = (PARTNER, CSU, FINANCE, ADMIN)
+ROLE_LABELS = {PARTNER: "Partner", CSU: "Community Safety Unit", FINANCE: "Finance", ADMIN: "Administrator"}
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    # Flask-Login's alternative id: rotating it ends every session of this user.
+    session_token: Mapped[str] = mapped_column(String(64), unique=True, default=new_session_token)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organisation: Mapped[Organisation | None] = relationship()
+    role_rows: Mapped[list[UserRole]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="UserRole.role"
+    )
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def roles(self) -> set[str]:
+        return {row.role for row in self.role_rows}
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def can_see_all_organisations(self) -> bool:
+        return self.has_role(CSU, FINANCE, ADMIN)
+
+    def end_all_sessions(self) -> None:
+        self.session_token = new_session_token()
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"
+
+
+class UserRole(db.Model):
+    __tablename__ = "user_role"
+    __table_args__ = (
+        UniqueConstraint("user_id", "role"),
+        CheckConstraint("role IN ('partner', 'csu', 'finance', 'admin')", name="role_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+
+
+class SignInFailure(db.Model):
+    """One failed sign-in for an account key (a hash of the e-mail, known account or not)."""
+
+    __tablename__ = "sign_in_failure"
+    __table_args__ = (Index("ix_sign_in_failure_key_at", "account_key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_key: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

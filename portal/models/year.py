@@ -1,0 +1,80 @@
+"""Financial years, their funding streams and strategic priorities."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ..calendar import Quarter, quarters_of
+from .types import UTCDateTime
+
+
+class FinancialYear(db.Model):
+    """1 April – 31 March, labelled like 2021-22; quarters and due dates are derived."""
+
+    __tablename__ = "financial_year"
+    __table_args__ = (
+        CheckConstraint("return_due_days BETWEEN 0 AND 120", name="due_days_range"),
+        CheckConstraint("start_year BETWEEN 2000 AND 2200", name="start_year_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    start_year: Mapped[int] = mapped_column(Integer, unique=True)
+    return_due_days: Mapped[int] = mapped_column(Integer, default=14)
+    illustrative: Mapped[bool] = mapped_column(Boolean, default=False)
+    illustrative_note: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    funding_streams: Mapped[list[FundingStream]] = relationship(
+        back_populates="year", order_by="FundingStream.name"
+    )
+    priorities: Mapped[list[Priority]] = relationship(back_populates="year", order_by="Priority.rank")
+
+    @property
+    def label(self) -> str:
+        return f"{self.start_year}-{(self.start_year + 1) % 100:02d}"
+
+    @property
+    def quarters(self) -> list[Quarter]:
+        return quarters_of(self.start_year, self.return_due_days)
+
+    def quarter(self, number: int) -> Quarter:
+        return self.quarters[number - 1]
+
+    def __repr__(self) -> str:
+        return f"<FinancialYear {self.label}>"
+
+
+class FundingStream(db.Model):
+    """A pot of money for one year from one funder."""
+
+    __tablename__ = "funding_stream"
+    __table_args__ = (
+        UniqueConstraint("year_id", "name"),
+        CheckConstraint("amount_pence >= 0", name="amount_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year_id: Mapped[int] = mapped_column(ForeignKey("financial_year.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    funder: Mapped[str] = mapped_column(String(200))
+    amount_pence: Mapped[int] = mapped_column(Integer)
+
+    year: Mapped[FinancialYear] = relationship(back_populates="funding_streams")
+
+
+class Priority(db.Model):
+    """A strategic priority of the year, ranked as in the strategic assessment."""
+
+    __tablename__ = "priority"
+    __table_args__ = (UniqueConstraint("year_id", "name"), CheckConstraint("rank >= 1", name="rank_positive"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    year_id: Mapped[int] = mapped_column(ForeignKey("financial_year.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    rank: Mapped[int] = mapped_column(Integer)
+
+    year: Mapped[FinancialYear] = relationship(back_populates="priorities")

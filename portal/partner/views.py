@@ -1,0 +1,44 @@
+"""The partner's pages: its own organisation's projects, and nothing else."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
+
+from ..auth.guards import require_role
+from ..extensions import db
+from ..models import Project
+from ..models.user import PARTNER
+from ..services.figures import project_rows
+from ..services.years import all_years, default_year, year_or_404
+
+bp = Blueprint("partner", __name__, url_prefix="/partner")
+bp.before_request(require_role(PARTNER))
+
+
+def project_for_partner(project_id: int) -> Project:
+    """The project if it belongs to the partner's organisation; 404 otherwise, whether or not it exists."""
+    project = db.session.get(
+        Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)]
+    )
+    if project is None or project.organisation_id != current_user.organisation_id:
+        abort(404)
+    return project
+
+
+@bp.route("/", defaults={"year_label": None})
+@bp.route("/<year_label>/")
+def home(year_label: str | None):
+    years = all_years()
+    year = year_or_404(year_label) if year_label else default_year(years)
+    rows = project_rows(year, organisation=current_user.organisation) if year else []
+    return render_template("partner/home.html", years=years, year=year, rows=rows,
+                           organisation=current_user.organisation)
+
+
+@bp.route("/projects/<int:project_id>")
+def project_view(project_id: int):
+    project = project_for_partner(project_id)
+    row = project_rows(project.year, organisation=project.organisation, only=project)[0]
+    return render_template("partner/project.html", project=project, row=row)

@@ -1,0 +1,67 @@
+"""Signing in and out: throttled per account in the database, so every worker sees the same count."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+
+from ..extensions import db
+from ..models import SignInFailure, User
+from ..models.types import utcnow
+from . import audit
+from .passwords import hash_password, hasher, spend_verification_time, verify_password
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def account_key(email: str) -> str:
+    return hashlib.sha256(normalise_email(email).encode()).hexdigest()
+
+
+@dataclass
+class SignInResult:
+    user: User | None = None
+    throttled: bool = False
+
+
+def recent_failures(key: str, now: datetime) -> int:
+    window = timedelta(seconds=current_app.config["SIGN_IN_WINDOW_SECONDS"])
+    return db.session.scalar(
+        select(func.count()).select_from(SignInFailure).where(
+            SignInFailure.account_key == key, SignInFailure.at > now - window
+        )
+    )
+
+
+def authenticate(email: str, password: str, *, now: datetime | None = None) -> SignInResult:
+    """Check an e-mail and password; the caller commits (failures must be counted)."""
+    now = now or utcnow()
+    key = account_key(email)
+    if recent_failures(key, now) >= current_app.config["SIGN_IN_MAX_FAILURES"]:
+        return SignInResult(throttled=True)
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        spend_verification_time(password)
+    elif user.active and verify_password(user.password_hash, password):
+        if hasher().check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.last_sign_in_at = now
+        db.session.execute(delete(SignInFailure).where(SignInFailure.account_key == key))
+        audit.record("user.signed_in", object_type="user", object_id=user.id, summary="Signed in", actor=user)
+        return SignInResult(user=user)
+    db.session.add(SignInFailure(account_key=key, at=now))
+    # Old failures are of no further use; keep the table small.
+    db.session.execute(delete(SignInFailure).where(SignInFailure.at < now - timedelta(days=1)))
+    return SignInResult()
+
+
+def sign_out(user: User) -> None:
+    """End this user's sessions everywhere: every copy of the old cookie stops working."""
+    user.end_all_sessions()
+    audit.record("user.signed_out", object_type="user", object_id=user.id, summary="Signed out", actor=user)

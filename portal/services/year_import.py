@@ -1,0 +1,563 @@
+"""Load one financial year from a YAML file: validate everything first, then write in one go.
+
+Re-importing the same file changes nothing; a changed file updates by natural key
+(year; stream name; organisation short name; project name within organisation and year;
+measure name within project) and never duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from ..calendar import parse_year_label
+from ..extensions import db
+from ..models import (
+    FinancialYear,
+    FundingStream,
+    MeasureValue,
+    MonitoringReturn,
+    Organisation,
+    OutputMeasure,
+    Priority,
+    Project,
+    ReturnRevision,
+)
+from ..models.monitoring_return import APPROVED
+from ..models.project import COMBINES
+from ..models.types import utcnow
+from ..money import MoneyError, format_pence, pence_from_pounds
+from . import audit
+from .quantities import QuantityError, parse_quantity
+
+TOP_LEVEL = {
+    "financial_year", "return_due_days", "illustrative", "illustrative_note",
+    "funding_streams", "priorities", "organisations", "projects", "returns",
+}
+STREAM_FIELDS = {"name", "funder", "amount"}
+ORGANISATION_FIELDS = {"short_name", "name", "charity_number", "company_number", "contact_email", "contact_phone"}
+PROJECT_FIELDS = {"organisation", "name", "funding_stream", "amount", "priority", "actions", "description", "measures"}
+MEASURE_FIELDS = {"name", "unit", "definition", "combine", "annual_target", "quarterly_targets"}
+RETURN_FIELDS = {"organisation", "project", "quarter", "spend", "values", "progress"}
+NARRATIVE_LIMIT = 5000
+
+
+class YearImportError(Exception):
+    """The file is not valid; nothing was written. `errors` names each entry and field."""
+
+    def __init__(self, errors: list[str]):
+        super().__init__(f"{len(errors)} problem(s) in the year file")
+        self.errors = errors
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with decimals kept exact: 34218.10 is Decimal('34218.10'), never a float."""
+
+
+def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | str:
+    text = loader.construct_scalar(node)
+    try:
+        return Decimal(text.replace("_", ""))
+    except ArithmeticError:
+        return text
+
+
+_Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
+
+
+@dataclass
+class ImportSummary:
+    year_label: str
+    created: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+
+    def count(self, kind: str, created: bool) -> None:
+        target = self.created if created else self.updated
+        target[kind] = target.get(kind, 0) + 1
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated)
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+
+class _Checker:
+    """Collects every problem in the file, each naming its entry and field."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def error(self, where: str, message: str) -> None:
+        self.errors.append(f"{where}: {message}")
+
+    def mapping(self, value: Any, where: str, allowed: set[str]) -> dict | None:
+        if not isinstance(value, dict):
+            self.error(where, "must be a mapping of fields")
+            return None
+        for key in sorted(set(map(str, value)) - allowed):
+            self.error(where, f"unknown field '{key}'")
+        return value
+
+    def entries(self, data: dict, key: str, *, required: bool) -> list:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.error(key, "is required")
+            return []
+        if not isinstance(value, list):
+            self.error(key, "must be a list")
+            return []
+        return value
+
+    def text(self, entry: dict, name: str, where: str, *, required: bool = True, limit: int = 300) -> str | None:
+        value = entry.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            if required:
+                self.error(where, f"{name}: is required")
+            return None
+        if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            self.error(where, f"{name}: must be text")
+            return None
+        value = value.strip()
+        if len(value) > limit:
+            self.error(where, f"{name}: must be {limit} characters or fewer")
+            return None
+        if "\x00" in value:
+            self.error(where, f"{name}: must not contain a NUL character")
+            return None
+        return value
+
+    def money(self, entry: dict, name: str, where: str, *, required: bool = True) -> int | None:
+        value = entry.get(name)
+        if value is None:
+            if required:
+                self.error(where, f"{name}: is required")
+            return None
+        try:
+            return pence_from_pounds(value)
+        except MoneyError as error:
+            self.error(where, f"{name}: {error}")
+            return None
+
+    def quantity(self, value: Any, where: str, name: str, *, decimals: bool) -> Decimal | None:
+        try:
+            return parse_quantity(value, decimals=decimals)
+        except QuantityError as error:
+            self.error(where, f"{name}: {error}")
+            return None
+
+
+def _label(entry: Any, *keys: str) -> str:
+    if not isinstance(entry, dict):
+        return ""
+    parts = [str(entry[key]) for key in keys if entry.get(key) is not None]
+    return f" ({' / '.join(parts)})" if parts else ""
+
+
+def parse(text: str) -> dict:
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise YearImportError([f"file: is not valid YAML ({error.__class__.__name__}: {error})"]) from error
+    if not isinstance(data, dict):
+        raise YearImportError(["file: must be a mapping with financial_year, funding_streams, projects…"])
+    return data
+
+
+def validate(data: dict) -> dict:
+    """Check the whole file against itself and the database; return a normalised plan or raise."""
+    check = _Checker()
+    check.mapping(data, "file", TOP_LEVEL)
+    plan: dict[str, Any] = {"streams": {}, "priorities": [], "organisations": {}, "projects": {}, "returns": []}
+
+    label = data.get("financial_year")
+    start_year = parse_year_label(str(label)) if label is not None else None
+    if start_year is None:
+        check.error("financial_year", "must be a financial year written like 2021-22")
+    plan["start_year"] = start_year
+    due_days = data.get("return_due_days", 14)
+    if isinstance(due_days, bool) or not isinstance(due_days, int) or not 0 <= due_days <= 120:
+        check.error("return_due_days", "must be a whole number of days from 0 to 120")
+    plan["return_due_days"] = due_days
+    illustrative = data.get("illustrative", False)
+    if not isinstance(illustrative, bool):
+        check.error("illustrative", "must be true or false")
+    plan["illustrative"] = illustrative is True
+    plan["illustrative_note"] = check.text(data, "illustrative_note", "file", required=False, limit=2000)
+
+    existing_year = None
+    if start_year is not None:
+        existing_year = db.session.scalar(select(FinancialYear).where(FinancialYear.start_year == start_year))
+        if existing_year is not None and existing_year.closed_at is not None:
+            check.error("financial_year", f"{label} is closed: reopen it before importing changes")
+
+    for index, entry in enumerate(check.entries(data, "funding_streams", required=True)):
+        where = f"funding_streams[{index}]{_label(entry, 'name')}"
+        if check.mapping(entry, where, STREAM_FIELDS) is None:
+            continue
+        name = check.text(entry, "name", where, limit=200)
+        funder = check.text(entry, "funder", where, limit=200)
+        amount = check.money(entry, "amount", where)
+        if name in plan["streams"]:
+            check.error(where, f"name: the funding stream '{name}' is listed twice")
+        elif name:
+            plan["streams"][name] = {"funder": funder, "amount_pence": amount}
+
+    for index, entry in enumerate(check.entries(data, "priorities", required=False)):
+        where = f"priorities[{index}]"
+        if not isinstance(entry, str) or not entry.strip():
+            check.error(where, "must be the priority's name")
+        elif entry.strip() in plan["priorities"]:
+            check.error(where, f"the priority '{entry.strip()}' is listed twice")
+        else:
+            plan["priorities"].append(entry.strip())
+
+    for index, entry in enumerate(check.entries(data, "organisations", required=False)):
+        where = f"organisations[{index}]{_label(entry, 'short_name')}"
+        if check.mapping(entry, where, ORGANISATION_FIELDS) is None:
+            continue
+        short_name = check.text(entry, "short_name", where, limit=50)
+        fields = {
+            "name": check.text(entry, "name", where),
+            "charity_number": check.text(entry, "charity_number", where, required=False, limit=20),
+            "company_number": check.text(entry, "company_number", where, required=False, limit=20),
+            "contact_email": check.text(entry, "contact_email", where, required=False, limit=320),
+            "contact_phone": check.text(entry, "contact_phone", where, required=False, limit=40),
+        }
+        if short_name in plan["organisations"]:
+            check.error(where, f"short_name: the organisation '{short_name}' is listed twice")
+        elif short_name:
+            plan["organisations"][short_name] = fields
+
+    known_organisations = set(plan["organisations"]) | set(db.session.scalars(select(Organisation.short_name)))
+    for index, entry in enumerate(check.entries(data, "projects", required=False)):
+        where = f"projects[{index}]{_label(entry, 'organisation', 'name')}"
+        if check.mapping(entry, where, PROJECT_FIELDS) is None:
+            continue
+        organisation = check.text(entry, "organisation", where, limit=50)
+        name = check.text(entry, "name", where)
+        stream = check.text(entry, "funding_stream", where, limit=200)
+        priority = check.text(entry, "priority", where, required=False)
+        amount = check.money(entry, "amount", where)
+        if organisation and organisation not in known_organisations:
+            check.error(where, f"organisation: '{organisation}' is not an organisation in this file or the portal")
+        if stream and stream not in plan["streams"]:
+            check.error(where, f"funding_stream: '{stream}' is not a funding stream in this file")
+        if priority and priority not in plan["priorities"]:
+            check.error(where, f"priority: '{priority}' is not one of this file's priorities")
+        actions = entry.get("actions") or []
+        if not isinstance(actions, list) or not all(isinstance(a, (str, int, Decimal)) for a in actions):
+            check.error(where, "actions: must be a list of action-plan references, like [\"3.2\", \"3.5\"]")
+            actions = []
+        project = {
+            "organisation": organisation,
+            "stream": stream,
+            "priority": priority,
+            "amount_pence": amount,
+            "actions": [str(action) for action in actions],
+            "description": check.text(entry, "description", where, required=False, limit=2000),
+            "measures": _validate_measures(check, entry.get("measures"), where),
+        }
+        key = (organisation, name)
+        if key in plan["projects"]:
+            check.error(where, f"name: the project '{name}' of {organisation} is listed twice")
+        elif organisation and name:
+            plan["projects"][key] = project
+
+    seen_returns = set()
+    for index, entry in enumerate(check.entries(data, "returns", required=False)):
+        where = f"returns[{index}]{_label(entry, 'organisation', 'project', 'quarter')}"
+        if check.mapping(entry, where, RETURN_FIELDS) is None:
+            continue
+        key = (check.text(entry, "organisation", where, limit=50), check.text(entry, "project", where))
+        quarter = entry.get("quarter")
+        if isinstance(quarter, bool) or not isinstance(quarter, int) or not 1 <= quarter <= 4:
+            check.error(where, "quarter: must be 1, 2, 3 or 4")
+            quarter = None
+        project = plan["projects"].get(key)
+        if project is None and all(key):
+            check.error(where, f"project: '{key[1]}' of {key[0]} is not a project in this file")
+        if quarter and (key, quarter) in seen_returns:
+            check.error(where, f"quarter: Q{quarter} of '{key[1]}' is listed twice")
+        seen_returns.add((key, quarter))
+        values = entry.get("values") or {}
+        parsed_values: dict[str, Decimal] = {}
+        if not isinstance(values, dict):
+            check.error(where, "values: must map each measure's name to its value")
+        elif project is not None:
+            measures = {measure["name"]: measure for measure in project["measures"]}
+            for measure_name, value in values.items():
+                measure = measures.get(str(measure_name))
+                if measure is None:
+                    check.error(where, f"values: '{measure_name}' is not a measure of this project")
+                    continue
+                number = check.quantity(value, where, f"values: {measure_name}", decimals=measure["decimals"])
+                if number is not None:
+                    parsed_values[measure["name"]] = number
+        plan["returns"].append(
+            {
+                "key": key,
+                "quarter": quarter,
+                "spend_pence": check.money(entry, "spend", where, required=False),
+                "values": parsed_values,
+                "progress": check.text(entry, "progress", where, required=False, limit=NARRATIVE_LIMIT),
+                "where": where,
+            }
+        )
+
+    if not check.errors and existing_year is not None:
+        _check_existing_returns(check, existing_year, plan)
+    if check.errors:
+        raise YearImportError(check.errors)
+    return plan
+
+
+def _validate_measures(check: _Checker, measures: Any, where: str) -> list[dict]:
+    if measures is None:
+        return []
+    if not isinstance(measures, list):
+        check.error(where, "measures: must be a list")
+        return []
+    found: list[dict] = []
+    for index, entry in enumerate(measures):
+        at = f"{where} measures[{index}]{_label(entry, 'name')}"
+        if check.mapping(entry, at, MEASURE_FIELDS) is None:
+            continue
+        name = check.text(entry, "name", at, limit=200)
+        unit = check.text(entry, "unit", at, limit=50)
+        combine = entry.get("combine", "sum")
+        if combine not in COMBINES:
+            check.error(at, "combine: must be sum or latest")
+        decimals = (unit or "").lower() in {"hours", "hour"}
+        target = entry.get("annual_target")
+        annual = check.quantity(target, at, "annual_target", decimals=decimals) if target is not None else None
+        quarterly_raw = entry.get("quarterly_targets")
+        quarterly: list[Decimal | None] = [None] * 4
+        if quarterly_raw is not None:
+            if not isinstance(quarterly_raw, list) or len(quarterly_raw) != 4:
+                check.error(at, "quarterly_targets: must list 4 targets, one per quarter")
+            else:
+                quarterly = [
+                    check.quantity(value, at, f"quarterly_targets[{q}]", decimals=decimals)
+                    for q, value in enumerate(quarterly_raw)
+                ]
+        if any(measure["name"] == name for measure in found):
+            check.error(at, f"name: the measure '{name}' is listed twice")
+        elif name:
+            found.append(
+                {
+                    "name": name,
+                    "unit": unit,
+                    "definition": check.text(entry, "definition", at, required=False, limit=2000),
+                    "combine": combine,
+                    "annual_target": annual,
+                    "quarterly_targets": quarterly,
+                    "decimals": decimals,
+                }
+            )
+    return found
+
+
+def _check_existing_returns(check: _Checker, year: FinancialYear, plan: dict) -> None:
+    """A return already in the portal is never overwritten by an import with other figures."""
+    existing = {
+        (mreturn.project.organisation.short_name, mreturn.project.name, mreturn.quarter): mreturn
+        for mreturn in db.session.scalars(
+            select(MonitoringReturn)
+            .join(MonitoringReturn.project)
+            .where(Project.year_id == year.id)
+            .options(
+                selectinload(MonitoringReturn.values).selectinload(MeasureValue.measure),
+                selectinload(MonitoringReturn.project).selectinload(Project.organisation),
+            )
+        )
+    }
+    for entry in plan["returns"]:
+        mreturn = existing.get((*entry["key"], entry["quarter"]))
+        if mreturn is None:
+            continue
+        if mreturn.status != APPROVED or _return_snapshot(mreturn) != _entry_snapshot(entry):
+            check.error(
+                entry["where"],
+                f"quarter: the portal already holds a Q{entry['quarter']} return with other figures; "
+                "change it by reopening it in the portal, not by import",
+            )
+
+
+def _return_snapshot(mreturn: MonitoringReturn) -> tuple:
+    values = {value.measure.name: value.value for value in mreturn.values if value.value is not None}
+    return mreturn.spend_pence, values, mreturn.progress
+
+
+def _entry_snapshot(entry: dict) -> tuple:
+    return entry["spend_pence"], entry["values"], entry["progress"]
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+def _assign(obj: Any, values: dict[str, Any]) -> dict[str, list]:
+    """Set attributes and return {name: [before, after]} for those that changed."""
+    changes = {}
+    for name, value in values.items():
+        before = getattr(obj, name)
+        if before != value:
+            changes[name] = [_plain(before), _plain(value)]
+            setattr(obj, name, value)
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _upsert(model, lookup: dict[str, Any], values: dict[str, Any], summary: ImportSummary, kind: str, describe: str,
+            organisation_id: int | None = None):
+    obj = db.session.scalar(select(model).filter_by(**lookup))
+    created = obj is None
+    if created:
+        obj = model(**lookup)
+        db.session.add(obj)
+    changes = _assign(obj, values)
+    if created or changes:
+        db.session.flush()
+        summary.count(kind, created)
+        audit.record(
+            f"{kind}.{'created' if created else 'updated'}",
+            object_type=kind,
+            object_id=obj.id,
+            summary=f"{'Imported' if created else 'Updated by import'}: {describe}",
+            organisation_id=organisation_id if organisation_id is not None else getattr(obj, "organisation_id", None),
+            details={"changes": changes},
+        )
+    return obj
+
+
+def apply(plan: dict, *, actor=None) -> ImportSummary:
+    start_year = plan["start_year"]
+    summary = ImportSummary(year_label=f"{start_year}-{(start_year + 1) % 100:02d}")
+    year = _upsert(
+        FinancialYear,
+        {"start_year": start_year},
+        {
+            "return_due_days": plan["return_due_days"],
+            "illustrative": plan["illustrative"],
+            "illustrative_note": plan["illustrative_note"],
+        },
+        summary, "financial_year", summary.year_label,
+    )
+    streams = {
+        name: _upsert(FundingStream, {"year_id": year.id, "name": name}, fields, summary, "funding_stream",
+                      f"{name} {format_pence(fields['amount_pence'])}")
+        for name, fields in plan["streams"].items()
+    }
+    priorities = {
+        name: _upsert(Priority, {"year_id": year.id, "name": name}, {"rank": rank}, summary, "priority", name)
+        for rank, name in enumerate(plan["priorities"], start=1)
+    }
+    organisations = {
+        short_name: _upsert(Organisation, {"short_name": short_name}, fields, summary, "organisation", short_name)
+        for short_name, fields in plan["organisations"].items()
+    }
+    projects = {}
+    for (short_name, name), fields in plan["projects"].items():
+        organisation = organisations.get(short_name) or db.session.scalar(
+            select(Organisation).where(Organisation.short_name == short_name)
+        )
+        project = _upsert(
+            Project,
+            {"organisation_id": organisation.id, "year_id": year.id, "name": name},
+            {
+                "funding_stream_id": streams[fields["stream"]].id,
+                "priority_id": priorities[fields["priority"]].id if fields["priority"] else None,
+                "amount_pence": fields["amount_pence"],
+                "actions": fields["actions"],
+                "description": fields["description"],
+            },
+            summary, "project", f"{short_name}: {name} {format_pence(fields['amount_pence'])}",
+        )
+        measures = {}
+        for position, measure in enumerate(fields["measures"]):
+            measures[measure["name"]] = _upsert(
+                OutputMeasure,
+                {"project_id": project.id, "name": measure["name"]},
+                {
+                    "position": position,
+                    "unit": measure["unit"],
+                    "definition": measure["definition"],
+                    "combine": measure["combine"],
+                    "annual_target": measure["annual_target"],
+                    "q1_target": measure["quarterly_targets"][0],
+                    "q2_target": measure["quarterly_targets"][1],
+                    "q3_target": measure["quarterly_targets"][2],
+                    "q4_target": measure["quarterly_targets"][3],
+                },
+                summary, "output_measure", f"{short_name}: {name}: {measure['name']}",
+                organisation_id=organisation.id,
+            )
+        projects[(short_name, name)] = (project, measures)
+    for entry in plan["returns"]:
+        project, measures = projects[entry["key"]]
+        _import_return(project, measures, entry, summary)
+    return summary
+
+
+def _import_return(project: Project, measures: dict[str, OutputMeasure], entry: dict, summary: ImportSummary) -> None:
+    exists = db.session.scalar(
+        select(MonitoringReturn.id).where(
+            MonitoringReturn.project_id == project.id, MonitoringReturn.quarter == entry["quarter"]
+        )
+    )
+    if exists is not None:
+        return  # validation proved it identical
+    now = utcnow()
+    mreturn = MonitoringReturn(
+        project=project,
+        quarter=entry["quarter"],
+        status=APPROVED,
+        spend_pence=entry["spend_pence"],
+        progress=entry["progress"],
+        submitted_at=now,
+        approved_at=now,
+        values=[MeasureValue(measure=measures[name], value=value) for name, value in entry["values"].items()],
+    )
+    db.session.add(mreturn)
+    db.session.flush()
+    db.session.add(
+        ReturnRevision(
+            monitoring_return=mreturn,
+            number=1,
+            values={name: str(value) for name, value in entry["values"].items()},
+            spend_pence=entry["spend_pence"],
+            progress=entry["progress"],
+            submitted_at=now,
+        )
+    )
+    summary.count("monitoring_return", True)
+    audit.record(
+        "monitoring_return.imported",
+        object_type="monitoring_return",
+        object_id=mreturn.id,
+        summary=f"Imported approved Q{entry['quarter']} return: {project.name}",
+        organisation_id=project.organisation_id,
+        details={"quarter": entry["quarter"], "values": {k: str(v) for k, v in entry["values"].items()}},
+    )
+
+
+def import_year(text: str, *, actor=None) -> ImportSummary:
+    """Validate and write; the caller commits. Raises YearImportError with every problem found."""
+    plan = validate(parse(text))
+    return apply(plan, actor=actor)

@@ -1,0 +1,81 @@
+"""Template filters and the context every page shares."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import Flask, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from .calendar import to_uk
+from .extensions import db
+from .models import FinancialYear
+from .models.user import ADMIN, CSU, FINANCE, PARTNER
+from .money import format_pence
+
+STATUS_TAG_CLASSES = {
+    "not_started": "govuk-tag--grey",
+    "draft": "govuk-tag--yellow",
+    "submitted": "govuk-tag--blue",
+    "changes_requested": "govuk-tag--orange",
+    "approved": "govuk-tag--green",
+}
+NAVIGATION = (
+    (PARTNER, "partner.home", "Your projects"),
+    (CSU, "csu.home", "Projects overview"),
+    (FINANCE, "finance.home", "Funding"),
+    (ADMIN, "admin.home", "Administration"),
+)
+
+
+def uk_date(value: date | datetime | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = to_uk(value).date()
+    return f"{value.day} {value:%B %Y}"
+
+
+def uk_datetime(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    local = to_uk(value)
+    return f"{local.day} {local:%B %Y} at {local:%H:%M}"
+
+
+def _viewer():
+    """The signed-in user, or None; an error page must render even when the database is down."""
+    try:
+        user = current_user._get_current_object()
+    except SQLAlchemyError:
+        db.session.rollback()
+        return None
+    return user if user is not None and user.is_authenticated else None
+
+
+def _demo_data_present() -> bool:
+    try:
+        return db.session.scalar(select(FinancialYear.id).where(FinancialYear.illustrative.is_(True)).limit(1)) is not None
+    except SQLAlchemyError:
+        db.session.rollback()
+        return False
+
+
+def register(app: Flask) -> None:
+    app.jinja_env.filters["money"] = format_pence
+    app.jinja_env.filters["uk_date"] = uk_date
+    app.jinja_env.filters["uk_datetime"] = uk_datetime
+    app.jinja_env.globals["STATUS_TAG_CLASSES"] = STATUS_TAG_CLASSES
+
+    @app.context_processor
+    def _shared():
+        viewer = _viewer()
+        navigation = []
+        if viewer is not None:
+            for role, endpoint, text in NAVIGATION:
+                if viewer.has_role(role):
+                    href = url_for(endpoint)
+                    navigation.append({"href": href, "text": text, "active": request.path.startswith(href)})
+        return {"viewer": viewer, "navigation": navigation, "demo_data": _demo_data_present()}
