@@ -51,4 +51,5 @@ def _attach_append_only(table_name: str) -> None:
     table = db.Model.metadata.tables[table_name]
     for dialect in ("sqlite", "postgresql"):
         for statement in append_only_ddl(table_name, dialect):
-            event.listen(table, "after_create", DDL(statement).execute_if(dialect=dialect))
+            # DDL() applies %-formatting; the plpgsql placeholder must survive it.
+            event.listen(table, "after_create", DDL(statement.replace("%", "%%")).execute_if(dialect=dialect))

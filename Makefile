@@ -1,0 +1,60 @@
+# The two commands: `make run` serves the portal, `make test` runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+FLASK := $(VENV)/bin/flask --app wsgi
+HOST ?= 127.0.0.1
+PORT ?= 5000
+WORKERS ?= 2
+PYTHON ?= python3
+
+.PHONY: run test install install-dev lint browser-deps db demo clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt requirements.txt $(VENV)/.installed
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+db: install
+	$(FLASK) db upgrade
+
+demo: db
+	$(FLASK) demo load --if-empty
+
+## make run: install, migrate, load the demo when the database is empty, and serve.
+run: demo
+	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
+	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+
+## Debian's Chromium for the browser tests: installed when missing and we are root.
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's chromium for the browser tests..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	    || echo "Could not install chromium: browser tests will be skipped"; \
+	else echo "No /usr/bin/chromium and not root: browser tests will be skipped"; fi
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+## make test: lint, then every test on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set.
+test: install-dev browser-deps lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "Running the tests again on PostgreSQL ($$TEST_DATABASE_URL)"; \
+	  PORTAL_TEST_BACKEND=postgresql $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
+	else echo "TEST_DATABASE_URL is not set: PostgreSQL run skipped"; fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
