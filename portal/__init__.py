@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from flask import Flask, request
@@ -17,7 +18,12 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True, static_url_path="/assets")
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("PORTAL_INSTANCE_PATH") or None,
+        instance_relative_config=True,
+        static_url_path="/assets",
+    )
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 
     app.config.from_object(config_module.Config)

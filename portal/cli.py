@@ -79,8 +79,8 @@ def demo_load(if_empty: bool) -> None:
         _fail("Demo not loaded:\n" + "\n".join(f"  - {line}" for line in details))
     db.session.commit()
     click.echo(f"Demo loaded: years {', '.join(result.years)}.")
-    demo.print_accounts(click.echo, password=password if (generated or result.created_users) else None,
-                        generated=generated)
+    # The password only applies to accounts created now; a new random one for no account would mislead.
+    demo.print_accounts(click.echo, password=password if result.created_users else None, generated=generated)
 
 
 @user_cli.command("create")
@@ -89,7 +89,9 @@ def demo_load(if_empty: bool) -> None:
 @click.option("--org", "org_short_name", help="The partner's organisation (short name).")
 @click.option("--name", default="", help="The person's name.")
 @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
-def user_create(email: str, roles: tuple[str, ...], org_short_name: str | None, name: str, password_stdin: bool) -> None:
+def user_create(
+    email: str, roles: tuple[str, ...], org_short_name: str | None, name: str, password_stdin: bool
+) -> None:
     """Create a user who signs in with EMAIL."""
     organisation = None
     if org_short_name:

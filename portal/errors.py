@@ -15,7 +15,10 @@ MESSAGES = {
     400: ("Sorry, there is a problem with that request", "Go back, refresh the page and try again."),
     401: ("You need to sign in", "Sign in to continue."),
     403: ("You do not have permission to see this page", "If you think you should, contact the Community Safety Unit."),
-    404: ("Page not found", "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address."),
+    404: (
+        "Page not found",
+        "If you typed the web address, check it is correct. If you pasted it, check you copied the whole address.",
+    ),
     405: ("Sorry, you cannot do that here", "Go back and use the links and buttons on the page."),
     413: ("What you sent is too large", "Shorten it and try again."),
     429: ("Too many attempts", "Wait a few minutes and try again."),
@@ -27,8 +30,9 @@ MESSAGES = {
 def render_error(code: int, *, title: str | None = None, message: str | None = None):
     default_title, default_message = MESSAGES.get(code, ("Sorry, something went wrong", "Go back and try again."))
     return (
-        render_template("errors/error.html", code=code, title=title or default_title,
-                        message=message or default_message),
+        render_template(
+            "errors/error.html", code=code, title=title or default_title, message=message or default_message
+        ),
         code,
     )
 

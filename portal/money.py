@@ -16,7 +16,7 @@ class MoneyError(ValueError):
 
 def pence_from_pounds(value: object) -> int:
     """Convert a pounds amount (str, int or Decimal) exactly to pence; floats are refused."""
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise MoneyError("must be written as a number of pounds, like 1000.00")
     if isinstance(value, int):
         value = Decimal(value)

@@ -57,7 +57,9 @@ def _viewer():
 
 def _demo_data_present() -> bool:
     try:
-        return db.session.scalar(select(FinancialYear.id).where(FinancialYear.illustrative.is_(True)).limit(1)) is not None
+        return (
+            db.session.scalar(select(FinancialYear.id).where(FinancialYear.illustrative.is_(True)).limit(1)) is not None
+        )
     except SQLAlchemyError:
         db.session.rollback()
         return False

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from portal import create_app
+from portal.database import sqlite_begin_mode
 from portal.extensions import db
 from portal.models import (
     FinancialYear,
@@ -30,9 +31,7 @@ from portal.services.passwords import hash_password
 
 TEST_PASSWORD = "correct horse battery staple"
 # `make test` runs the suite twice: on SQLite, then with PORTAL_TEST_BACKEND=postgresql on TEST_DATABASE_URL.
-POSTGRES_URL = (
-    os.environ.get("TEST_DATABASE_URL") if os.environ.get("PORTAL_TEST_BACKEND") == "postgresql" else None
-)
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL") if os.environ.get("PORTAL_TEST_BACKEND") == "postgresql" else None
 CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
 
 
@@ -109,9 +108,12 @@ class IsolatedClient(FlaskClient):
     """
 
     def open(self, *args, **kwargs):
+        db.session.commit()  # what the test set up is visible to the request, and no lock is held
         with self.application.app_context():
             response = super().open(*args, **kwargs)
         db.session.rollback()
+        # The test's own reads must not take SQLite's write lock (see portal/database.py).
+        sqlite_begin_mode.set("DEFERRED")
         return response
 
 
@@ -119,6 +121,7 @@ class IsolatedClient(FlaskClient):
 def app(database_url, app_config):
     app = create_app({**base_config(database_url), **app_config})
     app.test_client_class = IsolatedClient
+    sqlite_begin_mode.set("DEFERRED")
     with app.app_context():
         yield app
         db.session.remove()
@@ -137,6 +140,7 @@ class _Runner:
         self._runner = app.test_cli_runner(mix_stderr=False) if _accepts_mix_stderr() else app.test_cli_runner()
 
     def invoke(self, *args, **kwargs):
+        db.session.commit()
         result = self._runner.invoke(*args, **kwargs)
         db.session.rollback()
         return result
@@ -182,8 +186,12 @@ def make_year(app):
 
 @pytest.fixture
 def make_stream(app):
-    def make(year: FinancialYear, name: str = "PCC Crime Reduction Grant", amount_pence: int = 3_421_800,
-             funder: str = "Kent Police and Crime Commissioner") -> FundingStream:
+    def make(
+        year: FinancialYear,
+        name: str = "PCC Crime Reduction Grant",
+        amount_pence: int = 3_421_800,
+        funder: str = "Kent Police and Crime Commissioner",
+    ) -> FundingStream:
         stream = FundingStream(year=year, name=name, funder=funder, amount_pence=amount_pence)
         db.session.add(stream)
         db.session.commit()
@@ -194,10 +202,23 @@ def make_stream(app):
 
 @pytest.fixture
 def make_project(app):
-    def make(org: Organisation, stream: FundingStream, name: str = "A project", amount_pence: int = 1_000_000,
-             priority: Priority | None = None, measures: list[dict] | None = None) -> Project:
-        project = Project(organisation=org, year=stream.year, funding_stream=stream, name=name,
-                          amount_pence=amount_pence, priority=priority, actions=[])
+    def make(
+        org: Organisation,
+        stream: FundingStream,
+        name: str = "A project",
+        amount_pence: int = 1_000_000,
+        priority: Priority | None = None,
+        measures: list[dict] | None = None,
+    ) -> Project:
+        project = Project(
+            organisation=org,
+            year=stream.year,
+            funding_stream=stream,
+            name=name,
+            amount_pence=amount_pence,
+            priority=priority,
+            actions=[],
+        )
         db.session.add(project)
         for position, spec in enumerate(measures or []):
             spec = {"unit": "people", "combine": "sum", **spec}
@@ -212,10 +233,21 @@ def make_project(app):
 
 @pytest.fixture
 def make_user(app):
-    def make(email: str = "user@example.org", roles: tuple[str, ...] = ("csu",), org: Organisation | None = None,
-             password: str = TEST_PASSWORD, active: bool = True) -> User:
-        user = User(email=email, name=email.split("@")[0], password_hash=hash_password(password),
-                    organisation=org, active=active, role_rows=[UserRole(role=role) for role in roles])
+    def make(
+        email: str = "user@example.org",
+        roles: tuple[str, ...] = ("csu",),
+        org: Organisation | None = None,
+        password: str = TEST_PASSWORD,
+        active: bool = True,
+    ) -> User:
+        user = User(
+            email=email,
+            name=email.split("@")[0],
+            password_hash=hash_password(password),
+            organisation=org,
+            active=active,
+            role_rows=[UserRole(role=role) for role in roles],
+        )
         db.session.add(user)
         db.session.commit()
         return user
@@ -248,10 +280,15 @@ def two_orgs(make_org, make_year, make_stream, make_project, make_user):
     stream = make_stream(year)
     davss = make_org("DAVSS", "Domestic Abuse Volunteer Support Services")
     kenward = make_org("Kenward", "Kenward Trust")
-    davss_project = make_project(davss, stream, "Support for Medium & High Risk Victims - Domestic Abuse",
-                                 measures=[{"name": "Referrals", "annual_target": 800}])
-    kenward_project = make_project(kenward, stream, "Youth Diversionary & Targeted Youth Project",
-                                   measures=[{"name": "Young people worked with"}])
+    davss_project = make_project(
+        davss,
+        stream,
+        "Support for Medium & High Risk Victims - Domestic Abuse",
+        measures=[{"name": "Referrals", "annual_target": 800}],
+    )
+    kenward_project = make_project(
+        kenward, stream, "Youth Diversionary & Targeted Youth Project", measures=[{"name": "Young people worked with"}]
+    )
     return {
         "year": year,
         "stream": stream,

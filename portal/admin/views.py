@@ -20,9 +20,12 @@ def home():
     organisations = list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
     user_counts = dict(
         db.session.execute(
-            select(User.organisation_id, func.count()).where(User.organisation_id.is_not(None)).group_by(User.organisation_id)
+            select(User.organisation_id, func.count())
+            .where(User.organisation_id.is_not(None))
+            .group_by(User.organisation_id)
         ).all()
     )
     users = list(db.session.scalars(select(User).options(joinedload(User.organisation)).order_by(User.email)))
-    return render_template("admin/home.html", organisations=organisations, user_counts=user_counts,
-                           users=users, role_labels=ROLE_LABELS)
+    return render_template(
+        "admin/home.html", organisations=organisations, user_counts=user_counts, users=users, role_labels=ROLE_LABELS
+    )

@@ -8,7 +8,7 @@ from flask import abort
 from flask_login import current_user
 
 from ..extensions import login_manager
-from ..models.user import CSU, FINANCE, ADMIN
+from ..models.user import ADMIN, CSU, FINANCE
 
 
 def require_role(*roles: str) -> Callable[[], None]:

@@ -48,4 +48,6 @@ def privacy():
 @bp.route("/no-access")
 @login_required
 def no_role():
+    if current_user.roles:
+        return redirect(home_url(current_user))
     return render_template("main/no_role.html"), 403

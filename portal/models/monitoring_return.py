@@ -37,9 +37,7 @@ class MonitoringReturn(db.Model):
         UniqueConstraint("project_id", "quarter"),
         CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter_range"),
         CheckConstraint("spend_pence IS NULL OR spend_pence >= 0", name="spend_not_negative"),
-        CheckConstraint(
-            "status IN ('draft', 'submitted', 'changes_requested', 'approved')", name="status_known"
-        ),
+        CheckConstraint("status IN ('draft', 'submitted', 'changes_requested', 'approved')", name="status_known"),
         CheckConstraint("partner_rag " + RAG_CHECK.format(col="partner_rag"), name="partner_rag_known"),
     )
 
@@ -64,9 +62,7 @@ class MonitoringReturn(db.Model):
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     project: Mapped[Project] = relationship()
-    values: Mapped[list[MeasureValue]] = relationship(
-        back_populates="monitoring_return", cascade="all, delete-orphan"
-    )
+    values: Mapped[list[MeasureValue]] = relationship(back_populates="monitoring_return", cascade="all, delete-orphan")
     revisions: Mapped[list[ReturnRevision]] = relationship(
         back_populates="monitoring_return", order_by="ReturnRevision.number"
     )

@@ -40,9 +40,7 @@ class Project(db.Model):
     year: Mapped[FinancialYear] = relationship()
     funding_stream: Mapped[FundingStream] = relationship()
     priority: Mapped[Priority | None] = relationship()
-    measures: Mapped[list[OutputMeasure]] = relationship(
-        back_populates="project", order_by="OutputMeasure.position"
-    )
+    measures: Mapped[list[OutputMeasure]] = relationship(back_populates="project", order_by="OutputMeasure.position")
 
     def can_access(self, user) -> bool:
         """Partners see their own organisation's projects; every other role sees all."""

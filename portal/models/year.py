@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
 from ..calendar import Quarter, quarters_of
+from ..extensions import db
 from .types import UTCDateTime
 
 
@@ -28,9 +28,7 @@ class FinancialYear(db.Model):
     illustrative_note: Mapped[str | None] = mapped_column(Text)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    funding_streams: Mapped[list[FundingStream]] = relationship(
-        back_populates="year", order_by="FundingStream.name"
-    )
+    funding_streams: Mapped[list[FundingStream]] = relationship(back_populates="year", order_by="FundingStream.name")
     priorities: Mapped[list[Priority]] = relationship(back_populates="year", order_by="Priority.rank")
 
     @property

@@ -19,9 +19,7 @@ bp.before_request(require_role(PARTNER))
 
 def project_for_partner(project_id: int) -> Project:
     """The project if it belongs to the partner's organisation; 404 otherwise, whether or not it exists."""
-    project = db.session.get(
-        Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)]
-    )
+    project = db.session.get(Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)])
     if project is None or project.organisation_id != current_user.organisation_id:
         abort(404)
     return project
@@ -33,8 +31,9 @@ def home(year_label: str | None):
     years = all_years()
     year = year_or_404(year_label) if year_label else default_year(years)
     rows = project_rows(year, organisation=current_user.organisation) if year else []
-    return render_template("partner/home.html", years=years, year=year, rows=rows,
-                           organisation=current_user.organisation)
+    return render_template(
+        "partner/home.html", years=years, year=year, rows=rows, organisation=current_user.organisation
+    )
 
 
 @bp.route("/projects/<int:project_id>")

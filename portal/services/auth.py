@@ -33,9 +33,9 @@ class SignInResult:
 def recent_failures(key: str, now: datetime) -> int:
     window = timedelta(seconds=current_app.config["SIGN_IN_WINDOW_SECONDS"])
     return db.session.scalar(
-        select(func.count()).select_from(SignInFailure).where(
-            SignInFailure.account_key == key, SignInFailure.at > now - window
-        )
+        select(func.count())
+        .select_from(SignInFailure)
+        .where(SignInFailure.account_key == key, SignInFailure.at > now - window)
     )
 
 

@@ -43,7 +43,9 @@ def paid_by_project(project_ids: list[int]) -> dict[int, int]:
         return {}
     signed = case((Payment.kind == PAYMENT, Payment.amount_pence), else_=-Payment.amount_pence)
     rows = db.session.execute(
-        select(Payment.project_id, func.sum(signed)).where(Payment.project_id.in_(project_ids)).group_by(Payment.project_id)
+        select(Payment.project_id, func.sum(signed))
+        .where(Payment.project_id.in_(project_ids))
+        .group_by(Payment.project_id)
     )
     return {project_id: int(total) for project_id, total in rows}
 
@@ -124,7 +126,9 @@ class StreamFigures:
 
 def stream_figures(year: FinancialYear) -> list[StreamFigures]:
     """Each funding stream of a year with what has been awarded from it. Two queries."""
-    streams = list(db.session.scalars(select(FundingStream).where(FundingStream.year_id == year.id).order_by(FundingStream.name)))
+    streams = list(
+        db.session.scalars(select(FundingStream).where(FundingStream.year_id == year.id).order_by(FundingStream.name))
+    )
     awarded = dict(
         db.session.execute(
             select(Project.funding_stream_id, func.sum(Project.amount_pence))

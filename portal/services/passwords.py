@@ -46,7 +46,9 @@ def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
 def spend_verification_time(password: str) -> None:
     """Verify against a dummy hash so an unknown e-mail takes as long as a known one."""
     cfg = current_app.config
-    verify_password(_dummy_hash(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"]), password)
+    verify_password(
+        _dummy_hash(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"]), password
+    )
 
 
 @cache

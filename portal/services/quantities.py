@@ -21,7 +21,7 @@ def parse_quantity(value: object, *, decimals: bool) -> Decimal:
         if decimals
         else "a whole number from 0 to 1,000,000, like 12, using the digits 0 to 9 only"
     )
-    if isinstance(value, bool) or isinstance(value, float):
+    if isinstance(value, (bool, float)):
         raise QuantityError(f"must be {allowed}")
     text = str(value).strip() if isinstance(value, (int, Decimal, str)) else None
     if text is None or not (HOURS if decimals else COUNT).match(text):

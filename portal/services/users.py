@@ -55,7 +55,11 @@ def create_user(
         summary=f"Created user {email} ({', '.join(sorted(set(roles)))})",
         actor=actor,
         organisation_id=organisation.id if organisation else None,
-        details={"email": email, "roles": sorted(set(roles)), "organisation": organisation.short_name if organisation else None},
+        details={
+            "email": email,
+            "roles": sorted(set(roles)),
+            "organisation": organisation.short_name if organisation else None,
+        },
     )
     return user
 
@@ -65,12 +69,18 @@ def set_password(user: User, password: str, *, actor: User | None = None) -> Non
     check_new_password(password, min_length=current_app.config["PASSWORD_MIN_LENGTH"])
     user.password_hash = hash_password(password)
     user.end_all_sessions()
-    audit.record("user.password_set", object_type="user", object_id=user.id,
-                 summary=f"Password changed for {user.email}", actor=actor)
+    audit.record(
+        "user.password_set",
+        object_type="user",
+        object_id=user.id,
+        summary=f"Password changed for {user.email}",
+        actor=actor,
+    )
 
 
 def deactivate(user: User, *, actor: User | None = None) -> None:
     user.active = False
     user.end_all_sessions()
-    audit.record("user.deactivated", object_type="user", object_id=user.id,
-                 summary=f"Deactivated {user.email}", actor=actor)
+    audit.record(
+        "user.deactivated", object_type="user", object_id=user.id, summary=f"Deactivated {user.email}", actor=actor
+    )

@@ -36,8 +36,15 @@ from . import audit
 from .quantities import QuantityError, parse_quantity
 
 TOP_LEVEL = {
-    "financial_year", "return_due_days", "illustrative", "illustrative_note",
-    "funding_streams", "priorities", "organisations", "projects", "returns",
+    "financial_year",
+    "return_due_days",
+    "illustrative",
+    "illustrative_note",
+    "funding_streams",
+    "priorities",
+    "organisations",
+    "projects",
+    "returns",
 }
 STREAM_FIELDS = {"name", "funder", "amount"}
 ORGANISATION_FIELDS = {"short_name", "name", "charity_number", "company_number", "contact_email", "contact_phone"}
@@ -256,7 +263,7 @@ def validate(data: dict) -> dict:
             check.error(where, f"priority: '{priority}' is not one of this file's priorities")
         actions = entry.get("actions") or []
         if not isinstance(actions, list) or not all(isinstance(a, (str, int, Decimal)) for a in actions):
-            check.error(where, "actions: must be a list of action-plan references, like [\"3.2\", \"3.5\"]")
+            check.error(where, 'actions: must be a list of action-plan references, like ["3.2", "3.5"]')
             actions = []
         project = {
             "organisation": organisation,
@@ -424,8 +431,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _upsert(model, lookup: dict[str, Any], values: dict[str, Any], summary: ImportSummary, kind: str, describe: str,
-            organisation_id: int | None = None):
+def _upsert(
+    model,
+    lookup: dict[str, Any],
+    values: dict[str, Any],
+    summary: ImportSummary,
+    kind: str,
+    describe: str,
+    organisation_id: int | None = None,
+):
     obj = db.session.scalar(select(model).filter_by(**lookup))
     created = obj is None
     if created:
@@ -457,11 +471,19 @@ def apply(plan: dict, *, actor=None) -> ImportSummary:
             "illustrative": plan["illustrative"],
             "illustrative_note": plan["illustrative_note"],
         },
-        summary, "financial_year", summary.year_label,
+        summary,
+        "financial_year",
+        summary.year_label,
     )
     streams = {
-        name: _upsert(FundingStream, {"year_id": year.id, "name": name}, fields, summary, "funding_stream",
-                      f"{name} {format_pence(fields['amount_pence'])}")
+        name: _upsert(
+            FundingStream,
+            {"year_id": year.id, "name": name},
+            fields,
+            summary,
+            "funding_stream",
+            f"{name} {format_pence(fields['amount_pence'])}",
+        )
         for name, fields in plan["streams"].items()
     }
     priorities = {
@@ -487,7 +509,9 @@ def apply(plan: dict, *, actor=None) -> ImportSummary:
                 "actions": fields["actions"],
                 "description": fields["description"],
             },
-            summary, "project", f"{short_name}: {name} {format_pence(fields['amount_pence'])}",
+            summary,
+            "project",
+            f"{short_name}: {name} {format_pence(fields['amount_pence'])}",
         )
         measures = {}
         for position, measure in enumerate(fields["measures"]):
@@ -505,7 +529,9 @@ def apply(plan: dict, *, actor=None) -> ImportSummary:
                     "q3_target": measure["quarterly_targets"][2],
                     "q4_target": measure["quarterly_targets"][3],
                 },
-                summary, "output_measure", f"{short_name}: {name}: {measure['name']}",
+                summary,
+                "output_measure",
+                f"{short_name}: {name}: {measure['name']}",
                 organisation_id=organisation.id,
             )
         projects[(short_name, name)] = (project, measures)

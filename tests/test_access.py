@@ -1,0 +1,109 @@
+"""Who may reach what: every route in app.url_map, for every kind of visitor.
+
+A new route that is not in EXPECTED fails test_every_route_is_in_the_table, so it cannot escape.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+VISITORS = ("anonymous", "partner_a", "partner_b", "csu", "finance", "admin")
+SIGN_IN = 302  # a signed-out visitor is sent to sign in
+
+# rule -> (method, {visitor: status}); partner_a is DAVSS, whose project the URLs name.
+EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
+    "/assets/<path:filename>": ("GET", dict.fromkeys(VISITORS, 200)),
+    "/": ("GET", dict.fromkeys(VISITORS, 302)),
+    "/healthz": ("GET", dict.fromkeys(VISITORS, 200)),
+    "/accessibility": ("GET", dict.fromkeys(VISITORS, 200)),
+    "/privacy": ("GET", dict.fromkeys(VISITORS, 200)),
+    "/no-access": ("GET", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 302)}),
+    "/sign-in": ("GET", {"anonymous": 200, **dict.fromkeys(VISITORS[1:], 302)}),
+    "/sign-out": ("POST", dict.fromkeys(VISITORS, 302)),
+    "/account/password": ("GET", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 200)}),
+    "/partner/": (
+        "GET",
+        {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 200, "csu": 403, "finance": 403, "admin": 403},
+    ),
+    "/partner/<year_label>/": (
+        "GET",
+        {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 200, "csu": 403, "finance": 403, "admin": 403},
+    ),
+    "/partner/projects/<int:project_id>": (
+        "GET",
+        {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403},
+    ),
+    "/csu/": (
+        "GET",
+        {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200},
+    ),
+    "/csu/<year_label>/": (
+        "GET",
+        {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200},
+    ),
+    "/finance/": (
+        "GET",
+        {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200},
+    ),
+    "/finance/<year_label>/": (
+        "GET",
+        {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200},
+    ),
+    "/admin/": (
+        "GET",
+        {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 403, "admin": 200},
+    ),
+}
+
+
+def url_for_rule(rule: str, fixture: dict) -> str:
+    return (
+        rule.replace("<path:filename>", "css/portal.css")
+        .replace("<year_label>", fixture["year"].label)
+        .replace("<int:project_id>", str(fixture["davss_project"].id))
+    )
+
+
+def test_every_route_is_in_the_table(app):
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    assert rules == set(EXPECTED), "add new routes to EXPECTED with the status each visitor gets"
+
+
+@pytest.mark.parametrize("visitor", VISITORS)
+@pytest.mark.parametrize("rule", sorted(EXPECTED))
+def test_route_matrix(app, two_orgs, login, rule, visitor):
+    method, statuses = EXPECTED[rule]
+    client = app.test_client()
+    if visitor != "anonymous":
+        login(client, two_orgs[visitor])
+    response = client.open(url_for_rule(rule, two_orgs), method=method)
+    assert response.status_code == statuses[visitor], f"{method} {rule} as {visitor}"
+    if response.status_code == SIGN_IN and visitor == "anonymous" and rule not in {"/", "/sign-out", "/healthz"}:
+        assert response.headers["Location"].startswith("/sign-in")
+
+
+def test_partner_gets_404_for_a_missing_project_too(client, two_orgs, login):
+    """Another organisation's project and a project that does not exist look the same."""
+    login(client, two_orgs["partner_b"])
+    other = client.get(f"/partner/projects/{two_orgs['davss_project'].id}")
+    missing = client.get("/partner/projects/999999")
+    assert other.status_code == missing.status_code == 404
+    for page in (other, missing):
+        assert "<title>Page not found" in page.text
+        assert "Support for Medium" not in page.text
+
+
+def test_unknown_year_is_404(client, two_orgs, login):
+    login(client, two_orgs["csu"])
+    assert client.get("/csu/2099-00/").status_code == 404
+    assert client.get("/csu/1999-01/").status_code == 404
+    assert client.get("/csu/not-a-year/").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/partner/", "/partner/2021-22/"])
+def test_partner_home_lists_only_their_own_projects(client, two_orgs, login, path):
+    login(client, two_orgs["partner_b"])
+    page = client.get(path).text
+    assert "Youth Diversionary" in page
+    assert "Domestic Abuse" not in page
+    assert "Kenward Trust" in page
