@@ -14,6 +14,7 @@ from .extensions import db
 from .models import FinancialYear
 from .models.user import ADMIN, CSU, FINANCE, PARTNER
 from .money import format_pence
+from .services.quantities import format_quantity
 
 STATUS_TAG_CLASSES = {
     "not_started": "govuk-tag--grey",
@@ -67,6 +68,7 @@ def _demo_data_present() -> bool:
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_pence
+    app.jinja_env.filters["quantity"] = format_quantity
     app.jinja_env.filters["uk_date"] = uk_date
     app.jinja_env.filters["uk_datetime"] = uk_datetime
     app.jinja_env.globals["STATUS_TAG_CLASSES"] = STATUS_TAG_CLASSES

@@ -188,8 +188,10 @@ def validate(data: dict) -> dict:
 
     label = data.get("financial_year")
     start_year = parse_year_label(str(label)) if label is not None else None
-    if start_year is None:
-        check.error("financial_year", "must be a financial year written like 2021-22")
+    if label is None:
+        check.error("financial_year", "is required: write it like 2021-22")
+    elif start_year is None:
+        check.error("financial_year", f"'{label}' is not a financial year: write it like 2021-22")
     plan["start_year"] = start_year
     due_days = data.get("return_due_days", 14)
     if isinstance(due_days, bool) or not isinstance(due_days, int) or not 0 <= due_days <= 120:

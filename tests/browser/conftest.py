@@ -1,0 +1,118 @@
+"""Browser tests: the portal served from a thread on its own demo database, driven in Debian's Chromium.
+
+SQLite in a temporary directory by default; with PORTAL_TEST_BACKEND=postgresql and TEST_DATABASE_URL, a
+scratch PostgreSQL database created for the session and dropped at the end. Without /usr/bin/chromium the
+tests are skipped, unless PORTAL_REQUIRE_BROWSER=1, when they fail so that CI cannot pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from werkzeug.serving import make_server
+
+from portal import create_app
+from portal.extensions import db
+from portal.services import demo
+from tests.browser.browser_helpers import DEMO_PASSWORD
+from tests.conftest import POSTGRES_URL, base_config
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    # A global hook: mark only the tests in this directory.
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.browser)
+
+
+def _require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    reason = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the browser tests"
+    if os.environ.get("PORTAL_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"PORTAL_REQUIRE_BROWSER=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _chromium_available() -> None:
+    _require_chromium()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    _require_chromium()
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+# -- the live server ----------------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    app: Flask
+    url: str
+
+
+@pytest.fixture(scope="session")
+def browser_database_url(tmp_path_factory) -> Iterator[str]:
+    if POSTGRES_URL:
+        admin_engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        name = f"portal_browser_{uuid.uuid4().hex[:10]}"
+        with admin_engine.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin_engine.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin_engine.dispose()
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('browser') / 'portal.db'}"
+
+
+@pytest.fixture(scope="session")
+def live_server(browser_database_url) -> Iterator[LiveServer]:
+    # Browsers post real forms: CSRF stays on.
+    app = create_app({**base_config(browser_database_url), "WTF_CSRF_ENABLED": True})
+    with app.app_context():
+        db.create_all()
+        demo.load(DEMO_PASSWORD)
+        db.session.commit()
+        db.session.remove()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="browser-live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(app=app, url=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def base_url(live_server) -> str:
+    return live_server.url
