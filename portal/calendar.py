@@ -77,3 +77,8 @@ def current_start_year(now: datetime | None = None) -> int:
 
 def to_uk(moment: datetime) -> datetime:
     return moment.astimezone(UK)
+
+
+def uk_time(moment: datetime) -> str:
+    """'14:32' in UK time."""
+    return f"{to_uk(moment):%H:%M}"

@@ -32,6 +32,10 @@ class Config:
     PARTNERSHIP_NAME = "Sevenoaks District Community Safety Partnership"
     CONTACT_EMAIL = "community.safety@sevenoaks.example"
     RETURN_DUE_DAYS_DEFAULT = 14
+    # Spend to date more than this share away from the straight-line profile needs an explanation.
+    SPEND_PROFILE_TOLERANCE = "0.20"
+    # The largest spend a partner can report for one quarter.
+    MAX_QUARTER_SPEND_PENCE = 1_000_000_00
 
 
 def from_environment(instance_path: str) -> dict:

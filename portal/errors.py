@@ -3,10 +3,12 @@
 import logging
 
 from flask import Flask, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from .auth import keep_text
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,9 @@ def render_error(code: int, *, title: str | None = None, message: str | None = N
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error):
+        if keep_text.applies():
+            # Typed answers survive an expired session or token: shown again with a fresh token.
+            return keep_text.render_again(signed_out=not current_user.is_authenticated, status=400)
         return render_error(
             400,
             title="Your form has expired",

@@ -26,6 +26,7 @@ STATUS_TAG_CLASSES = {
 NAVIGATION = (
     (PARTNER, "partner.home", "Your projects"),
     (CSU, "csu.home", "Projects overview"),
+    (CSU, "csu.review_queue", "Returns to review"),
     (FINANCE, "finance.home", "Funding"),
     (ADMIN, "admin.home", "Administration"),
 )
@@ -80,6 +81,9 @@ def register(app: Flask) -> None:
         if viewer is not None:
             for role, endpoint, text in NAVIGATION:
                 if viewer.has_role(role):
-                    href = url_for(endpoint)
-                    navigation.append({"href": href, "text": text, "active": request.path.startswith(href)})
+                    navigation.append({"href": url_for(endpoint), "text": text})
+            # The item whose address is the longest prefix of this page is the current one.
+            matches = [item for item in navigation if request.path.startswith(item["href"])]
+            if matches:
+                max(matches, key=lambda item: len(item["href"]))["active"] = True
         return {"viewer": viewer, "navigation": navigation, "demo_data": _demo_data_present()}

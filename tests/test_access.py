@@ -7,10 +7,17 @@ from __future__ import annotations
 
 import pytest
 
+from portal.extensions import db
+from portal.models import MonitoringReturn, ReturnRevision
+
 VISITORS = ("anonymous", "partner_a", "partner_b", "csu", "finance", "admin")
 SIGN_IN = 302  # a signed-out visitor is sent to sign in
 
-# rule -> (method, {visitor: status}); partner_a is DAVSS, whose project the URLs name.
+STAFF_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200}
+CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 422, "finance": 403, "admin": 403}
+OWN_PARTNER_ONLY = {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403}
+
+# rule -> (method, {visitor: status}); partner_a is DAVSS, whose project and return the URLs name.
 EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/assets/<path:filename>": ("GET", dict.fromkeys(VISITORS, 200)),
     "/": ("GET", dict.fromkeys(VISITORS, 302)),
@@ -53,6 +60,28 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
         "GET",
         {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 403, "admin": 200},
     ),
+    "/csu/reviews": ("GET", STAFF_READ),
+    "/csu/returns/<int:return_id>": ("GET", STAFF_READ),
+    "/csu/returns/<int:return_id>/revisions/<int:number>": ("GET", STAFF_READ),
+    "/csu/returns/<int:return_id>/compare": ("GET", STAFF_READ),
+    # A decision needs the CSU role; an empty form is then refused as incomplete (422). A signed-out
+    # comment is not lost: the page asks to sign in again and keeps it (401).
+    "/csu/returns/<int:return_id>/approve": ("POST", CSU_DECIDES),
+    "/csu/returns/<int:return_id>/request-changes": ("POST", {**CSU_DECIDES, "anonymous": 401}),
+    "/csu/returns/<int:return_id>/reopen": ("POST", {**CSU_DECIDES, "anonymous": 401}),
+    **{
+        f"/partner/projects/<int:project_id>/q<int:quarter>/{page}": ("GET", OWN_PARTNER_ONLY)
+        for page in (
+            "",
+            "outputs",
+            "spend",
+            "narrative",
+            "check",
+            "compare",
+            "revisions/<int:number>",
+            "submitted/<int:revision>",
+        )
+    },
 }
 
 
@@ -61,7 +90,21 @@ def url_for_rule(rule: str, fixture: dict) -> str:
         rule.replace("<path:filename>", "css/portal.css")
         .replace("<year_label>", fixture["year"].label)
         .replace("<int:project_id>", str(fixture["davss_project"].id))
+        .replace("<int:quarter>", "1")
+        .replace("<int:return_id>", str(fixture["davss_return"].id))
+        .replace("<int:number>", "1")
+        .replace("<int:revision>", "1")
     )
+
+
+@pytest.fixture
+def world(two_orgs):
+    """The two organisations, with a submitted Q1 return (one revision) on DAVSS's project."""
+    mreturn = MonitoringReturn(project=two_orgs["davss_project"], quarter=1, status="submitted", spend_pence=100)
+    db.session.add(mreturn)
+    db.session.add(ReturnRevision(monitoring_return=mreturn, number=1, values={}, spend_pence=100))
+    db.session.commit()
+    return {**two_orgs, "davss_return": mreturn}
 
 
 def test_every_route_is_in_the_table(app):
@@ -71,12 +114,12 @@ def test_every_route_is_in_the_table(app):
 
 @pytest.mark.parametrize("visitor", VISITORS)
 @pytest.mark.parametrize("rule", sorted(EXPECTED))
-def test_route_matrix(app, two_orgs, login, rule, visitor):
+def test_route_matrix(app, world, login, rule, visitor):
     method, statuses = EXPECTED[rule]
     client = app.test_client()
     if visitor != "anonymous":
-        login(client, two_orgs[visitor])
-    response = client.open(url_for_rule(rule, two_orgs), method=method)
+        login(client, world[visitor])
+    response = client.open(url_for_rule(rule, world), method=method)
     assert response.status_code == statuses[visitor], f"{method} {rule} as {visitor}"
     if response.status_code == SIGN_IN and visitor == "anonymous" and rule not in {"/", "/sign-out", "/healthz"}:
         assert response.headers["Location"].startswith("/sign-in")

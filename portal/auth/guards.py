@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort
-from flask_login import current_user
+from flask import abort, request, session
+from flask_login import current_user, login_user
 
-from ..extensions import login_manager
+from ..extensions import db, login_manager
 from ..models.user import ADMIN, CSU, FINANCE
+from ..services.auth import authenticate
+from . import keep_text
+
+THROTTLED = "There have been too many failed attempts to sign in to this account. Wait 5 minutes and try again."
+GENERIC_FAILURE = "Enter a correct email address and password"
 
 
 def require_role(*roles: str) -> Callable[[], None]:
@@ -16,6 +21,8 @@ def require_role(*roles: str) -> Callable[[], None]:
 
     def guard():
         if not current_user.is_authenticated:
+            if keep_text.applies():
+                return _sign_in_again()
             return login_manager.unauthorized()
         if not current_user.has_role(*roles):
             # A partner is not told that staff pages exist.
@@ -23,3 +30,23 @@ def require_role(*roles: str) -> Callable[[], None]:
         return None
 
     return guard
+
+
+def _sign_in_again():
+    """Typed answers posted after the session ended: sign in on the same page, then the save goes ahead."""
+    if request.form.get("reauth") != "1":
+        return keep_text.render_again(signed_out=True, status=401)
+    result = authenticate(request.form.get("email", ""), request.form.get("password", ""))
+    db.session.commit()
+    if result.user is None:
+        return keep_text.render_again(
+            signed_out=True,
+            status=429 if result.throttled else 422,
+            error=THROTTLED if result.throttled else GENERIC_FAILURE,
+        )
+    token = session.get("csrf_token")
+    session.clear()  # a fresh session on sign-in, keeping the form token this page was posted with
+    if token:
+        session["csrf_token"] = token
+    login_user(result.user)
+    return None

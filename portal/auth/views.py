@@ -11,12 +11,11 @@ from ..models.user import ADMIN, CSU, FINANCE, PARTNER
 from ..services import auth as auth_service
 from ..services.passwords import PasswordPolicyError, verify_password
 from ..services.users import set_password
+from .guards import GENERIC_FAILURE, THROTTLED
 from .loader import is_safe_next
 
 bp = Blueprint("auth", __name__)
 
-GENERIC_FAILURE = "Enter a correct email address and password"
-THROTTLED = "There have been too many failed attempts to sign in to this account. Wait 5 minutes and try again."
 HOME_BY_ROLE = ((CSU, "csu.home"), (FINANCE, "finance.home"), (ADMIN, "admin.home"), (PARTNER, "partner.home"))
 
 

@@ -26,3 +26,6 @@ def home(year_label: str | None):
         "spend": sum(row.reported_spend_pence for row in rows),
     }
     return render_template("csu/home.html", years=years, year=year, rows=rows, totals=totals)
+
+
+from . import reviews  # noqa: E402,F401  (review pages share this blueprint)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import DDL, JSON, ForeignKey, Integer, String, event
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .types import UTCDateTime, utcnow
@@ -23,6 +23,19 @@ class AuditEvent(db.Model):
     organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
     summary: Mapped[str] = mapped_column(String(500))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    actor = relationship("User")
+
+    ACTION_LABELS = {
+        "monitoring_return.submitted": "Submitted",
+        "monitoring_return.approved": "Approved",
+        "monitoring_return.changes_requested": "Changes requested",
+        "monitoring_return.reopened": "Reopened",
+    }
+
+    @property
+    def action_label(self) -> str:
+        return self.ACTION_LABELS.get(self.action, self.action)
 
 
 # Tables the database itself keeps append-only. The same statements are in the migration.

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from .project import QUANTITY, OutputMeasure, Project
 from .types import UTCDateTime, utcnow
+from .user import User
 
 DRAFT = "draft"
 SUBMITTED = "submitted"
@@ -56,12 +57,15 @@ class MonitoringReturn(db.Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     project: Mapped[Project] = relationship()
+    updated_by: Mapped[User | None] = relationship(foreign_keys=[updated_by_id])
+    submitted_by: Mapped[User | None] = relationship(foreign_keys=[submitted_by_id])
     values: Mapped[list[MeasureValue]] = relationship(back_populates="monitoring_return", cascade="all, delete-orphan")
     revisions: Mapped[list[ReturnRevision]] = relationship(
         back_populates="monitoring_return", order_by="ReturnRevision.number"
@@ -77,6 +81,13 @@ class MonitoringReturn(db.Model):
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (DRAFT, CHANGES_REQUESTED)
+
+    def value_of(self, measure_id: int) -> Decimal | None:
+        return next((value.value for value in self.values if value.measure_id == measure_id), None)
 
 
 class MeasureValue(db.Model):
@@ -120,3 +131,4 @@ class ReturnRevision(db.Model):
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     monitoring_return: Mapped[MonitoringReturn] = relationship(back_populates="revisions")
+    submitted_by: Mapped[User | None] = relationship()

@@ -41,3 +41,6 @@ def project_view(project_id: int):
     project = project_for_partner(project_id)
     row = project_rows(project.year, organisation=project.organisation, only=project)[0]
     return render_template("partner/project.html", project=project, row=row)
+
+
+from . import returns  # noqa: E402,F401  (the return pages share this blueprint)

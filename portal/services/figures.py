@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 from ..calendar import uk_today
 from ..extensions import db
 from ..models import FinancialYear, FundingStream, MonitoringReturn, Organisation, Payment, Project
-from ..models.monitoring_return import NOT_STARTED, STATUS_LABELS
+from ..models.monitoring_return import CHANGES_REQUESTED, NOT_STARTED, STATUS_LABELS
 from ..models.payment import PAYMENT
 from ..models.types import utcnow
 
@@ -24,6 +24,7 @@ class QuarterState:
     overdue: bool
     open: bool
     return_id: int | None = None
+    comment: str | None = None
 
     @property
     def label(self) -> str:
@@ -104,6 +105,7 @@ def project_rows(
                     overdue=not reported and quarter.is_overdue(now),
                     open=quarter.has_started(today),
                     return_id=mreturn.id if mreturn else None,
+                    comment=mreturn.review_comment if mreturn and mreturn.status == CHANGES_REQUESTED else None,
                 )
             )
         rows.append(row)

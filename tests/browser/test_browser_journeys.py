@@ -37,7 +37,7 @@ def test_partner_sees_own_projects_and_not_another_organisations(page: Page, bas
     sign_in(page, "davss@demo.test")
     expect(page).to_have_url(base_url + "/partner/")
     main = page.get_by_role("main")
-    expect(main.get_by_role("link", name=DAVSS_PROJECT)).to_be_visible()
+    expect(main.get_by_role("link", name=DAVSS_PROJECT, exact=True)).to_be_visible()
     expect(main).not_to_contain_text(KENWARD_PROJECT)
 
     response = page.goto(f"/partner/projects/{kenward_project_id}")
@@ -48,7 +48,7 @@ def test_partner_sees_own_projects_and_not_another_organisations(page: Page, bas
 
 def test_partner_can_open_own_project(page: Page):
     sign_in(page, "davss@demo.test")
-    page.get_by_role("main").get_by_role("link", name=DAVSS_PROJECT).click()
+    page.get_by_role("main").get_by_role("link", name=DAVSS_PROJECT, exact=True).click()
     expect(page).to_have_url(re.compile(r".*/partner/projects/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text(DAVSS_PROJECT)
 
@@ -72,7 +72,7 @@ def test_skip_link_is_first_and_sign_in_works_by_keyboard(page: Page, base_url: 
 
     expect(page).to_have_url(base_url + "/partner/")
     expect(page.get_by_role("heading", level=1)).to_contain_text("Your projects in")
-    expect(page.get_by_role("main").get_by_role("link", name=DAVSS_PROJECT)).to_be_visible()
+    expect(page.get_by_role("main").get_by_role("link", name=DAVSS_PROJECT, exact=True)).to_be_visible()
 
 
 def test_finance_sees_the_years_funding_figures(page: Page):

@@ -1,0 +1,193 @@
+"""The CSU's review of submitted returns: a queue, the return beside last quarter and the targets,
+approve or send back with a comment, and reopen an approved return with a reason."""
+
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..auth.keep_text import keeps_text
+from ..extensions import db
+from ..forms.returns import ApproveForm, ReopenForm, RequestChangesForm, plain_quantity
+from ..models import MonitoringReturn, Project, ReturnRevision
+from ..models.user import CSU
+from ..services import returns as service
+from .views import bp
+
+
+def _return_or_404(return_id: int) -> MonitoringReturn:
+    mreturn = db.session.get(
+        MonitoringReturn,
+        return_id,
+        options=[
+            joinedload(MonitoringReturn.project).joinedload(Project.organisation),
+            joinedload(MonitoringReturn.project).joinedload(Project.year),
+            selectinload(MonitoringReturn.values),
+            selectinload(MonitoringReturn.revisions).joinedload(ReturnRevision.submitted_by),
+        ],
+    )
+    if mreturn is None:
+        abort(404)
+    return mreturn
+
+
+def _require_csu() -> None:
+    """Finance and admin may read reviews; only the CSU decides them."""
+    if not current_user.has_role(CSU):
+        abort(403)
+
+
+@bp.route("/reviews")
+def review_queue():
+    return render_template("csu/review_queue.html", returns=service.review_queue())
+
+
+def _comparison_rows(mreturn: MonitoringReturn, previous: MonitoringReturn | None) -> list[dict]:
+    project = mreturn.project
+    rows = []
+    for measure in project.measures:
+        target = measure.quarterly_targets[mreturn.quarter - 1]
+        rows.append(
+            {
+                "name": measure.name,
+                "unit": measure.unit,
+                "this": plain_quantity(mreturn.value_of(measure.id)),
+                "previous": plain_quantity(previous.value_of(measure.id)) if previous else "",
+                "target": plain_quantity(target) if target is not None else "",
+                "annual_target": plain_quantity(measure.annual_target) if measure.annual_target is not None else "",
+            }
+        )
+    return rows
+
+
+def _render(mreturn: MonitoringReturn, status: int = 200, **forms):
+    previous = service.previous_return(mreturn.project, mreturn.quarter)
+    version = str(mreturn.version)
+    forms.setdefault("approve_form", ApproveForm(data={"version": version}))
+    forms.setdefault("changes_form", RequestChangesForm(data={"version": version}))
+    forms.setdefault("reopen_form", ReopenForm(data={"version": version}))
+    return (
+        render_template(
+            "csu/return_review.html",
+            mreturn=mreturn,
+            project=mreturn.project,
+            quarter=mreturn.project.year.quarter(mreturn.quarter),
+            previous=previous,
+            rows=_comparison_rows(mreturn, previous),
+            answers=service.current_answers(mreturn.project, mreturn),
+            can_review=current_user.has_role(CSU),
+            review_history=service.review_history(mreturn),
+            revision_endpoint="csu.return_revision",
+            compare_endpoint="csu.return_compare",
+            return_args={"return_id": mreturn.id},
+            **forms,
+        ),
+        status,
+    )
+
+
+@bp.route("/returns/<int:return_id>")
+def return_review(return_id: int):
+    return _render(_return_or_404(return_id))
+
+
+def _decide(mreturn: MonitoringReturn, form, action, done: str, form_name: str):
+    if not form.validate() or not (form.version.data or "").isdigit():
+        return _render(mreturn, 422, **{form_name: form})
+    try:
+        action(int(form.version.data))
+    except service.ReturnConflict:
+        db.session.rollback()
+        form.form_errors.append("This return changed after you opened it. Check it again before you decide.")
+        mreturn = _return_or_404(mreturn.id)
+        form.version.data = str(mreturn.version)
+        return _render(mreturn, 409, **{form_name: form})
+    except service.ReturnError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return _render(_return_or_404(mreturn.id), 409, **{form_name: form})
+    db.session.commit()
+    flash(done)
+    return redirect(url_for("csu.review_queue"))
+
+
+@bp.route("/returns/<int:return_id>/approve", methods=["POST"])
+def return_approve(return_id: int):
+    _require_csu()
+    mreturn = _return_or_404(return_id)
+    form = ApproveForm(formdata=request.form)
+    return _decide(
+        mreturn,
+        form,
+        lambda version: service.approve_return(mreturn, version=version, by=current_user),
+        f"Approved the Q{mreturn.quarter} return for {mreturn.project.name}.",
+        "approve_form",
+    )
+
+
+@bp.route("/returns/<int:return_id>/request-changes", methods=["POST"])
+@keeps_text
+def return_request_changes(return_id: int):
+    _require_csu()
+    mreturn = _return_or_404(return_id)
+    form = RequestChangesForm(formdata=request.form)
+    return _decide(
+        mreturn,
+        form,
+        lambda version: service.request_changes(mreturn, version=version, comment=form.comment.data, by=current_user),
+        f"Sent the Q{mreturn.quarter} return for {mreturn.project.name} back for changes.",
+        "changes_form",
+    )
+
+
+@bp.route("/returns/<int:return_id>/reopen", methods=["POST"])
+@keeps_text
+def return_reopen(return_id: int):
+    _require_csu()
+    mreturn = _return_or_404(return_id)
+    form = ReopenForm(formdata=request.form)
+    return _decide(
+        mreturn,
+        form,
+        lambda version: service.reopen_return(mreturn, version=version, reason=form.reason.data, by=current_user),
+        f"Reopened the Q{mreturn.quarter} return for {mreturn.project.name}.",
+        "reopen_form",
+    )
+
+
+@bp.route("/returns/<int:return_id>/revisions/<int:number>")
+def return_revision(return_id: int, number: int):
+    mreturn = _return_or_404(return_id)
+    revision = next((item for item in mreturn.revisions if item.number == number), None)
+    if revision is None:
+        abort(404)
+    return render_template(
+        "returns/revision.html",
+        project=mreturn.project,
+        quarter=mreturn.project.year.quarter(mreturn.quarter),
+        mreturn=mreturn,
+        revision=revision,
+        answers=service.revision_answers(mreturn.project, revision),
+        back=url_for("csu.return_review", return_id=mreturn.id),
+    )
+
+
+@bp.route("/returns/<int:return_id>/compare")
+def return_compare(return_id: int):
+    mreturn = _return_or_404(return_id)
+    older, newer = service.revisions_to_compare(
+        mreturn, request.args.get("from", type=int), request.args.get("to", type=int)
+    )
+    if older is None:
+        abort(404)
+    return render_template(
+        "returns/compare.html",
+        project=mreturn.project,
+        quarter=mreturn.project.year.quarter(mreturn.quarter),
+        mreturn=mreturn,
+        older=older,
+        newer=newer,
+        rows=service.compare_revisions(mreturn.project, older, newer),
+        back=url_for("csu.return_review", return_id=mreturn.id),
+    )

@@ -1,0 +1,254 @@
+"""Forms for the quarterly return and its review. Validation is server-side; the browser's is a convenience."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCharacterCount,
+    GovCheckboxInput,
+    GovRadioInput,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField, SubmitField, TextAreaField
+from wtforms.validators import InputRequired, Length, ValidationError
+
+from ..money import MoneyError, format_pence, pence_from_pounds
+from ..services.quantities import QuantityError, parse_quantity
+from ..services.returns import NARRATIVE_LIMITS, RAG_LABELS
+
+# Tabs and line breaks are text; other control characters (a NUL above all) are not.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+FORMATTED_POUNDS = re.compile(r"^£?\s*([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?$")
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def no_control_characters(form, field) -> None:
+    if field.data and CONTROL_CHARACTERS.search(field.data):
+        raise ValidationError(f"{field.label.text} must not contain control characters such as NUL")
+
+
+def plain_quantity(value: Decimal | None) -> str:
+    """A stored value as it is typed: 231, or 5840.50 for hours."""
+    if value is None:
+        return ""
+    return str(int(value)) if value == value.to_integral_value() else f"{value:.2f}"
+
+
+def plain_pounds(pence: int | None) -> str:
+    return format_pence(pence, sign=False).replace(",", "") if pence is not None else ""
+
+
+class QuantityInput:
+    """Checks a count (or hours) and keeps the parsed value on the field."""
+
+    def __init__(self, decimals: bool):
+        self.decimals = decimals
+
+    def __call__(self, form, field) -> None:
+        field.parsed = None
+        if not field.data:
+            return
+        try:
+            field.parsed = parse_quantity(field.data, decimals=self.decimals)
+        except QuantityError as error:
+            raise ValidationError(f"{field.label.text} {error}") from error
+
+
+class PoundsInput:
+    """Checks pounds and pence; '£1,234.50' is read as 1234.50. Keeps the pence on the field."""
+
+    def __init__(self, max_pence: int):
+        self.max_pence = max_pence
+
+    def __call__(self, form, field) -> None:
+        field.pence = None
+        if not field.data:
+            return
+        text = field.data.strip()
+        if FORMATTED_POUNDS.match(text):
+            text = text.replace("£", "").replace(",", "").strip()
+        try:
+            pence = pence_from_pounds(text)
+        except MoneyError as error:
+            raise ValidationError(f"{field.label.text} {error}") from error
+        if pence > self.max_pence:
+            raise ValidationError(f"{field.label.text} must be {format_pence(self.max_pence)} or less")
+        field.pence = pence
+
+
+class ReturnSectionForm(FlaskForm):
+    version = HiddenField()
+    save_continue = SubmitField("Save and continue", widget=GovSubmitInput())
+    save_later = SubmitField("Save and come back later", widget=GovSubmitInput())
+
+    @property
+    def version_number(self) -> int | None:
+        try:
+            return int(self.version.data)
+        except (TypeError, ValueError):
+            return None
+
+    @property
+    def continuing(self) -> bool:
+        return bool(self.save_continue.data)
+
+    def require(self, *names: str, messages: dict[str, str]) -> bool:
+        """On 'Save and continue' every named answer is needed; returns False when one is blank."""
+        ok = True
+        for name in names:
+            field = self[name]
+            if not field.errors and not (field.data or "").strip():
+                field.errors = [*field.errors, messages[name]]
+                ok = False
+        return ok
+
+
+def outputs_form(project, previous, *, formdata=None, mreturn=None, version: int = 0):
+    """One field per output measure: its name as the label; unit, definition, target and last quarter as hint."""
+
+    class OutputsForm(ReturnSectionForm):
+        pass
+
+    quarter = mreturn.quarter if mreturn else None
+    data = {"version": str(version)}
+    for measure in project.measures:
+        hint = [f"Unit: {measure.unit}."]
+        if measure.definition:
+            hint.append(measure.definition.rstrip(".") + ".")
+        target = measure.quarterly_targets[quarter - 1] if quarter else None
+        if target is not None:
+            hint.append(f"Target this quarter: {plain_quantity(target)}.")
+        if measure.annual_target is not None:
+            hint.append(f"Annual target: {plain_quantity(measure.annual_target)}.")
+        if previous is not None and previous.value_of(measure.id) is not None:
+            hint.append(f"Last quarter: {plain_quantity(previous.value_of(measure.id))}.")
+        hint.append("Up to 2 decimal places." if measure.allows_decimals else "A whole number.")
+        setattr(
+            OutputsForm,
+            f"m{measure.id}",
+            StringField(
+                measure.name,
+                description=" ".join(hint),
+                widget=GovTextInput(),
+                filters=[strip],
+                validators=[QuantityInput(measure.allows_decimals)],
+            ),
+        )
+        if mreturn is not None:
+            data[f"m{measure.id}"] = plain_quantity(mreturn.value_of(measure.id))
+    return OutputsForm(formdata=formdata, data=data)
+
+
+class SpendForm(ReturnSectionForm):
+    spend = StringField(
+        "Spend in the quarter",
+        description="In pounds and pence, for example 2500.00",
+        widget=GovTextInput(),
+        filters=[strip],
+    )
+    spend_explanation = TextAreaField(
+        "Explanation of spend",
+        description="Needed when spend to date is over the award, or far from an even spread across the year.",
+        widget=GovCharacterCount(),
+        filters=[strip],
+        validators=[Length(max=NARRATIVE_LIMITS["spend_explanation"]), no_control_characters],
+    )
+
+    def __init__(self, *args, max_pence: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spend.validators = [PoundsInput(max_pence)]
+
+
+def _narrative(label: str, name: str, hint: str) -> TextAreaField:
+    limit = NARRATIVE_LIMITS[name]
+    return TextAreaField(
+        label,
+        description=hint,
+        widget=GovCharacterCount(),
+        filters=[strip],
+        validators=[
+            Length(max=limit, message=f"{label} must be {limit:,} characters or fewer"),
+            no_control_characters,
+        ],
+    )
+
+
+class NarrativeForm(ReturnSectionForm):
+    progress = _narrative(
+        "Progress this quarter", "progress", "What the project did and achieved this quarter. Numbers only, no names."
+    )
+    case_study = _narrative(
+        "Case study",
+        "case_study",
+        "An anonymised example of the difference the project made. "
+        "Do not include names, addresses, dates of birth or anything else that could identify someone.",
+    )
+    challenges = _narrative("Challenges and risks", "challenges", "Anything that may stop the project delivering.")
+    partner_rag = RadioField(
+        "How is the project doing?",
+        choices=[
+            SelectChoice("green", "Green – on target"),
+            SelectChoice("amber", "Amber – some danger of missing targets"),
+            SelectChoice("red", "Red – unlikely to meet targets"),
+        ],
+        widget=GovRadioInput(),
+        validate_choice=False,  # checked below, with a message a person can act on
+    )
+    partner_rag_reason = _narrative("Reason for your rating", "partner_rag_reason", "")
+
+    def validate_partner_rag(self, field) -> None:
+        if field.data is not None and field.data not in RAG_LABELS:
+            raise ValidationError("Select Green, Amber or Red")
+
+
+class SubmitReturnForm(FlaskForm):
+    version = HiddenField()
+    submission_key = HiddenField()
+    confirm_no_personal_data = BooleanField(
+        "I have checked that these answers contain no personal information", widget=GovCheckboxInput()
+    )
+    submit = SubmitField("Submit return", widget=GovSubmitInput())
+
+
+class ApproveForm(FlaskForm):
+    version = HiddenField()
+    approve = SubmitField("Approve return", widget=GovSubmitInput())
+
+
+class RequestChangesForm(FlaskForm):
+    version = HiddenField()
+    comment = TextAreaField(
+        "What needs to change",
+        description="The partner sees this on their home page and on the return.",
+        widget=GovTextArea(),
+        filters=[strip],
+        validators=[
+            InputRequired(message="Enter what needs to change"),
+            Length(max=2000, message="What needs to change must be 2,000 characters or fewer"),
+            no_control_characters,
+        ],
+    )
+    request_changes = SubmitField("Send back for changes", widget=GovSubmitInput())
+
+
+class ReopenForm(FlaskForm):
+    version = HiddenField()
+    reason = TextAreaField(
+        "Why the return is being reopened",
+        widget=GovTextArea(),
+        filters=[strip],
+        validators=[
+            InputRequired(message="Enter why the return is being reopened"),
+            Length(max=2000, message="The reason must be 2,000 characters or fewer"),
+            no_control_characters,
+        ],
+    )
+    reopen = SubmitField("Reopen return", widget=GovSubmitInput())

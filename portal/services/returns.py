@@ -1,0 +1,552 @@
+"""The quarterly return's rules: drafts that are never silently overwritten, idempotent submits,
+immutable revisions, and the CSU's review. Services flush; the view commits once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.exc import StaleDataError
+
+from ..calendar import uk_time, uk_today
+from ..extensions import db
+from ..models import AuditEvent, MeasureValue, MonitoringReturn, OutputMeasure, Project, ReturnRevision
+from ..models.monitoring_return import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED
+from ..models.types import utcnow
+from ..money import format_pence
+from . import audit
+from .quantities import format_quantity
+
+NARRATIVE_FIELDS = {
+    "progress": "Progress this quarter",
+    "case_study": "Case study",
+    "challenges": "Challenges and risks",
+    "partner_rag_reason": "Reason for your rating",
+    "spend_explanation": "Explanation of spend",
+}
+NARRATIVE_LIMITS = {
+    "progress": 5000,
+    "case_study": 3000,
+    "challenges": 3000,
+    "partner_rag_reason": 1000,
+    "spend_explanation": 2000,
+}
+RAG_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
+
+
+class ReturnError(Exception):
+    """A change the return's state does not allow; the message is for the person."""
+
+
+class ReturnConflict(ReturnError):
+    """The form was based on an older version than the one saved."""
+
+    def __init__(self, current: MonitoringReturn | None, differences: list[str]):
+        who = current.updated_by.name or current.updated_by.email if current and current.updated_by else "Someone"
+        when = f" at {uk_time(current.updated_at)}" if current is not None else ""
+        listed = "; ".join(differences) if differences else "no answer you typed"
+        super().__init__(
+            f"Your changes have not been saved. {who} saved this return{when} after you opened it. "
+            f"Saved answers that differ from yours: {listed}. Your answers are still below: "
+            "check them, then save again to keep them."
+        )
+        self.current = current
+        self.differences = differences
+
+
+@dataclass
+class SubmitResult:
+    monitoring_return: MonitoringReturn
+    revision: ReturnRevision
+    created: bool
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def find_return(project: Project, quarter: int) -> MonitoringReturn | None:
+    return db.session.scalar(
+        select(MonitoringReturn)
+        .where(MonitoringReturn.project_id == project.id, MonitoringReturn.quarter == quarter)
+        .options(selectinload(MonitoringReturn.values), selectinload(MonitoringReturn.revisions))
+    )
+
+
+def previous_return(project: Project, quarter: int) -> MonitoringReturn | None:
+    """Last quarter's return of the same project, shown for reference."""
+    if quarter == 1:
+        return None
+    return find_return(project, quarter - 1)
+
+
+def quarter_is_open(project: Project, quarter: int) -> bool:
+    return project.year.quarter(quarter).has_started(uk_today())
+
+
+def reported_spend_before(project: Project, quarter: int) -> tuple[int, int]:
+    """(spend, number of quarters) over the project's other reported quarters."""
+    spend, count = db.session.execute(
+        select(func.coalesce(func.sum(MonitoringReturn.spend_pence), 0), func.count()).where(
+            MonitoringReturn.project_id == project.id,
+            MonitoringReturn.quarter != quarter,
+            MonitoringReturn.status.in_((SUBMITTED, APPROVED)),
+        )
+    ).one()
+    return int(spend), int(count)
+
+
+def spend_explanation_reason(project: Project, quarter: int, spend_pence: int | None) -> str | None:
+    """Why an explanation is needed for this spend, or None when it is not."""
+    if spend_pence is None:
+        return None
+    before, quarters = reported_spend_before(project, quarter)
+    to_date = before + spend_pence
+    if to_date > project.amount_pence:
+        return (
+            f"Spend to date would be {format_pence(to_date)}, more than the award of "
+            f"{format_pence(project.amount_pence)}: explain why"
+        )
+    profile = Decimal(project.amount_pence) * (quarters + 1) / 4
+    tolerance = Decimal(str(current_app.config["SPEND_PROFILE_TOLERANCE"]))
+    if profile and abs(Decimal(to_date) - profile) > profile * tolerance:
+        return (
+            f"Spend to date would be {format_pence(to_date)}, more than {tolerance * 100:.0f}% away from the "
+            f"expected {format_pence(int(profile))} ({quarters + 1} of 4 quarters of the award): explain why"
+        )
+    return None
+
+
+def missing_answers(project: Project, mreturn: MonitoringReturn | None) -> list[tuple[str, str]]:
+    """(section, message) for every answer still needed before the return can be submitted."""
+    missing = []
+    values = {value.measure_id: value.value for value in mreturn.values} if mreturn else {}
+    for measure in project.measures:
+        if values.get(measure.id) is None:
+            missing.append(("outputs", f"Enter {measure.name.lower()}"))
+    if mreturn is None or mreturn.spend_pence is None:
+        missing.append(("spend", "Enter the spend in the quarter"))
+    elif not mreturn.spend_explanation and spend_explanation_reason(project, mreturn.quarter, mreturn.spend_pence):
+        missing.append(("spend", "Explain the spend to date"))
+    if mreturn is None or not mreturn.progress:
+        missing.append(("narrative", "Enter the progress this quarter"))
+    if mreturn is None or not mreturn.partner_rag:
+        missing.append(("narrative", "Select a rating: Green, Amber or Red"))
+    if mreturn is None or not mreturn.partner_rag_reason:
+        missing.append(("narrative", "Enter the reason for your rating"))
+    return missing
+
+
+# -- saving drafts ------------------------------------------------------------------------------
+
+
+def _editable_return(project: Project, quarter: int, version: int, by) -> MonitoringReturn:
+    """The draft to change, created on the first save; refuses a stale version or a locked return."""
+    if project.year.closed_at is not None:
+        raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be changed")
+    if not quarter_is_open(project, quarter):
+        raise ReturnError(f"Q{quarter} has not started yet: you can fill in its return from its first day")
+    mreturn = find_return(project, quarter)
+    if mreturn is None:
+        if version != 0:
+            raise ReturnConflict(None, [])
+        mreturn = MonitoringReturn(project=project, quarter=quarter, status=DRAFT, values=[])
+        db.session.add(mreturn)
+        return mreturn
+    if mreturn.status == SUBMITTED:
+        raise ReturnError("This return has been submitted: it cannot be changed unless the CSU asks for changes")
+    if mreturn.status == APPROVED:
+        raise ReturnError("This return has been approved: the CSU must reopen it before it can be changed")
+    if mreturn.version != version:
+        raise ReturnConflict(mreturn, [])
+    return mreturn
+
+
+def _flush(mreturn: MonitoringReturn, by) -> None:
+    mreturn.updated_at = utcnow()  # always bump the version, even when only measure values changed
+    mreturn.updated_by_id = by.id
+    try:
+        db.session.flush()
+    except (StaleDataError, IntegrityError) as error:
+        # Another save won the race between our read and our write.
+        db.session.rollback()
+        raise ReturnConflict(None, []) from error
+
+
+def _describe(value) -> str:
+    if value is None or value == "":
+        return "blank"
+    if isinstance(value, Decimal):
+        return format_quantity(value)
+    return str(value)
+
+
+def save_outputs(project: Project, quarter: int, values: dict[int, Decimal | None], *, version: int, by):
+    mreturn = _editable_return(project, quarter, version, by)
+    existing = {value.measure_id: value for value in mreturn.values}
+    changes = {}
+    for measure in project.measures:
+        if measure.id not in values:
+            continue
+        new = values[measure.id]
+        row = existing.get(measure.id)
+        before = row.value if row else None
+        if before != new:
+            changes[measure.name] = [_describe(before), _describe(new)]
+        if row is None:
+            mreturn.values.append(MeasureValue(measure=measure, value=new))
+        else:
+            row.value = new
+    _flush(mreturn, by)
+    _audit_save(mreturn, "outputs", changes, by)
+    return mreturn
+
+
+def save_spend(project: Project, quarter: int, spend_pence: int | None, explanation: str | None, *, version: int, by):
+    mreturn = _editable_return(project, quarter, version, by)
+    changes = {}
+    if mreturn.spend_pence != spend_pence:
+        changes["Spend in the quarter"] = [
+            format_pence(mreturn.spend_pence) or "blank",
+            format_pence(spend_pence) or "blank",
+        ]
+    if (mreturn.spend_explanation or None) != (explanation or None):
+        changes["Explanation of spend"] = ["changed", "changed"]
+    mreturn.spend_pence = spend_pence
+    mreturn.spend_explanation = explanation or None
+    _flush(mreturn, by)
+    _audit_save(mreturn, "spend", changes, by)
+    return mreturn
+
+
+def save_narrative(project: Project, quarter: int, answers: dict[str, str | None], *, version: int, by):
+    mreturn = _editable_return(project, quarter, version, by)
+    changes = {}
+    for name in ("progress", "case_study", "challenges", "partner_rag", "partner_rag_reason"):
+        if name not in answers:
+            continue
+        new = answers[name] or None
+        if getattr(mreturn, name) != new:
+            label = "Rating" if name == "partner_rag" else NARRATIVE_FIELDS[name]
+            # Narratives are not copied into the audit trail: it records that they changed.
+            changes[label] = [getattr(mreturn, name), new] if name == "partner_rag" else ["changed", "changed"]
+            setattr(mreturn, name, new)
+    _flush(mreturn, by)
+    _audit_save(mreturn, "narrative", changes, by)
+    return mreturn
+
+
+def _audit_save(mreturn: MonitoringReturn, section: str, changes: dict, by) -> None:
+    audit.record(
+        "monitoring_return.saved",
+        object_type="monitoring_return",
+        object_id=mreturn.id,
+        summary=f"Saved {section} of Q{mreturn.quarter} return: {mreturn.project.name}",
+        actor=by,
+        organisation_id=mreturn.project.organisation_id,
+        details={"section": section, "version": mreturn.version, "changes": changes},
+    )
+
+
+def differences(project: Project, mreturn: MonitoringReturn | None, posted: dict[str, object]) -> list[str]:
+    """What the saved return says that differs from what the person typed (for a conflict message)."""
+    if mreturn is None:
+        return []
+    found = []
+    for measure in project.measures:
+        key = f"m{measure.id}"
+        if key in posted:
+            saved = mreturn.value_of(measure.id)
+            if _describe(saved) != _describe(posted[key]):
+                found.append(f"{measure.name} (saved: {_describe(saved)})")
+    if "spend_pence" in posted and posted["spend_pence"] != mreturn.spend_pence:
+        found.append(f"Spend in the quarter (saved: {format_pence(mreturn.spend_pence) or 'blank'})")
+    for name, label in (*NARRATIVE_FIELDS.items(), ("partner_rag", "Rating")):
+        if name in posted and (posted[name] or None) != (getattr(mreturn, name) or None):
+            found.append(label)
+    return found
+
+
+# -- submitting and reviewing -------------------------------------------------------------------
+
+
+def _lock(mreturn: MonitoringReturn) -> MonitoringReturn:
+    """Re-read the return holding a row lock (PostgreSQL; SQLite already holds its write lock)."""
+    return db.session.scalar(
+        select(MonitoringReturn)
+        .where(MonitoringReturn.id == mreturn.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def submit_return(project: Project, quarter: int, *, version: int, submission_key: str, by) -> SubmitResult:
+    """Submit once: a retry or double-click with the same key returns the first submission."""
+    mreturn = find_return(project, quarter)
+    if mreturn is None:
+        raise ReturnError("There is nothing to submit yet: answer the questions first")
+    mreturn = _lock(mreturn)  # concurrent submits of this return queue here
+    already = db.session.scalar(select(ReturnRevision).where(ReturnRevision.submission_key == submission_key))
+    if already is not None:
+        if already.return_id != mreturn.id:
+            raise ReturnError("That submission belongs to another return")
+        return SubmitResult(mreturn, already, created=False)
+    if mreturn.status in (SUBMITTED, APPROVED):
+        return SubmitResult(mreturn, _latest_revision(mreturn), created=False)
+    if project.year.closed_at is not None:
+        raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be submitted")
+    if mreturn.version != version:
+        raise ReturnConflict(mreturn, [])
+    if missing_answers(project, mreturn):
+        raise ReturnError("Some answers are missing: complete them before you submit")
+    now = utcnow()
+    measures = {measure.id: measure for measure in project.measures}
+    revision = ReturnRevision(
+        monitoring_return=mreturn,
+        number=_revision_count(mreturn) + 1,
+        submission_key=submission_key,
+        values={
+            measures[value.measure_id].name: str(value.value)
+            for value in mreturn.values
+            if value.value is not None and value.measure_id in measures
+        },
+        spend_pence=mreturn.spend_pence,
+        spend_explanation=mreturn.spend_explanation,
+        progress=mreturn.progress,
+        case_study=mreturn.case_study,
+        challenges=mreturn.challenges,
+        partner_rag=mreturn.partner_rag,
+        partner_rag_reason=mreturn.partner_rag_reason,
+        submitted_at=now,
+        submitted_by_id=by.id,
+    )
+    db.session.add(revision)
+    mreturn.status = SUBMITTED
+    mreturn.submitted_at = now
+    mreturn.submitted_by_id = by.id
+    mreturn.updated_by_id = by.id
+    try:
+        db.session.flush()
+    except (IntegrityError, StaleDataError) as error:
+        db.session.rollback()
+        raise ReturnConflict(None, []) from error
+    audit.record(
+        "monitoring_return.submitted",
+        object_type="monitoring_return",
+        object_id=mreturn.id,
+        summary=f"Submitted Q{quarter} return (revision {revision.number}): {project.name}",
+        actor=by,
+        organisation_id=project.organisation_id,
+        details={"revision": revision.number, "values": revision.values, "spend_pence": revision.spend_pence},
+    )
+    return SubmitResult(mreturn, revision, created=True)
+
+
+def _latest_revision(mreturn: MonitoringReturn) -> ReturnRevision | None:
+    return db.session.scalar(
+        select(ReturnRevision)
+        .where(ReturnRevision.return_id == mreturn.id)
+        .order_by(ReturnRevision.number.desc())
+        .limit(1)
+    )
+
+
+def _revision_count(mreturn: MonitoringReturn) -> int:
+    return db.session.scalar(select(func.count()).where(ReturnRevision.return_id == mreturn.id))
+
+
+def _review(mreturn: MonitoringReturn, version: int, allowed: tuple[str, ...]) -> MonitoringReturn:
+    mreturn = _lock(mreturn)
+    if mreturn.project.year.closed_at is not None:
+        raise ReturnError(f"The {mreturn.project.year.label} financial year is closed")
+    if mreturn.status not in allowed:
+        raise ReturnError(f"This return is {mreturn.status_label.lower()}: it cannot be changed that way")
+    if mreturn.version != version:
+        raise ReturnConflict(mreturn, [])
+    return mreturn
+
+
+def approve_return(mreturn: MonitoringReturn, *, version: int, by) -> MonitoringReturn:
+    mreturn = _review(mreturn, version, (SUBMITTED,))
+    mreturn.status = APPROVED
+    mreturn.approved_at = utcnow()
+    mreturn.approved_by_id = by.id
+    mreturn.updated_by_id = by.id
+    db.session.flush()
+    _audit_review(mreturn, "approved", "Approved", None, by)
+    return mreturn
+
+
+def request_changes(mreturn: MonitoringReturn, *, version: int, comment: str, by) -> MonitoringReturn:
+    mreturn = _review(mreturn, version, (SUBMITTED,))
+    mreturn.status = CHANGES_REQUESTED
+    mreturn.review_comment = comment
+    mreturn.updated_by_id = by.id
+    db.session.flush()
+    _audit_review(mreturn, "changes_requested", "Requested changes to", comment, by)
+    return mreturn
+
+
+def reopen_return(mreturn: MonitoringReturn, *, version: int, reason: str, by) -> MonitoringReturn:
+    mreturn = _review(mreturn, version, (APPROVED,))
+    mreturn.status = CHANGES_REQUESTED
+    mreturn.review_comment = reason
+    mreturn.approved_at = None
+    mreturn.approved_by_id = None
+    mreturn.updated_by_id = by.id
+    db.session.flush()
+    _audit_review(mreturn, "reopened", "Reopened", reason, by)
+    return mreturn
+
+
+def _audit_review(mreturn: MonitoringReturn, action: str, verb: str, comment: str | None, by) -> None:
+    audit.record(
+        f"monitoring_return.{action}",
+        object_type="monitoring_return",
+        object_id=mreturn.id,
+        summary=f"{verb} Q{mreturn.quarter} return: {mreturn.project.name}",
+        actor=by,
+        organisation_id=mreturn.project.organisation_id,
+        details={"comment": comment, "status": mreturn.status},
+    )
+
+
+def review_queue() -> list[MonitoringReturn]:
+    """Submitted returns, oldest first. Two queries whatever their number."""
+    return list(
+        db.session.scalars(
+            select(MonitoringReturn)
+            .where(MonitoringReturn.status == SUBMITTED)
+            .options(
+                selectinload(MonitoringReturn.project).selectinload(Project.organisation),
+                selectinload(MonitoringReturn.project).selectinload(Project.year),
+                selectinload(MonitoringReturn.submitted_by),
+            )
+            .order_by(MonitoringReturn.submitted_at, MonitoringReturn.id)
+        )
+    )
+
+
+# -- revisions ----------------------------------------------------------------------------------
+
+
+def revision_answers(project: Project, revision: ReturnRevision) -> list[tuple[str, str]]:
+    """A revision's answers as (question, answer) rows, measures first, in the project's order."""
+    rows = []
+    names = [measure.name for measure in project.measures]
+    for name in names + sorted(set(revision.values) - set(names)):
+        if name in revision.values:
+            rows.append((name, format_quantity(Decimal(revision.values[name]))))
+        else:
+            rows.append((name, ""))
+    rows.append(("Spend in the quarter", format_pence(revision.spend_pence)))
+    rows.append(("Explanation of spend", revision.spend_explanation or ""))
+    rows.append(("Progress this quarter", revision.progress or ""))
+    rows.append(("Case study", revision.case_study or ""))
+    rows.append(("Challenges and risks", revision.challenges or ""))
+    rows.append(("Rating", RAG_LABELS.get(revision.partner_rag or "", "")))
+    rows.append(("Reason for your rating", revision.partner_rag_reason or ""))
+    return rows
+
+
+def compare_revisions(project: Project, older: ReturnRevision, newer: ReturnRevision) -> list[dict]:
+    before = dict(revision_answers(project, older))
+    return [
+        {
+            "question": question,
+            "before": before.get(question, ""),
+            "after": answer,
+            "changed": before.get(question, "") != answer,
+        }
+        for question, answer in revision_answers(project, newer)
+    ]
+
+
+def measures_by_id(project: Project) -> dict[int, OutputMeasure]:
+    return {measure.id: measure for measure in project.measures}
+
+
+def last_saved(mreturn: MonitoringReturn | None) -> datetime | None:
+    return mreturn.updated_at if mreturn else None
+
+
+def current_answers(project: Project, mreturn: MonitoringReturn | None) -> list[dict]:
+    """The draft's answers for Check your answers: section, question, answer."""
+    rows = []
+    for measure in project.measures:
+        value = mreturn.value_of(measure.id) if mreturn else None
+        answer = f"{format_quantity(value)} {measure.unit}" if value is not None else ""
+        rows.append({"section": "outputs", "question": measure.name, "answer": answer})
+    spend = mreturn.spend_pence if mreturn else None
+    rows.append({"section": "spend", "question": "Spend in the quarter", "answer": format_pence(spend)})
+    if mreturn is not None and mreturn.spend_explanation:
+        rows.append({"section": "spend", "question": "Explanation of spend", "answer": mreturn.spend_explanation})
+    for name in ("progress", "case_study", "challenges"):
+        rows.append(
+            {
+                "section": "narrative",
+                "question": NARRATIVE_FIELDS[name],
+                "answer": (getattr(mreturn, name) if mreturn else None) or "",
+            }
+        )
+    rows.append(
+        {
+            "section": "narrative",
+            "question": "Rating",
+            "answer": RAG_LABELS.get((mreturn.partner_rag if mreturn else None) or "", ""),
+        }
+    )
+    rows.append(
+        {
+            "section": "narrative",
+            "question": NARRATIVE_FIELDS["partner_rag_reason"],
+            "answer": (mreturn.partner_rag_reason if mreturn else None) or "",
+        }
+    )
+    return rows
+
+
+REVIEW_ACTIONS = (
+    "monitoring_return.changes_requested",
+    "monitoring_return.approved",
+    "monitoring_return.reopened",
+    "monitoring_return.submitted",
+)
+
+
+def review_history(mreturn: MonitoringReturn | None) -> list[AuditEvent]:
+    """Submissions, approvals, requests for changes and reopenings, newest first, with their comments."""
+    if mreturn is None:
+        return []
+    return list(
+        db.session.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.object_type == "monitoring_return",
+                AuditEvent.object_id == mreturn.id,
+                AuditEvent.action.in_(REVIEW_ACTIONS),
+            )
+            .options(selectinload(AuditEvent.actor))
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        )
+    )
+
+
+def revisions_to_compare(
+    mreturn: MonitoringReturn | None, first: int | None, second: int | None
+) -> tuple[ReturnRevision | None, ReturnRevision | None]:
+    """The two revisions to compare, older first (default: the last two); (None, None) when unknown."""
+    if mreturn is None or not mreturn.revisions:
+        return None, None
+    numbers = [item.number for item in mreturn.revisions]
+    first = first if first is not None else (numbers[-2] if len(numbers) > 1 else numbers[-1])
+    second = second if second is not None else numbers[-1]
+    found = {item.number: item for item in mreturn.revisions}
+    if first not in found or second not in found:
+        return None, None
+    older, newer = sorted((found[first], found[second]), key=lambda item: item.number)
+    return older, newer
