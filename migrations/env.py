@@ -89,10 +89,29 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite ALTERs rebuild tables (batch mode); with foreign keys enforced, dropping the old
+            # copy of a referenced table fails. The pragma only works outside a transaction, so it is
+            # set on the driver connection before SQLAlchemy begins one, and checked afterwards.
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")
+        try:
+            context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration left rows with broken foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                if connection.in_transaction():
+                    connection.commit()  # the pragma is ignored inside a transaction
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")
+                on = connection.connection.driver_connection.execute("PRAGMA foreign_keys").fetchone()[0]
+                if on != 1:
+                    # Never hand a pooled connection back without foreign keys enforced.
+                    connection.invalidate()
 
 
 if context.is_offline_mode():

@@ -77,3 +77,27 @@ def test_downgrade_to_nothing_and_up_again(migrated_app):
     assert set(sa.inspect(db.engine).get_table_names()) <= {"alembic_version"}
     upgrade()
     assert schema_differences() == []
+
+
+def test_a_seeded_database_survives_a_step_down_and_up(migrated_app):
+    """Table rebuilds on SQLite must not trip over foreign keys or lose rows (a real upgrade has data)."""
+    from portal.services import demo
+
+    demo.load("migration-demo-password")
+    db.session.commit()
+    tables = ("organisation", "project", "monitoring_return", "measure_value", "return_revision", "audit_event")
+
+    def counts():
+        with db.engine.connect() as connection:
+            return {table: connection.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar() for table in tables}
+
+    before = counts()
+    assert before["monitoring_return"] > 0
+    db.session.remove()
+    downgrade(revision="-1")
+    upgrade()
+    assert counts() == before
+    assert schema_differences() == []
+    if db.engine.dialect.name == "sqlite":
+        with db.engine.connect() as connection:  # the pooled connection enforces foreign keys again
+            assert connection.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
