@@ -36,6 +36,16 @@ class Config:
     SPEND_PROFILE_TOLERANCE = "0.20"
     # The largest spend a partner can report for one quarter.
     MAX_QUARTER_SPEND_PENCE = 1_000_000_00
+    # 360Giving publication (services/giving360.py). The prefix starts every grant id; a real deployment
+    # registers its own with 360Giving. The funder is the partnership's lead council, which distributes
+    # the PCC grant: its org-id is from the Local Authorities England register (GB-LAE, code SEV).
+    # The beneficiary area is Sevenoaks district: ONS code E07000111, whose code type in 360Giving's
+    # geoCodeType codelist is NMD (non-metropolitan district, the E07 entity).
+    GIVING_PREFIX = "360G-sevenoaks-csp"
+    FUNDING_ORG_ID = "GB-LAE-SEV"
+    FUNDING_ORG_NAME = "Sevenoaks District Council"
+    BENEFICIARY_LOCATION: dict = {"name": "Sevenoaks", "geoCode": "E07000111", "geoCodeType": "NMD"}
+    GIVING_LICENSE = "https://creativecommons.org/licenses/by/4.0/"
 
 
 def from_environment(instance_path: str) -> dict:

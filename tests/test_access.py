@@ -5,16 +5,19 @@ A new route that is not in EXPECTED fails test_every_route_is_in_the_table, so i
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from portal.extensions import db
-from portal.models import MonitoringReturn, ReturnRevision
+from portal.models import MonitoringReturn, Payment, PaymentInstalment, ReturnRevision
 
 VISITORS = ("anonymous", "partner_a", "partner_b", "csu", "finance", "admin")
 SIGN_IN = 302  # a signed-out visitor is sent to sign in
 
 STAFF_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200}
 CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 422, "finance": 403, "admin": 403}
+FINANCE_CHANGES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 422, "admin": 422}
 OWN_PARTNER_ONLY = {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403}
 
 # rule -> (method, {visitor: status}); partner_a is DAVSS, whose project and return the URLs name.
@@ -69,6 +72,28 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/csu/returns/<int:return_id>/approve": ("POST", CSU_DECIDES),
     "/csu/returns/<int:return_id>/request-changes": ("POST", {**CSU_DECIDES, "anonymous": 401}),
     "/csu/returns/<int:return_id>/reopen": ("POST", {**CSU_DECIDES, "anonymous": 401}),
+    "/csu/<year_label>/projects.<fmt>": ("GET", STAFF_READ),
+    "/csu/<year_label>/measures.<fmt>": ("GET", STAFF_READ),
+    "/csu/<year_label>/annual-report": ("GET", STAFF_READ),
+    "/csu/<year_label>/annual-report.docx": ("GET", STAFF_READ),
+    "/csu/projects/<int:project_id>": ("GET", STAFF_READ),
+    "/csu/due": ("GET", STAFF_READ),
+    "/csu/<year_label>/priorities": ("GET", STAFF_READ),
+    "/finance/projects/<int:project_id>": ("GET", STAFF_READ),
+    "/finance/<year_label>/ledger": ("GET", STAFF_READ),
+    "/finance/<year_label>/allocation.<fmt>": ("GET", STAFF_READ),
+    "/finance/<year_label>/ledger.<fmt>": ("GET", STAFF_READ),
+    "/finance/<year_label>/reconciliation": ("GET", STAFF_READ),
+    "/finance/<year_label>/360giving.json": ("GET", STAFF_READ),
+    "/finance/<year_label>/360giving.csv": ("GET", STAFF_READ),
+    # Finance and admin change the ledger; an empty form is refused as incomplete (422).
+    "/finance/projects/<int:project_id>/payments": ("POST", FINANCE_CHANGES),
+    "/finance/projects/<int:project_id>/variations": ("POST", FINANCE_CHANGES),
+    "/finance/projects/<int:project_id>/instalments": ("POST", FINANCE_CHANGES),
+    "/finance/payments/<int:payment_id>/reverse": ("GET", {**FINANCE_CHANGES, "finance": 200, "admin": 200}),
+    "/finance/instalments/<int:instalment_id>/remove": ("POST", {**FINANCE_CHANGES, "finance": 302, "admin": 302}),
+    "/finance/<year_label>/close": ("POST", FINANCE_CHANGES),
+    "/finance/<year_label>/reopen": ("POST", {**FINANCE_CHANGES, "finance": 403}),
     **{
         f"/partner/projects/<int:project_id>/q<int:quarter>/{page}": ("GET", OWN_PARTNER_ONLY)
         for page in (
@@ -94,6 +119,9 @@ def url_for_rule(rule: str, fixture: dict) -> str:
         .replace("<int:return_id>", str(fixture["davss_return"].id))
         .replace("<int:number>", "1")
         .replace("<int:revision>", "1")
+        .replace("<fmt>", "csv")
+        .replace("<int:payment_id>", str(fixture["payment"].id))
+        .replace("<int:instalment_id>", str(fixture["instalment"].id))
     )
 
 
@@ -103,8 +131,11 @@ def world(two_orgs):
     mreturn = MonitoringReturn(project=two_orgs["davss_project"], quarter=1, status="submitted", spend_pence=100)
     db.session.add(mreturn)
     db.session.add(ReturnRevision(monitoring_return=mreturn, number=1, values={}, spend_pence=100))
+    payment = Payment(project=two_orgs["davss_project"], amount_pence=500, paid_on=date(2021, 5, 1))
+    instalment = PaymentInstalment(project=two_orgs["davss_project"], number=1, amount_pence=500)
+    db.session.add_all([payment, instalment])
     db.session.commit()
-    return {**two_orgs, "davss_return": mreturn}
+    return {**two_orgs, "davss_return": mreturn, "payment": payment, "instalment": instalment}
 
 
 def test_every_route_is_in_the_table(app):

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import (
     AuditEvent,
+    AwardVariation,
     FinancialYear,
     FundingStream,
     MeasureValue,
@@ -488,7 +489,7 @@ def test_reimport_with_changes_updates_by_natural_key(runner, tmp_path):
     result = run_import(runner, write(tmp_path, text, "changed.yaml"))
 
     assert result.exit_code == 0, output(result)
-    assert "1 project updated" in result.stdout
+    assert "1 award variation created" in result.stdout  # a changed award is a variation, not an edit
     assert "1 project created" in result.stdout
     assert "1 output measure created" in result.stdout
     assert counts()["FinancialYear"] == 1
@@ -506,11 +507,13 @@ def test_reimport_with_changes_updates_by_natural_key(runner, tmp_path):
     ]
     assert project("Kenward", "Summer diversion scheme").amount_pence == 150_000
 
-    updated = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "project.updated")).all()
-    assert len(updated) == 1
-    assert updated[0].object_id == kenward_id
-    assert updated[0].details["changes"] == {"amount_pence": [1_281_250, 1_300_000]}
-    assert "Updated by import" in updated[0].summary
+    varied = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "award.varied_by_import")).all()
+    assert len(varied) == 1
+    assert varied[0].object_id == kenward_id
+    assert (varied[0].details["from_pence"], varied[0].details["to_pence"]) == (1_281_250, 1_300_000)
+    variation = db.session.scalar(select(AwardVariation).where(AwardVariation.project_id == kenward_id))
+    assert (variation.from_pence, variation.to_pence) == (1_281_250, 1_300_000)
+    assert variation.reason == "Changed by the year import"
 
     # And the changed file, imported again, is up to date.
     again = run_import(runner, write(tmp_path, text, "changed.yaml"))

@@ -9,7 +9,10 @@ from alembic import op
 import sqlalchemy as sa
 
 import portal.models.types
-from portal.models.audit import APPEND_ONLY_TABLES, append_only_ddl
+from portal.models.audit import append_only_ddl
+
+# The tables made append-only by this revision (later revisions add their own).
+APPEND_ONLY_TABLES = ("audit_event", "return_revision")
 
 
 # revision identifiers, used by Alembic.

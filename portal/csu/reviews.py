@@ -64,9 +64,9 @@ def _comparison_rows(mreturn: MonitoringReturn, previous: MonitoringReturn | Non
 def _render(mreturn: MonitoringReturn, status: int = 200, **forms):
     previous = service.previous_return(mreturn.project, mreturn.quarter)
     version = str(mreturn.version)
-    forms.setdefault("approve_form", ApproveForm(data={"version": version}))
-    forms.setdefault("changes_form", RequestChangesForm(data={"version": version}))
-    forms.setdefault("reopen_form", ReopenForm(data={"version": version}))
+    forms.setdefault("approve_form", ApproveForm(formdata=None, data={"version": version}))
+    forms.setdefault("changes_form", RequestChangesForm(formdata=None, data={"version": version}))
+    forms.setdefault("reopen_form", ReopenForm(formdata=None, data={"version": version}))
     return (
         render_template(
             "csu/return_review.html",
@@ -81,6 +81,7 @@ def _render(mreturn: MonitoringReturn, status: int = 200, **forms):
             revision_endpoint="csu.return_revision",
             compare_endpoint="csu.return_compare",
             return_args={"return_id": mreturn.id},
+            has_errors=any(form.errors for form in forms.values()),
             **forms,
         ),
         status,

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from ..auth.guards import require_role
-from ..models.user import ADMIN, CSU, FINANCE
-from ..services.figures import project_rows
+from ..extensions import db
+from ..forms.returns import CsuRatingForm
+from ..htmx import page_or_fragment
+from ..models import Priority, Project, User
+from ..models.user import ADMIN, CSU, FINANCE, PARTNER, UserRole
+from ..services import due
+from ..services.charts import outputs_chart, spend_chart
+from ..services.delivery import project_delivery, year_delivery
+from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewQuery
+from ..services.ratings import set_csu_rating
+from ..services.returns import ReturnError, review_history
 from ..services.years import all_years, default_year, year_or_404
 
 bp = Blueprint("csu", __name__, url_prefix="/csu")
@@ -19,13 +31,122 @@ bp.before_request(require_role(CSU, FINANCE, ADMIN))
 def home(year_label: str | None):
     years = all_years()
     year = year_or_404(year_label) if year_label else default_year(years)
-    rows = project_rows(year) if year else []
+    if year is None:
+        return render_template("csu/home.html", years=years, year=None)
+    query = OverviewQuery.from_args(request.args)
+    everything = year_delivery(year)
+    rows = query.apply(everything)
     totals = {
         "award": sum(row.project.amount_pence for row in rows),
         "paid": sum(row.paid_pence for row in rows),
         "spend": sum(row.reported_spend_pence for row in rows),
     }
-    return render_template("csu/home.html", years=years, year=year, rows=rows, totals=totals)
+    priorities = sorted({row.project.priority for row in everything if row.project.priority}, key=lambda p: p.rank)
+    organisations = sorted({row.project.organisation for row in everything}, key=lambda o: o.name)
+    return page_or_fragment(
+        "csu/home.html",
+        "csu/_budget_table.html",
+        years=years,
+        year=year,
+        rows=rows,
+        total_count=len(everything),
+        totals=totals,
+        query=query,
+        priorities=priorities,
+        organisations=organisations,
+        rag_filters=RAG_FILTERS,
+        status_filters=STATUS_FILTERS,
+        sort_labels={key: label for key, (label, _) in SORT_KEYS.items()},
+    )
 
 
-from . import reviews  # noqa: E402,F401  (review pages share this blueprint)
+def _project_or_404(project_id: int) -> Project:
+    project = db.session.get(Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)])
+    if project is None:
+        abort(404)
+    return project
+
+
+def _rating_form(delivery, formdata=None) -> CsuRatingForm:
+    current = delivery.csu_rating
+    form = CsuRatingForm(
+        formdata=formdata,
+        data={"quarter": current.quarter, "rag": current.rag, "reason": current.reason} if current else None,
+    )
+    form.quarter.choices = [(q, f"Q{q}") for q in (1, 2, 3, 4) if delivery.is_open(q)]
+    return form
+
+
+@bp.route("/projects/<int:project_id>", methods=["GET", "POST"])
+def project_view(project_id: int):
+    project = _project_or_404(project_id)
+    delivery = project_delivery(project)
+    status = 200
+    if request.method == "POST":
+        if not current_user.has_role(CSU):
+            abort(403)
+        form = _rating_form(delivery, request.form)
+        if form.validate():
+            try:
+                set_csu_rating(project, form.quarter.data, form.rag.data, form.reason.data, by=current_user)
+            except ReturnError as error:
+                db.session.rollback()
+                form.form_errors.append(str(error))
+                status = 409
+            else:
+                db.session.commit()
+                flash(f"Your Q{form.quarter.data} rating has been saved.")
+                return redirect(url_for("csu.project_view", project_id=project.id))
+        else:
+            status = 422
+    else:
+        form = _rating_form(delivery)
+    histories = {q: review_history(delivery.returns.get(q)) for q in (1, 2, 3, 4) if delivery.returns.get(q)}
+    output_charts = [
+        chart
+        for chart in (outputs_chart(figures, f"outputs-{figures.measure.id}") for figures in delivery.measures)
+        if chart is not None
+    ]
+    return render_template(
+        "csu/project.html",
+        project=project,
+        delivery=delivery,
+        output_charts=output_charts,
+        spend_chart=spend_chart(delivery, "spend"),
+        form=form,
+        can_rate=current_user.has_role(CSU),
+        histories=histories,
+    ), status
+
+
+@bp.route("/due")
+def due_list():
+    items = due.due_and_overdue()
+    organisation_ids = {item.project.organisation_id for item in items}
+    contacts: dict[int, list[User]] = {}
+    if organisation_ids:
+        for user in db.session.scalars(
+            select(User)
+            .join(UserRole)
+            .where(User.organisation_id.in_(organisation_ids), User.active.is_(True), UserRole.role == PARTNER)
+            .order_by(User.email)
+        ):
+            contacts.setdefault(user.organisation_id, []).append(user)
+    return render_template("csu/due.html", items=items, contacts=contacts)
+
+
+@bp.route("/<year_label>/priorities")
+def priorities(year_label: str):
+    year = year_or_404(year_label)
+    deliveries = year_delivery(year)
+    by_priority: dict[int | None, list] = {}
+    for delivery in deliveries:
+        by_priority.setdefault(delivery.project.priority_id, []).append(delivery)
+    ranked = list(db.session.scalars(select(Priority).where(Priority.year_id == year.id).order_by(Priority.rank)))
+    return render_template(
+        "csu/priorities.html", year=year, years=all_years(), priorities=ranked, by_priority=by_priority
+    )
+
+
+# Pages kept in their own modules (reviews, exports and the annual report) register on this blueprint when imported.
+from . import reports, reviews  # noqa: E402, F401

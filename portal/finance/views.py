@@ -1,17 +1,59 @@
-"""Finance's pages: the year's funding streams, what is awarded and what is left."""
+"""Finance's pages: the PCC grant ledger — allocation, payments, variations, schedule and year end."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from ..auth.guards import require_role
+from ..extensions import db
+from ..forms.finance import (
+    CloseYearForm,
+    InstalmentForm,
+    PaymentForm,
+    ReopenYearForm,
+    ReversalForm,
+    VariationForm,
+)
+from ..models import Payment, PaymentInstalment, Project
 from ..models.user import ADMIN, CSU, FINANCE
+from ..services import ledger as service
+from ..services.delivery import year_delivery
 from ..services.figures import stream_figures
 from ..services.years import all_years, default_year, year_or_404
 
 bp = Blueprint("finance", __name__, url_prefix="/finance")
-# The CSU reads finance figures; changing them is for finance and admin (later pages).
+# The CSU reads finance figures; changing them is for finance and admin.
 bp.before_request(require_role(FINANCE, CSU, ADMIN))
+
+
+def _may_change() -> None:
+    if not current_user.has_role(FINANCE, ADMIN):
+        abort(403)
+
+
+def _year_figures(year):
+    """Streams, project ledgers and reported spend for a year, in a bounded number of queries."""
+    ledgers = {item.project.id: item for item in service.ledgers(year)}
+    spend = {item.project.id: item.reported_spend_pence for item in year_delivery(year)}
+    streams = []
+    for figures in stream_figures(year):
+        rows = sorted(
+            (item for item in ledgers.values() if item.project.funding_stream_id == figures.stream.id),
+            key=lambda item: (item.project.organisation.name, item.project.name),
+        )
+        paid = sum(item.paid_pence for item in rows)
+        streams.append(
+            {
+                "figures": figures,
+                "rows": rows,
+                "paid": paid,
+                "to_pay": figures.awarded_pence - paid,
+                "spend": sum(spend.get(item.project.id, 0) for item in rows),
+            }
+        )
+    return streams, spend
 
 
 @bp.route("/", defaults={"year_label": None})
@@ -19,5 +61,233 @@ bp.before_request(require_role(FINANCE, CSU, ADMIN))
 def home(year_label: str | None):
     years = all_years()
     year = year_or_404(year_label) if year_label else default_year(years)
-    streams = stream_figures(year) if year else []
-    return render_template("finance/home.html", years=years, year=year, streams=streams)
+    if year is None:
+        return render_template("finance/home.html", years=years, year=None)
+    streams, spend = _year_figures(year)
+    return render_template(
+        "finance/home.html",
+        years=years,
+        year=year,
+        streams=streams,
+        spend=spend,
+        can_change=current_user.has_role(FINANCE, ADMIN),
+    )
+
+
+def _project_or_404(project_id: int) -> Project:
+    project = db.session.get(Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)])
+    if project is None:
+        abort(404)
+    return project
+
+
+def _project_page(project: Project, status: int = 200, **forms):
+    # Only the form that was posted carries the request's data; the others start empty.
+    forms.setdefault("payment_form", PaymentForm(formdata=None))
+    forms.setdefault("variation_form", VariationForm(formdata=None))
+    forms.setdefault("instalment_form", InstalmentForm(formdata=None))
+    project_ledger = service.project_ledger(project)
+    return render_template(
+        "finance/project.html",
+        project=project,
+        ledger=project_ledger,
+        schedule=project_ledger.schedule(),
+        can_change=current_user.has_role(FINANCE, ADMIN) and project.year.closed_at is None,
+        has_errors=any(form.errors for form in forms.values()),
+        **forms,
+    ), status
+
+
+@bp.route("/projects/<int:project_id>")
+def project_view(project_id: int):
+    return _project_page(_project_or_404(project_id))
+
+
+def _refused(form, error: service.LedgerError):
+    db.session.rollback()
+    target = getattr(form, error.field, None) if error.field else None
+    if target is not None:
+        target.errors = [*target.errors, str(error)]
+    else:
+        form.form_errors.append(str(error))
+
+
+@bp.route("/projects/<int:project_id>/payments", methods=["POST"])
+def payment_record(project_id: int):
+    _may_change()
+    project = _project_or_404(project_id)
+    form = PaymentForm()
+    if form.validate():
+        try:
+            service.record_payment(
+                project,
+                amount_pence=form.amount.pence,
+                paid_on=form.paid_on.data,
+                reference=form.reference.data,
+                note=form.note.data,
+                reason=form.reason.data,
+                by=current_user,
+            )
+        except service.LedgerError as error:
+            _refused(form, error)
+            return _project_page(project, 409 if "closed" in str(error) else 422, payment_form=form)
+        db.session.commit()
+        flash(f"Payment of {form.amount.data} recorded.")
+        return redirect(url_for("finance.project_view", project_id=project.id))
+    return _project_page(project, 422, payment_form=form)
+
+
+@bp.route("/payments/<int:payment_id>/reverse", methods=["GET", "POST"])
+def payment_reverse(payment_id: int):
+    _may_change()
+    payment = db.session.get(Payment, payment_id, options=[joinedload(Payment.project).joinedload(Project.year)])
+    if payment is None or payment.kind != "payment":
+        abort(404)
+    form = ReversalForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                service.reverse_payment(payment, reason=form.reason.data, by=current_user)
+            except service.LedgerError as error:
+                _refused(form, error)
+                status = 409
+            else:
+                db.session.commit()
+                flash("The payment has been reversed.")
+                return redirect(url_for("finance.project_view", project_id=payment.project_id))
+        else:
+            status = 422
+    return render_template("finance/reverse.html", payment=payment, form=form), status
+
+
+@bp.route("/projects/<int:project_id>/variations", methods=["POST"])
+def award_vary(project_id: int):
+    _may_change()
+    project = _project_or_404(project_id)
+    form = VariationForm()
+    if form.validate():
+        try:
+            service.vary_award(project, to_pence=form.amount.pence, reason=form.reason.data, by=current_user)
+        except service.LedgerError as error:
+            _refused(form, error)
+            return _project_page(project, 409 if "closed" in str(error) else 422, variation_form=form)
+        db.session.commit()
+        flash("The award has been changed.")
+        return redirect(url_for("finance.project_view", project_id=project.id))
+    return _project_page(project, 422, variation_form=form)
+
+
+@bp.route("/projects/<int:project_id>/instalments", methods=["POST"])
+def instalment_add(project_id: int):
+    _may_change()
+    project = _project_or_404(project_id)
+    form = InstalmentForm()
+    if form.validate():
+        try:
+            service.add_instalment(
+                project,
+                amount_pence=form.amount.pence,
+                due_on=form.due_on.data,
+                after_quarter=form.quarter,
+                note=form.note.data,
+                by=current_user,
+            )
+        except service.LedgerError as error:
+            _refused(form, error)
+            return _project_page(project, 409, instalment_form=form)
+        db.session.commit()
+        flash("The instalment has been added to the schedule.")
+        return redirect(url_for("finance.project_view", project_id=project.id))
+    return _project_page(project, 422, instalment_form=form)
+
+
+@bp.route("/instalments/<int:instalment_id>/remove", methods=["POST"])
+def instalment_remove(instalment_id: int):
+    _may_change()
+    instalment = db.session.get(PaymentInstalment, instalment_id)
+    if instalment is None:
+        abort(404)
+    project_id = instalment.project_id
+    try:
+        service.remove_instalment(instalment, by=current_user)
+    except service.LedgerError as error:
+        db.session.rollback()
+        flash(str(error))
+        return redirect(url_for("finance.project_view", project_id=project_id)), 303
+    db.session.commit()
+    flash("The instalment has been removed from the schedule.")
+    return redirect(url_for("finance.project_view", project_id=project_id))
+
+
+@bp.route("/<year_label>/ledger")
+def ledger(year_label: str):
+    year = year_or_404(year_label)
+    ledgers = sorted(service.ledgers(year), key=lambda item: (item.project.organisation.name, item.project.name))
+    return render_template("finance/ledger.html", year=year, ledgers=ledgers)
+
+
+def _reconciliation(year):
+    spend = {item.project.id: item.reported_spend_pence for item in year_delivery(year)}
+    rows = [
+        service.ReconciliationRow(item.project, item.award_pence, item.paid_pence, spend.get(item.project.id, 0))
+        for item in service.ledgers(year)
+    ]
+    return sorted(rows, key=lambda row: (row.project.organisation.name, row.project.name))
+
+
+@bp.route("/<year_label>/reconciliation")
+def reconciliation(year_label: str):
+    return _reconciliation_page(year_or_404(year_label))
+
+
+def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=None):
+    return render_template(
+        "finance/reconciliation.html",
+        year=year,
+        rows=_reconciliation(year),
+        close_form=close_form or CloseYearForm(formdata=None),
+        reopen_form=reopen_form or ReopenYearForm(formdata=None),
+        can_close=current_user.has_role(FINANCE, ADMIN),
+        can_reopen=current_user.has_role(ADMIN),
+        has_errors=bool((close_form and close_form.errors) or (reopen_form and reopen_form.errors)),
+    ), status
+
+
+@bp.route("/<year_label>/close", methods=["POST"])
+def year_close(year_label: str):
+    _may_change()
+    year = year_or_404(year_label)
+    form = CloseYearForm()
+    if not form.validate():
+        return _reconciliation_page(year, 422, close_form=form)
+    try:
+        service.close_year(year, by=current_user)
+    except service.LedgerError as error:
+        _refused(form, error)
+        return _reconciliation_page(year, 409, close_form=form)
+    db.session.commit()
+    flash(f"The {year.label} financial year is closed.")
+    return redirect(url_for("finance.reconciliation", year_label=year.label))
+
+
+@bp.route("/<year_label>/reopen", methods=["POST"])
+def year_reopen(year_label: str):
+    if not current_user.has_role(ADMIN):
+        abort(403)
+    year = year_or_404(year_label)
+    form = ReopenYearForm()
+    if not form.validate():
+        return _reconciliation_page(year, 422, reopen_form=form)
+    try:
+        service.reopen_year(year, reason=form.reason.data, by=current_user)
+    except service.LedgerError as error:
+        _refused(form, error)
+        return _reconciliation_page(year, 409, reopen_form=form)
+    db.session.commit()
+    flash(f"The {year.label} financial year has been reopened.")
+    return redirect(url_for("finance.reconciliation", year_label=year.label))
+
+
+# Pages kept in their own modules (the downloads and 360Giving files) register on this blueprint when imported.
+from . import exports, giving  # noqa: E402, F401

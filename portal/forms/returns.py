@@ -15,7 +15,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField, SubmitField, TextAreaField
-from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..money import MoneyError, format_pence, pence_from_pounds
 from ..services.quantities import QuantityError, parse_quantity
@@ -231,7 +231,7 @@ class RequestChangesForm(FlaskForm):
         widget=GovTextArea(),
         filters=[strip],
         validators=[
-            InputRequired(message="Enter what needs to change"),
+            DataRequired(message="Enter what needs to change"),
             Length(max=2000, message="What needs to change must be 2,000 characters or fewer"),
             no_control_characters,
         ],
@@ -246,9 +246,38 @@ class ReopenForm(FlaskForm):
         widget=GovTextArea(),
         filters=[strip],
         validators=[
-            InputRequired(message="Enter why the return is being reopened"),
+            DataRequired(message="Enter why the return is being reopened"),
             Length(max=2000, message="The reason must be 2,000 characters or fewer"),
             no_control_characters,
         ],
     )
     reopen = SubmitField("Reopen return", widget=GovSubmitInput())
+
+
+class CsuRatingForm(FlaskForm):
+    quarter = RadioField("Quarter", coerce=int, widget=GovRadioInput(), validate_choice=False)
+    rag = RadioField(
+        "Your rating",
+        choices=[SelectChoice("green", "Green"), SelectChoice("amber", "Amber"), SelectChoice("red", "Red")],
+        widget=GovRadioInput(),
+        validate_choice=False,  # checked below, with a message a person can act on
+    )
+    reason = TextAreaField(
+        "Reason",
+        widget=GovTextArea(),
+        filters=[strip],
+        validators=[
+            DataRequired(message="Enter the reason for your rating"),
+            Length(max=1000, message="The reason must be 1,000 characters or fewer"),
+            no_control_characters,
+        ],
+    )
+    save = SubmitField("Save rating", widget=GovSubmitInput())
+
+    def validate_quarter(self, field) -> None:
+        if field.data not in {value for value, _ in self.quarter.choices}:
+            raise ValidationError("Select a quarter that has started")
+
+    def validate_rag(self, field) -> None:
+        if field.data not in RAG_LABELS:
+            raise ValidationError("Select Green, Amber or Red")

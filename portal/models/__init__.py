@@ -1,6 +1,8 @@
 """The data model: one module per concept."""
 
 from .audit import APPEND_ONLY_TABLES, AuditEvent, _attach_append_only
+from .csu_rating import CsuRating
+from .ledger import AwardVariation, PaymentInstalment
 from .monitoring_return import MeasureValue, MonitoringReturn, ReturnRevision
 from .organisation import Organisation
 from .payment import Payment
@@ -13,6 +15,8 @@ for _table in APPEND_ONLY_TABLES:
 
 __all__ = [
     "AuditEvent",
+    "AwardVariation",
+    "CsuRating",
     "FinancialYear",
     "FundingStream",
     "MeasureValue",
@@ -20,6 +24,7 @@ __all__ = [
     "Organisation",
     "OutputMeasure",
     "Payment",
+    "PaymentInstalment",
     "Priority",
     "Project",
     "ReturnRevision",

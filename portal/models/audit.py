@@ -39,7 +39,7 @@ class AuditEvent(db.Model):
 
 
 # Tables the database itself keeps append-only. The same statements are in the migration.
-APPEND_ONLY_TABLES = ("audit_event", "return_revision")
+APPEND_ONLY_TABLES = ("audit_event", "return_revision", "award_variation", "payment")
 
 
 def append_only_ddl(table: str, dialect: str) -> list[str]:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from .project import Project
 from .types import UTCDateTime, utcnow
+from .user import User
 
 PAYMENT = "payment"
 REVERSAL = "reversal"
@@ -29,11 +30,14 @@ class Payment(db.Model):
     paid_on: Mapped[date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)
+    # Why: required for a reversal, and for a payment that takes the total paid past the award.
+    reason: Mapped[str | None] = mapped_column(Text)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"), unique=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship()
+    recorded_by: Mapped[User | None] = relationship()
 
     @property
     def signed_pence(self) -> int:

@@ -33,6 +33,7 @@ from ..models.project import COMBINES
 from ..models.types import utcnow
 from ..money import MoneyError, format_pence, pence_from_pounds
 from . import audit
+from .ledger import vary_award
 from .quantities import QuantityError, parse_quantity
 
 TOP_LEVEL = {
@@ -501,20 +502,35 @@ def apply(plan: dict, *, actor=None) -> ImportSummary:
         organisation = organisations.get(short_name) or db.session.scalar(
             select(Organisation).where(Organisation.short_name == short_name)
         )
+        existing = db.session.scalar(
+            select(Project).filter_by(organisation_id=organisation.id, year_id=year.id, name=name)
+        )
+        values = {
+            "funding_stream_id": streams[fields["stream"]].id,
+            "priority_id": priorities[fields["priority"]].id if fields["priority"] else None,
+            "actions": fields["actions"],
+            "description": fields["description"],
+        }
+        if existing is None:
+            values["amount_pence"] = fields["amount_pence"]
         project = _upsert(
             Project,
             {"organisation_id": organisation.id, "year_id": year.id, "name": name},
-            {
-                "funding_stream_id": streams[fields["stream"]].id,
-                "priority_id": priorities[fields["priority"]].id if fields["priority"] else None,
-                "amount_pence": fields["amount_pence"],
-                "actions": fields["actions"],
-                "description": fields["description"],
-            },
+            values,
             summary,
             "project",
             f"{short_name}: {name} {format_pence(fields['amount_pence'])}",
         )
+        if existing is not None and project.amount_pence != fields["amount_pence"]:
+            # A changed award is a variation, kept with the original like any other.
+            vary_award(
+                project,
+                to_pence=fields["amount_pence"],
+                reason="Changed by the year import",
+                by=actor,
+                action="award.varied_by_import",
+            )
+            summary.count("award_variation", True)
         measures = {}
         for position, measure in enumerate(fields["measures"]):
             measures[measure["name"]] = _upsert(

@@ -1,0 +1,83 @@
+"""Finance's downloads: the year's allocation and its ledger, as CSV and Excel."""
+
+from __future__ import annotations
+
+from flask import abort
+
+from ..services import ledger as ledger_service
+from ..services.exports import amount, table_response
+from ..services.years import year_or_404
+from .views import _year_figures, bp
+
+FORMATS = ("csv", "xlsx")
+ALLOCATION_COLUMNS = (
+    "financial_year",
+    "funding_stream",
+    "funder",
+    "total",
+    "awarded",
+    "unallocated",
+    "paid",
+    "reported_spend",
+)
+LEDGER_COLUMNS = (
+    "financial_year",
+    "organisation",
+    "project",
+    "entry_type",
+    "date",
+    "amount",
+    "reference",
+    "note",
+    "recorded_by",
+)
+
+
+def _year(year_label: str, fmt: str):
+    if fmt not in FORMATS:
+        abort(404)
+    return year_or_404(year_label)
+
+
+@bp.route("/<year_label>/allocation.<fmt>")
+def allocation_export(year_label: str, fmt: str):
+    year = _year(year_label, fmt)
+    streams, _ = _year_figures(year)
+    rows = [
+        [
+            year.label,
+            item["figures"].stream.name,
+            item["figures"].stream.funder,
+            amount(item["figures"].stream.amount_pence),
+            amount(item["figures"].awarded_pence),
+            amount(item["figures"].unallocated_pence),
+            amount(item["paid"]),
+            amount(item["spend"]),
+        ]
+        for item in streams
+    ]
+    return table_response(fmt, f"allocation-{year.label}", ALLOCATION_COLUMNS, rows, f"Allocation {year.label}")
+
+
+@bp.route("/<year_label>/ledger.<fmt>")
+def ledger_export(year_label: str, fmt: str):
+    year = _year(year_label, fmt)
+    ledgers = sorted(
+        ledger_service.ledgers(year), key=lambda item: (item.project.organisation.name.casefold(), item.project.name)
+    )
+    rows = [
+        [
+            year.label,
+            item.project.organisation.name,
+            item.project.name,
+            entry.entry_type,
+            entry.on,
+            amount(entry.shown_pence),
+            entry.reference,
+            entry.note,
+            (entry.recorded_by.name or entry.recorded_by.email) if entry.recorded_by else None,
+        ]
+        for item in ledgers
+        for entry in item.entries
+    ]
+    return table_response(fmt, f"ledger-{year.label}", LEDGER_COLUMNS, rows, f"Ledger {year.label}")

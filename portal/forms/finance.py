@@ -1,0 +1,148 @@
+"""Finance's forms: payments, reversals, award variations, instalments, closing and reopening a year."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_wtf import FlaskForm
+from govuk_frontend_wtf.wtforms_widgets import (
+    GovCheckboxInput,
+    GovDateInput,
+    GovSelect,
+    GovSubmitInput,
+    GovTextArea,
+    GovTextInput,
+)
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from .returns import PoundsInput, no_control_characters, strip
+
+MAX_LEDGER_PENCE = 100_000_000_00
+
+
+class GovDateField(DateField):
+    """Day, month and year boxes; a clear message for an impossible date; all blank means no date."""
+
+    def __init__(self, label, *, example: str, **kwargs):
+        super().__init__(label, format="%d %m %Y", widget=GovDateInput(), **kwargs)
+        self.example = example
+
+    def process_formdata(self, valuelist):
+        if not valuelist or not any(part.strip() for part in valuelist):
+            self.data = None
+            self.raw_data = valuelist if valuelist else None  # the widget redraws three boxes
+            return
+        if len(valuelist) != 3:
+            self.data = None
+            self.raw_data = None
+            raise ValueError(f"{self.label.text} must be a real date, like {self.example}")
+        parts = [part.strip() for part in valuelist]
+        try:
+            self.data = datetime.strptime(" ".join(parts), "%d %m %Y").date()
+        except ValueError:
+            self.data = None
+            raise ValueError(f"{self.label.text} must be a real date, like {self.example}") from None
+
+
+def _text(label: str, limit: int, *, required: str | None = None, hint: str = ""):
+    validators = [DataRequired(message=required)] if required else [Optional()]
+    validators += [Length(max=limit, message=f"{label} must be {limit:,} characters or fewer"), no_control_characters]
+    return TextAreaField(label, description=hint, widget=GovTextArea(), filters=[strip], validators=validators)
+
+
+class PaymentForm(FlaskForm):
+    amount = StringField(
+        "Amount",
+        description="In pounds and pence, for example 6666.67",
+        widget=GovTextInput(),
+        filters=[strip],
+        validators=[DataRequired(message="Enter the amount paid")],
+    )
+    # InputRequired, not DataRequired: DataRequired would clear the "must be a real date" message.
+    paid_on = GovDateField(
+        "Date paid", example="27 4 2026", validators=[InputRequired(message="Enter the date the payment was made")]
+    )
+    reference = StringField(
+        "Reference",
+        description="For example the finance system's payment number",
+        widget=GovTextInput(),
+        filters=[strip],
+        validators=[
+            Optional(),
+            Length(max=100, message="Reference must be 100 characters or fewer"),
+            no_control_characters,
+        ],
+    )
+    note = _text("Note", 1000)
+    reason = _text(
+        "Reason for paying more than the award",
+        1000,
+        hint="Only needed when the total paid would be more than the award.",
+    )
+    save = SubmitField("Record payment", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.amount.validators = [*self.amount.validators, PoundsInput(MAX_LEDGER_PENCE)]
+
+
+class ReversalForm(FlaskForm):
+    reason = _text("Why is this payment being reversed?", 1000, required="Enter why the payment is being reversed")
+    save = SubmitField("Reverse payment", widget=GovSubmitInput())
+
+
+class VariationForm(FlaskForm):
+    amount = StringField(
+        "New award",
+        description="In pounds and pence, for example 12000.00",
+        widget=GovTextInput(),
+        filters=[strip],
+        validators=[DataRequired(message="Enter the new award")],
+    )
+    reason = _text("Reason for the change", 1000, required="Enter the reason for the change")
+    save = SubmitField("Change award", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.amount.validators = [*self.amount.validators, PoundsInput(MAX_LEDGER_PENCE)]
+
+
+class InstalmentForm(FlaskForm):
+    amount = StringField(
+        "Amount",
+        description="In pounds and pence",
+        widget=GovTextInput(),
+        filters=[strip],
+        validators=[DataRequired(message="Enter the instalment's amount")],
+    )
+    due_on = GovDateField("Due date (optional)", example="1 4 2026", validators=[Optional()])
+    after_quarter = SelectField(
+        "Pay only after this return is approved",
+        choices=[SelectChoice("", "No condition")] + [SelectChoice(str(q), f"Q{q} return") for q in (1, 2, 3, 4)],
+        widget=GovSelect(),
+    )
+    note = _text("Note", 500)
+    save = SubmitField("Add instalment", widget=GovSubmitInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.amount.validators = [*self.amount.validators, PoundsInput(MAX_LEDGER_PENCE)]
+
+    @property
+    def quarter(self) -> int | None:
+        return int(self.after_quarter.data) if self.after_quarter.data in {"1", "2", "3", "4"} else None
+
+
+class CloseYearForm(FlaskForm):
+    confirm = BooleanField(
+        "I understand that the year's returns, payments and awards become read-only",
+        widget=GovCheckboxInput(),
+        validators=[DataRequired(message="Confirm that you understand what closing the year does")],
+    )
+    save = SubmitField("Close the year", widget=GovSubmitInput())
+
+
+class ReopenYearForm(FlaskForm):
+    reason = _text("Why is the year being reopened?", 1000, required="Enter why the year is being reopened")
+    save = SubmitField("Reopen the year", widget=GovSubmitInput())

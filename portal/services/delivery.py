@@ -1,0 +1,242 @@
+"""Budget against delivery: every definition the CSU pages, exports and reports use, in one place.
+
+- A quarter is *reported* when its return is submitted or approved; a submitted one is *provisional*.
+- A measure's *total*: the sum of its reported quarters (combine "sum"), or the latest reported
+  quarter's value (combine "latest").
+- *pct_of_target*: total ÷ annual target × 100, to one decimal place; empty without a target.
+- A project's *delivery to date*: the mean, over its "sum" measures that have a target, of delivered
+  to date ÷ target to date. Target to date is the sum of the quarterly targets of the reported
+  quarters, or annual target × reported quarters ÷ 4 without quarterly targets. × 100, one decimal;
+  empty when no such measure has a target to date.
+- *Delivery RAG*: Green at 90.0 or more, Amber at 70.0 or more, otherwise Red (on the one-decimal
+  figure); none without a delivery figure.
+- *Reported spend*: the sum of spend over reported quarters; *spend_pct_of_award*: reported spend ÷
+  award × 100, one decimal.
+
+All arithmetic is Decimal; rounding is half-up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..calendar import uk_today
+from ..extensions import db
+from ..models import CsuRating, FinancialYear, MonitoringReturn, Project
+from ..models.monitoring_return import APPROVED, NOT_STARTED, STATUS_LABELS, SUBMITTED
+from ..models.project import COMBINE_LATEST, COMBINE_SUM, OutputMeasure
+from ..models.types import utcnow
+from .figures import paid_by_project
+
+ONE_PLACE = Decimal("0.1")
+GREEN_FROM = Decimal("90.0")
+AMBER_FROM = Decimal("70.0")
+RAG_WORDS = {"green": "Green", "amber": "Amber", "red": "Red"}
+
+
+def one_decimal(value: Decimal) -> Decimal:
+    return value.quantize(ONE_PLACE, rounding=ROUND_HALF_UP)
+
+
+def percentage(part: Decimal | int, whole: Decimal | int | None) -> Decimal | None:
+    if not whole:
+        return None
+    return one_decimal(Decimal(part) * 100 / Decimal(whole))
+
+
+def delivery_rag(delivery_pct: Decimal | None) -> str | None:
+    if delivery_pct is None:
+        return None
+    if delivery_pct >= GREEN_FROM:
+        return "green"
+    if delivery_pct >= AMBER_FROM:
+        return "amber"
+    return "red"
+
+
+def is_reported(mreturn: MonitoringReturn | None) -> bool:
+    return mreturn is not None and mreturn.status in (SUBMITTED, APPROVED)
+
+
+@dataclass
+class MeasureFigures:
+    measure: OutputMeasure
+    quarters: list[Decimal | None]  # reported value per quarter (None when not reported)
+    provisional: list[bool]  # per quarter: reported by a submitted, not yet approved, return
+
+    @property
+    def total(self) -> Decimal | None:
+        reported = [value for value in self.quarters if value is not None]
+        if not reported:
+            return None
+        if self.measure.combine == COMBINE_LATEST:
+            return reported[-1]
+        return sum(reported, Decimal(0))
+
+    @property
+    def pct_of_target(self) -> Decimal | None:
+        total = self.total
+        if total is None or not self.measure.annual_target:
+            return None
+        return percentage(total, self.measure.annual_target)
+
+    def target_to_date(self, reported_quarters: list[int]) -> Decimal | None:
+        quarterly = self.measure.quarterly_targets
+        if any(target is not None for target in quarterly):
+            return sum((quarterly[q - 1] or Decimal(0) for q in reported_quarters), Decimal(0))
+        if self.measure.annual_target is None:
+            return None
+        return Decimal(self.measure.annual_target) * len(reported_quarters) / 4
+
+
+@dataclass
+class ProjectDelivery:
+    project: Project
+    returns: dict[int, MonitoringReturn]
+    measures: list[MeasureFigures]
+    paid_pence: int = 0
+    csu_ratings: dict[int, CsuRating] = field(default_factory=dict)
+    now: datetime = field(default_factory=utcnow)
+
+    @property
+    def has_provisional(self) -> bool:
+        return any(self.is_provisional(q) for q in self.reported_quarters)
+
+    @property
+    def reported_quarters(self) -> list[int]:
+        return [q for q in (1, 2, 3, 4) if is_reported(self.returns.get(q))]
+
+    @property
+    def reported_spend_pence(self) -> int:
+        return sum(self.returns[q].spend_pence or 0 for q in self.reported_quarters)
+
+    @property
+    def spend_pct_of_award(self) -> Decimal | None:
+        return percentage(self.reported_spend_pence, self.project.amount_pence)
+
+    def spend_in(self, quarter: int) -> int | None:
+        mreturn = self.returns.get(quarter)
+        return mreturn.spend_pence if is_reported(mreturn) else None
+
+    def profile_to(self, quarter: int) -> int:
+        """The straight-line spend profile to the end of a quarter, in pence."""
+        return int((Decimal(self.project.amount_pence) * quarter / 4).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+    @property
+    def delivery_pct(self) -> Decimal | None:
+        reported = self.reported_quarters
+        ratios = []
+        for figures in self.measures:
+            if figures.measure.combine != COMBINE_SUM:
+                continue
+            target = figures.target_to_date(reported)
+            if not target:
+                continue
+            ratios.append((figures.total or Decimal(0)) / target)
+        if not ratios:
+            return None
+        return one_decimal(sum(ratios, Decimal(0)) / len(ratios) * 100)
+
+    @property
+    def delivery_rag(self) -> str | None:
+        return delivery_rag(self.delivery_pct)
+
+    @property
+    def partner_rag(self) -> str | None:
+        """The rating in the latest reported return."""
+        for quarter in reversed(self.reported_quarters):
+            if self.returns[quarter].partner_rag:
+                return self.returns[quarter].partner_rag
+        return None
+
+    @property
+    def csu_rating(self) -> CsuRating | None:
+        """The CSU's rating for the latest quarter it rated."""
+        return self.csu_ratings[max(self.csu_ratings)] if self.csu_ratings else None
+
+    @property
+    def csu_rag(self) -> str | None:
+        rating = self.csu_rating
+        return rating.rag if rating else None
+
+    def status(self, quarter: int) -> str:
+        mreturn = self.returns.get(quarter)
+        return mreturn.status if mreturn else NOT_STARTED
+
+    def status_label(self, quarter: int) -> str:
+        return STATUS_LABELS[self.status(quarter)]
+
+    def is_open(self, quarter: int) -> bool:
+        return self.project.year.quarter(quarter).has_started(uk_today(self.now))
+
+    def is_overdue(self, quarter: int) -> bool:
+        return not is_reported(self.returns.get(quarter)) and self.project.year.quarter(quarter).is_overdue(self.now)
+
+    def is_provisional(self, quarter: int) -> bool:
+        mreturn = self.returns.get(quarter)
+        return mreturn is not None and mreturn.status == SUBMITTED
+
+
+def year_delivery(year: FinancialYear, *, project_ids: list[int] | None = None, now: datetime | None = None):
+    """Budget against delivery for every project of a year (or the given ones). Six queries in all."""
+    now = now or utcnow()
+    query = (
+        select(Project)
+        .where(Project.year_id == year.id)
+        .options(
+            joinedload(Project.organisation),
+            joinedload(Project.priority),
+            joinedload(Project.funding_stream),
+            joinedload(Project.year),
+            selectinload(Project.measures),
+        )
+        .order_by(Project.id)
+    )
+    if project_ids is not None:
+        query = query.where(Project.id.in_(project_ids))
+    projects = list(db.session.scalars(query).unique())
+    ids = [project.id for project in projects]
+    returns: dict[int, dict[int, MonitoringReturn]] = {}
+    if ids:
+        for mreturn in db.session.scalars(
+            select(MonitoringReturn)
+            .where(MonitoringReturn.project_id.in_(ids))
+            .options(selectinload(MonitoringReturn.values))
+        ):
+            returns.setdefault(mreturn.project_id, {})[mreturn.quarter] = mreturn
+    ratings: dict[int, dict[int, CsuRating]] = {}
+    if ids:
+        for rating in db.session.scalars(select(CsuRating).where(CsuRating.project_id.in_(ids))):
+            ratings.setdefault(rating.project_id, {})[rating.quarter] = rating
+    paid = paid_by_project(ids)
+    found = []
+    for project in projects:
+        by_quarter = returns.get(project.id, {})
+        measures = []
+        for measure in project.measures:
+            values, provisional = [], []
+            for quarter in (1, 2, 3, 4):
+                mreturn = by_quarter.get(quarter)
+                values.append(mreturn.value_of(measure.id) if is_reported(mreturn) else None)
+                provisional.append(mreturn is not None and mreturn.status == SUBMITTED)
+            measures.append(MeasureFigures(measure, values, provisional))
+        found.append(
+            ProjectDelivery(
+                project=project,
+                returns=by_quarter,
+                measures=measures,
+                paid_pence=paid.get(project.id, 0),
+                csu_ratings=ratings.get(project.id, {}),
+                now=now,
+            )
+        )
+    return found
+
+
+def project_delivery(project: Project, *, now: datetime | None = None) -> ProjectDelivery:
+    return year_delivery(project.year, project_ids=[project.id], now=now)[0]

@@ -1,0 +1,177 @@
+"""Spreadsheet downloads: one writer for CSV and Excel (.xlsx), neutralised against formula injection.
+
+Rows carry typed values and each format writes them the same way:
+
+- ``str``: text, neutralised (a cell beginning with =, +, -, @, tab or carriage return gets a leading ').
+- ``int`` and ``Decimal``: numbers. A Decimal keeps the places it carries, so money made with
+  ``amount(pence)`` is ``10000.00`` in CSV and the number 10000 formatted ``0.00`` in Excel, and a
+  one-decimal percentage is ``45.0`` / ``0.0``. Quantities go through ``number(value)`` (234, 5840.5).
+- ``date``: ISO 8601 in CSV (2021-04-01), a date cell formatted yyyy-mm-dd in Excel.
+- ``None``: an empty cell.
+
+CSV is UTF-8 with a byte order mark (Excel otherwise misreads £ and accented names) and CRLF line
+endings (RFC 4180). Every download is an attachment that is never cached.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask import Response
+
+CSV_TYPE = "text/csv; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+PENNY = Decimal("0.01")
+# Characters XML 1.0 (and so .xlsx and .docx) cannot hold; tab, newline and carriage return are allowed.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+MAX_COLUMN_WIDTH = 60
+
+Value = str | int | Decimal | date | None
+
+
+def neutralise(value: object) -> object:
+    """Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def pounds(pence: int | None) -> str:
+    """12345 -> '123.45': no currency sign, no thousands separators (a minus sign when negative)."""
+    found = amount(pence)
+    return "" if found is None else format(found, "f")
+
+
+def amount(pence: int | None) -> Decimal | None:
+    """Pence as a Decimal number of pounds with two places: written 10000.00 in CSV, 0.00 in Excel."""
+    if pence is None:
+        return None
+    return (Decimal(pence) / 100).quantize(PENNY)
+
+
+def number(value: Decimal | int | None) -> Decimal | int | None:
+    """A quantity as plainly as it can be written: 234, or 5840.5 (never 5840.50 or 5.8405E+3)."""
+    if value is None or isinstance(value, int):
+        return value
+    if value == value.to_integral_value():
+        return int(value)
+    return value.normalize()
+
+
+def xml_safe(text: str) -> str:
+    """Drop the control characters an Office file cannot hold, which a pasted narrative may carry."""
+    return NOT_XML.sub("", text)
+
+
+def _csv_cell(value: object) -> object:
+    value = neutralise(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _download(data: bytes, filename: str, content_type: str) -> Response:
+    response = Response(data, content_type=content_type)
+    response.headers.set("Content-Disposition", "attachment", filename=filename)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Value]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([_csv_cell(column) for column in columns])
+    for row in rows:
+        writer.writerow([_csv_cell(value) for value in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def csv_response(filename: str, columns: Sequence[str], rows: Iterable[Sequence[Value]]) -> Response:
+    return _download(csv_bytes(columns, rows), filename, CSV_TYPE)
+
+
+def _number_format(value: Decimal) -> str:
+    places = -value.as_tuple().exponent if isinstance(value.as_tuple().exponent, int) else 0
+    return "0." + "0" * places if places > 0 else "0"
+
+
+def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = SHEET_TITLE_FORBIDDEN.sub("-", sheet_title)[:31] or "Sheet1"
+    widths = [len(column) for column in columns]
+    sheet.append([xml_safe(str(neutralise(column))) for column in columns])
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for row_number, row in enumerate(rows, start=2):
+        for column_number, raw in enumerate(row, start=1):
+            if raw is None or raw == "":
+                continue  # an empty cell, not an empty string
+            value = neutralise(raw)
+            cell = sheet.cell(row=row_number, column=column_number)
+            if isinstance(value, str):
+                cell.value = xml_safe(value)
+                cell.data_type = "s"  # text is never a formula, whatever it begins with
+                shown = len(value)
+            elif isinstance(value, Decimal):
+                cell.value = value
+                cell.number_format = _number_format(value)
+                shown = len(format(value, "f"))
+            elif isinstance(value, datetime):
+                cell.value = value.replace(tzinfo=None)
+                cell.number_format = "yyyy-mm-dd hh:mm:ss"
+                shown = 19
+            elif isinstance(value, date):
+                cell.value = value
+                cell.number_format = "yyyy-mm-dd"
+                shown = 10
+            else:
+                cell.value = value
+                shown = len(str(value))
+            if column_number <= len(widths):
+                widths[column_number - 1] = max(widths[column_number - 1], shown)
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = min(width + 2, MAX_COLUMN_WIDTH)
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def xlsx_response(filename: str, columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str) -> Response:
+    return _download(xlsx_bytes(columns, rows, sheet_title), filename, XLSX_TYPE)
+
+
+def table_response(
+    fmt: str, basename: str, columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str
+) -> Response:
+    """The download in the format asked for ("csv" or "xlsx"); the caller 404s any other."""
+    if fmt == "csv":
+        return csv_response(f"{basename}.csv", columns, rows)
+    if fmt == "xlsx":
+        return xlsx_response(f"{basename}.xlsx", columns, rows, sheet_title)
+    raise ValueError(f"unknown export format {fmt!r}")
+
+
+def docx_response(filename: str, document) -> Response:
+    """A python-docx Document as a Word download."""
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return _download(buffer.getvalue(), filename, DOCX_TYPE)

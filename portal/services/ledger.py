@@ -1,0 +1,439 @@
+"""The PCC grant ledger, exact in pence: awards and their variations, payments and reversals,
+planned instalments, and the year-end reconciliation and close. Services flush; views commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..calendar import uk_today
+from ..extensions import db
+from ..models import AwardVariation, FinancialYear, MonitoringReturn, Payment, PaymentInstalment, Project
+from ..models.monitoring_return import APPROVED
+from ..models.payment import PAYMENT, REVERSAL
+from ..models.types import utcnow
+from ..money import format_pence
+from . import audit
+
+AWARD = "award"
+VARIATION = "variation"
+ENTRY_TYPES = (AWARD, VARIATION, PAYMENT, REVERSAL)
+
+
+class LedgerError(ValueError):
+    """A change the ledger's rules refuse; the message is for the person and names the field."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def ensure_open(year: FinancialYear) -> None:
+    if year.closed_at is not None:
+        raise LedgerError(f"The {year.label} financial year is closed: its awards and payments cannot change")
+
+
+def net_paid(project: Project) -> int:
+    signed = func.sum(func.coalesce(Payment.amount_pence, 0))
+    paid = db.session.scalar(select(signed).where(Payment.project_id == project.id, Payment.kind == PAYMENT)) or 0
+    reversed_ = db.session.scalar(select(signed).where(Payment.project_id == project.id, Payment.kind == REVERSAL)) or 0
+    return int(paid) - int(reversed_)
+
+
+# -- changes ------------------------------------------------------------------------------------
+
+
+def record_payment(
+    project: Project,
+    *,
+    amount_pence: int,
+    paid_on: date,
+    reference: str | None,
+    note: str | None,
+    reason: str | None,
+    by,
+) -> Payment:
+    ensure_open(project.year)
+    if amount_pence <= 0:
+        raise LedgerError("Amount must be more than £0.00", "amount")
+    if paid_on > uk_today():
+        raise LedgerError("Date paid must be today or in the past", "paid_on")
+    after = net_paid(project) + amount_pence
+    if after > project.amount_pence and not reason:
+        raise LedgerError(
+            f"This payment takes the total paid to {format_pence(after)}, more than the award of "
+            f"{format_pence(project.amount_pence)}: give a reason",
+            "reason",
+        )
+    payment = Payment(
+        project=project,
+        kind=PAYMENT,
+        amount_pence=amount_pence,
+        paid_on=paid_on,
+        reference=reference or None,
+        note=note or None,
+        reason=reason or None,
+        recorded_by_id=by.id,
+    )
+    db.session.add(payment)
+    db.session.flush()
+    audit.record(
+        "payment.recorded",
+        object_type="payment",
+        object_id=payment.id,
+        summary=f"Recorded a payment of {format_pence(amount_pence)} to {project.name}",
+        actor=by,
+        organisation_id=project.organisation_id,
+        details={
+            "project_id": project.id,
+            "amount_pence": amount_pence,
+            "paid_on": paid_on.isoformat(),
+            "reference": reference,
+            "reason": reason,
+        },
+    )
+    return payment
+
+
+def reverse_payment(payment: Payment, *, reason: str, by) -> Payment:
+    """Undo a payment with an equal and opposite entry; the original stays on the ledger."""
+    ensure_open(payment.project.year)
+    if payment.kind != PAYMENT:
+        raise LedgerError("Only a payment can be reversed")
+    if not reason:
+        raise LedgerError("Enter why the payment is being reversed", "reason")
+    already = db.session.scalar(select(Payment.id).where(Payment.reverses_id == payment.id))
+    if already is not None:
+        raise LedgerError("This payment has already been reversed")
+    reversal = Payment(
+        project_id=payment.project_id,
+        kind=REVERSAL,
+        amount_pence=payment.amount_pence,
+        paid_on=uk_today(),
+        reference=payment.reference,
+        reason=reason,
+        reverses_id=payment.id,
+        recorded_by_id=by.id,
+    )
+    db.session.add(reversal)
+    try:
+        db.session.flush()
+    except IntegrityError as error:  # a concurrent reversal of the same payment won
+        db.session.rollback()
+        raise LedgerError("This payment has already been reversed") from error
+    audit.record(
+        "payment.reversed",
+        object_type="payment",
+        object_id=reversal.id,
+        summary=f"Reversed a payment of {format_pence(payment.amount_pence)} to {payment.project.name}",
+        actor=by,
+        organisation_id=payment.project.organisation_id,
+        details={"reverses": payment.id, "amount_pence": payment.amount_pence, "reason": reason},
+    )
+    return reversal
+
+
+def vary_award(project: Project, *, to_pence: int, reason: str, by, action: str = "award.varied") -> AwardVariation:
+    ensure_open(project.year)
+    if to_pence == project.amount_pence:
+        raise LedgerError(f"The award is already {format_pence(to_pence)}", "amount")
+    if not reason:
+        raise LedgerError("Enter the reason for the change", "reason")
+    variation = AwardVariation(
+        project=project,
+        from_pence=project.amount_pence,
+        to_pence=to_pence,
+        reason=reason,
+        varied_by_id=getattr(by, "id", None),
+    )
+    db.session.add(variation)
+    project.amount_pence = to_pence
+    db.session.flush()
+    audit.record(
+        action,
+        object_type="project",
+        object_id=project.id,
+        summary=(
+            f"Award for {project.name} changed from {format_pence(variation.from_pence)} to {format_pence(to_pence)}"
+        ),
+        actor=by,
+        organisation_id=project.organisation_id,
+        details={"from_pence": variation.from_pence, "to_pence": to_pence, "reason": reason},
+    )
+    return variation
+
+
+def add_instalment(
+    project: Project, *, amount_pence: int, due_on: date | None, after_quarter: int | None, note: str | None, by
+) -> PaymentInstalment:
+    ensure_open(project.year)
+    number = (
+        db.session.scalar(select(func.max(PaymentInstalment.number)).where(PaymentInstalment.project_id == project.id))
+        or 0
+    ) + 1
+    instalment = PaymentInstalment(
+        project=project,
+        number=number,
+        amount_pence=amount_pence,
+        due_on=due_on,
+        after_quarter=after_quarter,
+        note=note or None,
+        created_by_id=by.id,
+    )
+    db.session.add(instalment)
+    db.session.flush()
+    audit.record(
+        "instalment.added",
+        object_type="project",
+        object_id=project.id,
+        summary=f"Planned instalment {number} of {format_pence(amount_pence)} for {project.name}",
+        actor=by,
+        organisation_id=project.organisation_id,
+        details={
+            "number": number,
+            "amount_pence": amount_pence,
+            "due_on": due_on.isoformat() if due_on else None,
+            "after_quarter": after_quarter,
+        },
+    )
+    return instalment
+
+
+def remove_instalment(instalment: PaymentInstalment, *, by) -> None:
+    """A plan can change; the audit trail keeps what it was."""
+    ensure_open(instalment.project.year)
+    audit.record(
+        "instalment.removed",
+        object_type="project",
+        object_id=instalment.project_id,
+        summary=f"Removed planned instalment {instalment.number} of {format_pence(instalment.amount_pence)}",
+        actor=by,
+        organisation_id=instalment.project.organisation_id,
+        details={"number": instalment.number, "amount_pence": instalment.amount_pence},
+    )
+    db.session.delete(instalment)
+    db.session.flush()
+
+
+def close_year(year: FinancialYear, *, by) -> None:
+    if year.closed_at is not None:
+        raise LedgerError(f"{year.label} is already closed")
+    year.closed_at = utcnow()
+    db.session.flush()
+    audit.record(
+        "financial_year.closed",
+        object_type="financial_year",
+        object_id=year.id,
+        summary=f"Closed the {year.label} financial year",
+        actor=by,
+    )
+
+
+def reopen_year(year: FinancialYear, *, reason: str, by) -> None:
+    if year.closed_at is None:
+        raise LedgerError(f"{year.label} is not closed")
+    if not reason:
+        raise LedgerError("Enter why the year is being reopened", "reason")
+    year.closed_at = None
+    db.session.flush()
+    audit.record(
+        "financial_year.reopened",
+        object_type="financial_year",
+        object_id=year.id,
+        summary=f"Reopened the {year.label} financial year",
+        actor=by,
+        details={"reason": reason},
+    )
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+@dataclass
+class LedgerEntry:
+    project: Project
+    entry_type: str
+    on: date
+    amount_pence: int  # signed: what the entry does to the amount still to pay
+    reference: str | None = None
+    note: str | None = None
+    recorded_by: object | None = None
+    payment: Payment | None = None
+    balance_pence: int = 0  # award still to pay after this entry
+
+    @property
+    def shown_pence(self) -> int:
+        """The entry's own amount as a person reads it: awards and payments positive, a reversal negative."""
+        return -self.amount_pence if self.entry_type in (PAYMENT, REVERSAL) else self.amount_pence
+
+
+@dataclass
+class ProjectLedger:
+    project: Project
+    entries: list[LedgerEntry] = field(default_factory=list)
+    instalments: list[PaymentInstalment] = field(default_factory=list)
+    approved_quarters: set[int] = field(default_factory=set)
+
+    @property
+    def original_award_pence(self) -> int:
+        return next(entry.amount_pence for entry in self.entries if entry.entry_type == AWARD)
+
+    @property
+    def award_pence(self) -> int:
+        return sum(entry.amount_pence for entry in self.entries if entry.entry_type in (AWARD, VARIATION))
+
+    @property
+    def paid_pence(self) -> int:
+        return -sum(entry.amount_pence for entry in self.entries if entry.entry_type in (PAYMENT, REVERSAL))
+
+    @property
+    def balance_pence(self) -> int:
+        return sum(entry.amount_pence for entry in self.entries)
+
+    @property
+    def reversed_payment_ids(self) -> set[int]:
+        return {entry.payment.reverses_id for entry in self.entries if entry.payment and entry.payment.reverses_id}
+
+    def schedule(self, today: date | None = None) -> list[tuple[PaymentInstalment, str]]:
+        """Each instalment with its state: Paid (covered by payments, in order), Held (its return is not
+        approved), Due, or Not yet due."""
+        today = today or uk_today()
+        states = []
+        covered = self.paid_pence
+        for instalment in sorted(self.instalments, key=lambda item: item.number):
+            if covered >= instalment.amount_pence:
+                covered -= instalment.amount_pence
+                states.append((instalment, "Paid"))
+                continue
+            covered = 0
+            if instalment.after_quarter and instalment.after_quarter not in self.approved_quarters:
+                states.append((instalment, "Held"))
+            elif instalment.due_on is None or instalment.due_on <= today:
+                states.append((instalment, "Due"))
+            else:
+                states.append((instalment, "Not yet due"))
+        return states
+
+    @property
+    def schedule_summary(self) -> str:
+        if not self.instalments:
+            return "No schedule"
+        counts: dict[str, int] = {}
+        for _, state in self.schedule():
+            counts[state] = counts.get(state, 0) + 1
+        return ", ".join(f"{count} {state.lower()}" for state, count in counts.items())
+
+
+def _award_date(project: Project) -> date:
+    return project.year.quarter(1).start
+
+
+def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> list[ProjectLedger]:
+    """The ledger of every project of a year (or the given ones), entries dated, with running balances.
+    Five queries whatever the number of projects."""
+    query = (
+        select(Project)
+        .where(Project.year_id == year.id)
+        .options(joinedload(Project.organisation), joinedload(Project.year), joinedload(Project.funding_stream))
+        .order_by(Project.id)
+    )
+    if project_ids is not None:
+        query = query.where(Project.id.in_(project_ids))
+    projects = list(db.session.scalars(query))
+    ids = [project.id for project in projects]
+    variations: dict[int, list[AwardVariation]] = {}
+    payments: dict[int, list[Payment]] = {}
+    instalments: dict[int, list[PaymentInstalment]] = {}
+    approved: dict[int, set[int]] = {}
+    if ids:
+        for variation in db.session.scalars(
+            select(AwardVariation)
+            .where(AwardVariation.project_id.in_(ids))
+            .options(selectinload(AwardVariation.varied_by))
+            .order_by(AwardVariation.varied_at, AwardVariation.id)
+        ):
+            variations.setdefault(variation.project_id, []).append(variation)
+        for payment in db.session.scalars(
+            select(Payment)
+            .where(Payment.project_id.in_(ids))
+            .options(selectinload(Payment.recorded_by))
+            .order_by(Payment.paid_on, Payment.id)
+        ):
+            payments.setdefault(payment.project_id, []).append(payment)
+        for instalment in db.session.scalars(select(PaymentInstalment).where(PaymentInstalment.project_id.in_(ids))):
+            instalments.setdefault(instalment.project_id, []).append(instalment)
+        for project_id, quarter in db.session.execute(
+            select(MonitoringReturn.project_id, MonitoringReturn.quarter).where(
+                MonitoringReturn.project_id.in_(ids), MonitoringReturn.status == APPROVED
+            )
+        ):
+            approved.setdefault(project_id, set()).add(quarter)
+    found = []
+    for project in projects:
+        project_variations = variations.get(project.id, [])
+        original = project_variations[0].from_pence if project_variations else project.amount_pence
+        entries = [LedgerEntry(project, AWARD, _award_date(project), original, note="Original award")]
+        timeline: list[tuple[date, int, LedgerEntry]] = []
+        for variation in project_variations:
+            timeline.append(
+                (
+                    variation.varied_at.date(),
+                    0,
+                    LedgerEntry(
+                        project,
+                        VARIATION,
+                        variation.varied_at.date(),
+                        variation.change_pence,
+                        note=variation.reason,
+                        recorded_by=variation.varied_by,
+                    ),
+                )
+            )
+        for payment in payments.get(project.id, []):
+            timeline.append(
+                (
+                    payment.paid_on,
+                    1,
+                    LedgerEntry(
+                        project,
+                        payment.kind,
+                        payment.paid_on,
+                        -payment.signed_pence,
+                        reference=payment.reference,
+                        note=payment.reason or payment.note,
+                        recorded_by=payment.recorded_by,
+                        payment=payment,
+                    ),
+                )
+            )
+        entries += [entry for _, _, entry in sorted(timeline, key=lambda item: (item[0], item[1]))]
+        balance = 0
+        for entry in entries:
+            balance += entry.amount_pence
+            entry.balance_pence = balance
+        found.append(ProjectLedger(project, entries, instalments.get(project.id, []), approved.get(project.id, set())))
+    return found
+
+
+def project_ledger(project: Project) -> ProjectLedger:
+    return ledgers(project.year, project_ids=[project.id])[0]
+
+
+@dataclass
+class ReconciliationRow:
+    project: Project
+    award_pence: int
+    paid_pence: int
+    spend_pence: int
+
+    @property
+    def underspend_to_recover_pence(self) -> int:
+        return max(self.paid_pence - self.spend_pence, 0)
+
+    @property
+    def overspend_pence(self) -> int:
+        return max(self.spend_pence - self.paid_pence, 0)
