@@ -381,6 +381,9 @@ def test_partners_get_404_for_finance_and_see_their_own_payments_on_their_home(a
     assert pay(client, project_of(world)).status_code == 404
     home = client.get("/partner/2021-22/").text
     assert "£750.00" in home and "£333.00" not in home
+    project_page = client.get(f"/partner/projects/{world['davss_project'].id}").text
+    assert "Payment" in project_page and "BACS-1" in project_page and "£9,250.00" in project_page
+    assert client.get(f"/partner/projects/{world['kenward_project'].id}").status_code == 404
 
 
 def test_ledger_page_lists_every_entry_with_a_running_balance(client, world, login):

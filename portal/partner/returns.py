@@ -37,6 +37,11 @@ def _load(project_id: int, quarter: int):
     return project, service.find_return(project, quarter)
 
 
+def _locked(project, mreturn: MonitoringReturn | None) -> bool:
+    """Read-only: submitted or approved, or the year has been closed."""
+    return project.year.closed_at is not None or (mreturn is not None and not mreturn.is_editable)
+
+
 def _version(mreturn: MonitoringReturn | None) -> int:
     return mreturn.version if mreturn else 0
 
@@ -89,7 +94,7 @@ def _respond(template: str, project, quarter: int, mreturn, form, status: int, *
             quarter=project.year.quarter(quarter),
             mreturn=mreturn,
             form=form,
-            locked=mreturn is not None and not mreturn.is_editable,
+            locked=_locked(project, mreturn),
             **extra,
         ),
         status,
@@ -336,7 +341,7 @@ def return_check(project_id: int, quarter: int):
         findings=findings,
         missing=missing,
         answers=service.current_answers(project, mreturn),
-        locked=mreturn is not None and not mreturn.is_editable,
+        locked=_locked(project, mreturn),
     ), status
 
 

@@ -11,6 +11,7 @@ from ..extensions import db
 from ..models import Project
 from ..models.user import PARTNER
 from ..services.figures import project_rows
+from ..services.ledger import project_ledger
 from ..services.years import all_years, default_year, year_or_404
 
 bp = Blueprint("partner", __name__, url_prefix="/partner")
@@ -40,7 +41,7 @@ def home(year_label: str | None):
 def project_view(project_id: int):
     project = project_for_partner(project_id)
     row = project_rows(project.year, organisation=project.organisation, only=project)[0]
-    return render_template("partner/project.html", project=project, row=row)
+    return render_template("partner/project.html", project=project, row=row, ledger=project_ledger(project))
 
 
 from . import returns  # noqa: E402,F401  (the return pages share this blueprint)

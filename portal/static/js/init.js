@@ -2,7 +2,9 @@
 import { initAll } from "../vendor/govuk-frontend/govuk-frontend.min.js";
 
 initAll();
-document.addEventListener("htmx:after:swap", (event) => {
-  const target = event.target instanceof Element ? event.target : document.body;
-  initAll({ scope: target });
+// Only the new content: the swap's source element (or the document) holds components already initialised.
+document.addEventListener("htmx:after:settle", (event) => {
+  for (const node of event.detail.newContent ?? []) {
+    if (node instanceof Element) initAll({ scope: node });
+  }
 });
