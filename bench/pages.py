@@ -19,11 +19,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import event, select  # noqa: E402
+from sqlalchemy import event, select
 
-from portal import create_app  # noqa: E402
-from portal.extensions import db  # noqa: E402
-from portal.models import (  # noqa: E402
+from portal import create_app
+from portal.extensions import db
+from portal.models import (
     FinancialYear,
     FundingStream,
     MeasureValue,
@@ -35,7 +35,7 @@ from portal.models import (  # noqa: E402
     User,
     UserRole,
 )
-from portal.services.passwords import hash_password  # noqa: E402
+from portal.services.passwords import hash_password
 
 
 def build(app, projects: int) -> dict:
@@ -46,10 +46,25 @@ def build(app, projects: int) -> dict:
         org = Organisation(short_name="BENCH", name="Bench Trust")
         db.session.add_all([year, stream, org])
         for number in range(projects):
-            project = Project(organisation=org, year=year, funding_stream=stream, name=f"Project {number:04d}",
-                              amount_pence=1_000_000, actions=[])
-            measures = [OutputMeasure(project=project, name=f"Measure {m}", unit="people", combine="sum",
-                                      annual_target=Decimal(400), position=m) for m in range(4)]
+            project = Project(
+                organisation=org,
+                year=year,
+                funding_stream=stream,
+                name=f"Project {number:04d}",
+                amount_pence=1_000_000,
+                actions=[],
+            )
+            measures = [
+                OutputMeasure(
+                    project=project,
+                    name=f"Measure {m}",
+                    unit="people",
+                    combine="sum",
+                    annual_target=Decimal(400),
+                    position=m,
+                )
+                for m in range(4)
+            ]
             db.session.add_all([project, *measures])
             for quarter in (1, 2, 3):
                 mreturn = MonitoringReturn(project=project, quarter=quarter, status="approved", spend_pence=200_000)
@@ -58,8 +73,12 @@ def build(app, projects: int) -> dict:
             db.session.add(Payment(project=project, amount_pence=500_000, paid_on=date(2021, 5, 1)))
         users = {}
         for role in ("partner", "csu", "finance"):
-            user = User(email=f"{role}@bench.test", password_hash=hash_password("bench-password-1"),
-                        organisation=org if role == "partner" else None, role_rows=[UserRole(role=role)])
+            user = User(
+                email=f"{role}@bench.test",
+                password_hash=hash_password("bench-password-1"),
+                organisation=org if role == "partner" else None,
+                role_rows=[UserRole(role=role)],
+            )
             db.session.add(user)
             users[role] = user
         db.session.commit()
@@ -110,10 +129,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     args = parser.parse_args()
     folder = tempfile.mkdtemp()
-    app = create_app({
-        "TESTING": True, "SECRET_KEY": "bench-" + "x" * 40, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db",
-        "ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1,
-    })
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench-" + "x" * 40,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db",
+            "ARGON2_TIME_COST": 1,
+            "ARGON2_MEMORY_COST": 8,
+            "ARGON2_PARALLELISM": 1,
+        }
+    )
     tokens = build(app, args.projects)
     print(f"{args.projects} projects, median of {args.repeat} requests each")
     print(f"{'page':<20}{'median ms':>10}{'× healthz':>11}{'queries':>9}")
