@@ -395,3 +395,38 @@ def test_ledger_page_lists_every_entry_with_a_running_balance(client, world, log
     assert page.index("Original award") < page.index("£4,000.00")
     assert "£6,000.00" in page  # 10,000 - 4,000
     assert "£8,000.00" in page  # + 2,000 variation
+
+
+@pytest.mark.parametrize("path", ["/finance/2021-22/", "/finance/2021-22/ledger", "/finance/2021-22/reconciliation"])
+def test_finance_pages_issue_a_fixed_number_of_queries(
+    client, make_org, make_year, make_stream, make_project, make_user, login, count_queries, path
+):
+    stream = make_stream(make_year(2021))
+    org = make_org("BIG")
+    finance = make_user("fin@x.example", ("finance",))
+    login(client, finance)
+    made: list = []
+
+    def grow(count):
+        for number in range(len(made), len(made) + count):
+            project = make_project(org, stream, f"Project {number:03d}")
+            made.append(project)
+            db.session.add_all(
+                [
+                    Payment(project=project, amount_pence=100, paid_on=date(2021, 5, 1), recorded_by_id=finance.id),
+                    AwardVariation(
+                        project=project, from_pence=1_000_000, to_pence=1_000_100, reason="x", varied_by_id=finance.id
+                    ),
+                    PaymentInstalment(project=project, number=1, amount_pence=100, after_quarter=1),
+                    MonitoringReturn(project_id=project.id, quarter=1, status="approved", spend_pence=50),
+                ]
+            )
+        db.session.commit()
+
+    counts = []
+    for size in (5, 195):
+        grow(size)
+        with count_queries() as counter:
+            assert client.get(path).status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts

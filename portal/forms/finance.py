@@ -14,8 +14,9 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from ..calendar import uk_today
 from .returns import PoundsInput, no_control_characters, strip
 
 MAX_LEDGER_PENCE = 100_000_000_00
@@ -85,6 +86,11 @@ class PaymentForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.amount.validators = [*self.amount.validators, PoundsInput(MAX_LEDGER_PENCE)]
+
+    def validate_paid_on(self, field) -> None:
+        # Also checked by the ledger; here too, so that it is reported with the form's other errors.
+        if field.data is not None and field.data > uk_today():
+            raise ValidationError("Date paid must be today or in the past")
 
 
 class ReversalForm(FlaskForm):

@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from ..calendar import uk_today
 from ..extensions import db
@@ -353,14 +353,14 @@ def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> lis
         for variation in db.session.scalars(
             select(AwardVariation)
             .where(AwardVariation.project_id.in_(ids))
-            .options(selectinload(AwardVariation.varied_by))
+            .options(joinedload(AwardVariation.varied_by))
             .order_by(AwardVariation.varied_at, AwardVariation.id)
         ):
             variations.setdefault(variation.project_id, []).append(variation)
         for payment in db.session.scalars(
             select(Payment)
             .where(Payment.project_id.in_(ids))
-            .options(selectinload(Payment.recorded_by))
+            .options(joinedload(Payment.recorded_by))
             .order_by(Payment.paid_on, Payment.id)
         ):
             payments.setdefault(payment.project_id, []).append(payment)

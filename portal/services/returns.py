@@ -10,7 +10,7 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..calendar import uk_time, uk_today
@@ -422,9 +422,9 @@ def review_queue() -> list[MonitoringReturn]:
             select(MonitoringReturn)
             .where(MonitoringReturn.status == SUBMITTED)
             .options(
-                selectinload(MonitoringReturn.project).selectinload(Project.organisation),
-                selectinload(MonitoringReturn.project).selectinload(Project.year),
-                selectinload(MonitoringReturn.submitted_by),
+                joinedload(MonitoringReturn.project).joinedload(Project.organisation),
+                joinedload(MonitoringReturn.project).joinedload(Project.year),
+                joinedload(MonitoringReturn.submitted_by),
             )
             .order_by(MonitoringReturn.submitted_at, MonitoringReturn.id)
         )

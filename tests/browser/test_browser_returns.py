@@ -123,8 +123,10 @@ def new_context(browser: Browser, base_url: str) -> Iterator:
 
 
 def quarter_row(page: Page, open_return: OpenReturn):
-    section = page.get_by_role("main").locator("section").filter(
-        has=page.get_by_role("heading", name=open_return.project_name, exact=True)
+    section = (
+        page.get_by_role("main")
+        .locator("section")
+        .filter(has=page.get_by_role("heading", name=open_return.project_name, exact=True))
     )
     return section.get_by_role("row").filter(has=page.get_by_role("rowheader", name=f"Q{open_return.quarter}"))
 
@@ -386,7 +388,11 @@ def test_keyboard_journey_without_javascript_uses_the_plain_buttons(new_context,
     page.keyboard.press("Enter")
     expect(page).to_have_title(re.compile(r"^Error: Progress and rating"))
     summary = page.locator(".govuk-error-summary")
-    for message in ("Enter the progress this quarter", "Select Green, Amber or Red", "Enter the reason for your rating"):
+    for message in (
+        "Enter the progress this quarter",
+        "Select Green, Amber or Red",
+        "Enter the reason for your rating",
+    ):
         expect(summary).to_contain_text(message)
     expect(page.get_by_label("Case study", exact=True)).to_have_value(
         "A housing officer now spots the signs of cyberstalking early."
@@ -428,7 +434,9 @@ def davss_submitted(live_server) -> OpenReturn:
             values = {measure_id: Decimal(200 + index) for index, (measure_id, _) in enumerate(davss.measures)}
             mreturn = service.save_outputs(project, davss.quarter, values, version=0, by=user)
             db.session.commit()
-            mreturn = service.save_spend(project, davss.quarter, davss.spend_pence, None, version=mreturn.version, by=user)
+            mreturn = service.save_spend(
+                project, davss.quarter, davss.spend_pence, None, version=mreturn.version, by=user
+            )
             db.session.commit()
             answers = {
                 "progress": "Referrals were steady; the helpline ran every weekday.",
@@ -453,8 +461,10 @@ def test_csu_sends_a_return_back_and_approves_the_resubmission(new_context, davs
     sign_in(csu, "csu@demo.test")
     csu.get_by_role("navigation").get_by_role("link", name="Returns to review").click()
     expect(csu.get_by_role("heading", level=1)).to_have_text("Returns to review")
-    row = csu.get_by_role("row").filter(has_text=f"{davss.year_label} Q{davss.quarter}").filter(
-        has=csu.get_by_role("link", name=davss.project_name, exact=True)
+    row = (
+        csu.get_by_role("row")
+        .filter(has_text=f"{davss.year_label} Q{davss.quarter}")
+        .filter(has=csu.get_by_role("link", name=davss.project_name, exact=True))
     )
     expect(row).to_have_count(1)
     expect(row).to_contain_text("DAVSS")
