@@ -184,7 +184,7 @@ class ProjectDelivery:
 
 
 def year_delivery(year: FinancialYear, *, project_ids: list[int] | None = None, now: datetime | None = None):
-    """Budget against delivery for every project of a year (or the given ones). Seven queries, whatever the number of projects."""
+    """Budget against delivery for every project of a year (or the given ones): seven queries, however many."""
     now = now or utcnow()
     query = (
         select(Project)
