@@ -10,7 +10,8 @@ MIN_SECRET_LENGTH = 32
 
 
 class Config:
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # hide_parameters: a database error in a log never carries what was typed into a return.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
     # Sessions live in a signed cookie; revocation is checked on every request (User.session_token).
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -58,7 +58,7 @@ def render_again(*, signed_out: bool, status: int, error: str | None = None, thr
             texts=[
                 (LABELS.get(key, "Output figure" if key[:1] == "m" and key[1:].isdigit() else key), value)
                 for key, value in posted_answers()
-                if value and key not in {"version", "submission_key", "confirm_no_personal_data"}
+                if value and key not in {"version", "editor", "submission_key", "confirm_no_personal_data"}
             ],
             signed_out=signed_out,
             error=error,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
@@ -84,8 +85,13 @@ class PoundsInput:
         field.pence = pence
 
 
+EDITOR = re.compile(r"^[0-9a-f]{16,32}$")
+
+
 class ReturnSectionForm(FlaskForm):
     version = HiddenField()
+    # Identifies this open page, so its own autosave never counts as someone else's change.
+    editor = HiddenField(default=lambda: secrets.token_hex(8))
     save_continue = SubmitField("Save and continue", widget=GovSubmitInput())
     save_later = SubmitField("Save and come back later", widget=GovSubmitInput())
 
@@ -95,6 +101,10 @@ class ReturnSectionForm(FlaskForm):
             return int(self.version.data)
         except (TypeError, ValueError):
             return None
+
+    @property
+    def editor_token(self) -> str | None:
+        return self.editor.data if self.editor.data and EDITOR.match(self.editor.data) else None
 
     @property
     def continuing(self) -> bool:

@@ -58,6 +58,8 @@ class MonitoringReturn(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The page (one open form) that saved last: its own autosave is never a conflict with it.
+    last_editor: Mapped[str | None] = mapped_column(String(32))
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -127,6 +127,11 @@ def _not_saved(form, message: str, current: MonitoringReturn | None, status: int
     return None
 
 
+def _check_version(form) -> None:
+    if form.version_number is None:
+        form.form_errors.append("Something went wrong with the form: go back to the return and try again")
+
+
 def _status(form) -> int:
     """422 for answers that need correcting, 409 when the return changed or is locked."""
     return getattr(form, "http_status", 422)
@@ -178,13 +183,16 @@ def return_outputs(project_id: int, quarter: int):
                 mreturn,
                 form,
                 "outputs",
-                lambda: service.save_outputs(project, quarter, values, version=form.version_number, by=current_user),
+                lambda: service.save_outputs(
+                    project, quarter, values, version=form.version_number, by=current_user, editor=form.editor_token
+                ),
                 posted,
             )
             if result is not None:
                 return result
     if is_autosave():
         return _invalid_autosave(form)
+    _check_version(form)
     return _respond("partner/return_outputs.html", project, quarter, mreturn, form, _status(form), previous=previous)
 
 
@@ -212,7 +220,8 @@ def return_spend(project_id: int, quarter: int):
         complete = True
         if form.continuing:
             complete = form.require("spend", messages={"spend": "Enter the spend in the quarter, like 2500.00"})
-        if reason and not form.spend_explanation.data and (form.continuing or not is_autosave()):
+        # A draft may keep its spend while the explanation is written later; moving on needs it.
+        if reason and not form.spend_explanation.data and form.continuing:
             form.spend_explanation.errors = [reason]
             complete = False
         if complete:
@@ -223,7 +232,13 @@ def return_spend(project_id: int, quarter: int):
                 form,
                 "spend",
                 lambda: service.save_spend(
-                    project, quarter, spend, form.spend_explanation.data, version=form.version_number, by=current_user
+                    project,
+                    quarter,
+                    spend,
+                    form.spend_explanation.data,
+                    version=form.version_number,
+                    by=current_user,
+                    editor=form.editor_token,
                 ),
                 {"spend_pence": spend, "spend_explanation": form.spend_explanation.data},
             )
@@ -231,6 +246,7 @@ def return_spend(project_id: int, quarter: int):
                 return result
     if is_autosave():
         return _invalid_autosave(form)
+    _check_version(form)
     return _respond("partner/return_spend.html", project, quarter, mreturn, form, _status(form), **context)
 
 
@@ -267,13 +283,16 @@ def return_narrative(project_id: int, quarter: int):
                 mreturn,
                 form,
                 "narrative",
-                lambda: service.save_narrative(project, quarter, answers, version=form.version_number, by=current_user),
+                lambda: service.save_narrative(
+                    project, quarter, answers, version=form.version_number, by=current_user, editor=form.editor_token
+                ),
                 answers,
             )
             if result is not None:
                 return result
     if is_autosave():
         return _invalid_autosave(form)
+    _check_version(form)
     return _respond("partner/return_narrative.html", project, quarter, mreturn, form, _status(form))
 
 

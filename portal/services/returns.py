@@ -144,7 +144,7 @@ def missing_answers(project: Project, mreturn: MonitoringReturn | None) -> list[
 # -- saving drafts ------------------------------------------------------------------------------
 
 
-def _editable_return(project: Project, quarter: int, version: int, by) -> MonitoringReturn:
+def _editable_return(project: Project, quarter: int, version: int, by, editor: str | None) -> MonitoringReturn:
     """The draft to change, created on the first save; refuses a stale version or a locked return."""
     if project.year.closed_at is not None:
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be changed")
@@ -154,16 +154,23 @@ def _editable_return(project: Project, quarter: int, version: int, by) -> Monito
     if mreturn is None:
         if version != 0:
             raise ReturnConflict(None, [])
-        mreturn = MonitoringReturn(project=project, quarter=quarter, status=DRAFT, values=[])
+        mreturn = MonitoringReturn(project=project, quarter=quarter, status=DRAFT, values=[], last_editor=editor)
         db.session.add(mreturn)
         return mreturn
     if mreturn.status == SUBMITTED:
         raise ReturnError("This return has been submitted: it cannot be changed unless the CSU asks for changes")
     if mreturn.status == APPROVED:
         raise ReturnError("This return has been approved: the CSU must reopen it before it can be changed")
-    if mreturn.version != version:
+    if mreturn.version != version and not _same_page(mreturn, editor, by):
         raise ReturnConflict(mreturn, [])
+    mreturn.last_editor = editor
     return mreturn
+
+
+def _same_page(mreturn: MonitoringReturn, editor: str | None, by) -> bool:
+    """A newer version saved by this very page (its own autosave racing a button press) is no conflict:
+    what the page sends now is the latest of what its person typed."""
+    return bool(editor) and mreturn.last_editor == editor and mreturn.updated_by_id == by.id
 
 
 def _flush(mreturn: MonitoringReturn, by) -> None:
@@ -185,8 +192,10 @@ def _describe(value) -> str:
     return str(value)
 
 
-def save_outputs(project: Project, quarter: int, values: dict[int, Decimal | None], *, version: int, by):
-    mreturn = _editable_return(project, quarter, version, by)
+def save_outputs(
+    project: Project, quarter: int, values: dict[int, Decimal | None], *, version: int, by, editor: str | None = None
+):
+    mreturn = _editable_return(project, quarter, version, by, editor)
     existing = {value.measure_id: value for value in mreturn.values}
     changes = {}
     for measure in project.measures:
@@ -206,8 +215,17 @@ def save_outputs(project: Project, quarter: int, values: dict[int, Decimal | Non
     return mreturn
 
 
-def save_spend(project: Project, quarter: int, spend_pence: int | None, explanation: str | None, *, version: int, by):
-    mreturn = _editable_return(project, quarter, version, by)
+def save_spend(
+    project: Project,
+    quarter: int,
+    spend_pence: int | None,
+    explanation: str | None,
+    *,
+    version: int,
+    by,
+    editor: str | None = None,
+):
+    mreturn = _editable_return(project, quarter, version, by, editor)
     changes = {}
     if mreturn.spend_pence != spend_pence:
         changes["Spend in the quarter"] = [
@@ -223,8 +241,10 @@ def save_spend(project: Project, quarter: int, spend_pence: int | None, explanat
     return mreturn
 
 
-def save_narrative(project: Project, quarter: int, answers: dict[str, str | None], *, version: int, by):
-    mreturn = _editable_return(project, quarter, version, by)
+def save_narrative(
+    project: Project, quarter: int, answers: dict[str, str | None], *, version: int, by, editor: str | None = None
+):
+    mreturn = _editable_return(project, quarter, version, by, editor)
     changes = {}
     for name in ("progress", "case_study", "challenges", "partner_rag", "partner_rag_reason"):
         if name not in answers:

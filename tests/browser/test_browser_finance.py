@@ -1,0 +1,363 @@
+"""Finance in the browser: a payment recorded and reversed through the forms, with the stream's figures
+following; the payment form's error state; axe on every finance page (closing a year too); the downloads.
+
+The live server is shared by the whole session. The payment goes on DAVSS's 2021-22 project and is reversed
+before the test ends; figures are read before and compared after, never assumed. Closing is tried on 2019-20,
+which no other test uses, and the year is reopened as admin@demo.test at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from playwright.sync_api import Locator, Page, expect
+
+from portal.calendar import uk_today
+from tests.browser.browser_helpers import assert_accessible, sign_in
+
+pytestmark = pytest.mark.browser
+
+YEAR = "2021-22"
+CLOSING_YEAR = "2019-20"  # no other browser test uses it
+STREAM = "PCC Crime Reduction Grant"
+DAVSS_PROJECT = "Support for Medium & High Risk Victims - Domestic Abuse"
+PAYMENT = 250_000  # £2,500.00, in pence
+ALLOCATION_COLUMNS = [
+    "financial_year",
+    "funding_stream",
+    "funder",
+    "total",
+    "awarded",
+    "unallocated",
+    "paid",
+    "reported_spend",
+]
+LEDGER_COLUMNS = [
+    "financial_year",
+    "organisation",
+    "project",
+    "entry_type",
+    "date",
+    "amount",
+    "reference",
+    "note",
+    "recorded_by",
+]
+# Chromium reports a page answered with 422 (a form with errors) as a failed load: that one is expected.
+EXPECTED_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of 422\b")
+# GOV.UK Frontend reports a component it could not initialise with console.log, not console.error.
+LOGGED_ERROR = re.compile(r"^\w*Error: ")
+
+
+@pytest.fixture
+def js_errors(page: Page) -> list[str]:
+    """Console errors (a script the Content-Security-Policy refused among them), errors GOV.UK Frontend logged,
+    and uncaught exceptions."""
+    errors: list[str] = []
+
+    def on_console(message) -> None:
+        if message.type == "error" and not EXPECTED_STATUS.match(message.text):
+            errors.append(f"console: {message.text}")
+        elif message.type != "error" and LOGGED_ERROR.match(message.text):
+            errors.append(f"console.{message.type}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
+    return errors
+
+
+@pytest.fixture
+def finance(page: Page) -> Page:
+    sign_in(page, "finance@demo.test")
+    return page
+
+
+def pence(text: str) -> int:
+    """'£12,345.67' as 1234567."""
+    match = re.fullmatch(r"\s*(-?)£([\d,]+\.\d\d)\s*", text)
+    assert match, f"not an amount: {text!r}"
+    value = int(Decimal(match.group(2).replace(",", "")) * 100)
+    return -value if match.group(1) else value
+
+
+def stream_section(page: Page) -> Locator:
+    return page.get_by_role("region", name=STREAM)
+
+
+def stream_figure(page: Page, figure: str) -> int:
+    return pence(stream_section(page).locator(f"[data-figure='{figure}']").inner_text())
+
+
+def project_figure(page: Page, figure: str) -> int:
+    return pence(page.locator(f"dd[data-figure='{figure}']").inner_text())
+
+
+def fill_payment(page: Page, *, amount: str, day, month, year, reference: str = "") -> None:
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Record payment"))
+    form.get_by_label("Amount", exact=True).fill(amount)
+    date_paid = form.get_by_role("group", name="Date paid")
+    date_paid.get_by_label("Day").fill(str(day))
+    date_paid.get_by_label("Month").fill(str(month))
+    date_paid.get_by_label("Year").fill(str(year))
+    form.get_by_label("Reference", exact=True).fill(reference)
+
+
+def ledger_entry(page: Page, reference: str, entry_type: str) -> Locator:
+    """The project ledger's row of one type (Payment, Reversal) carrying a reference."""
+    rows = page.locator("#ledger-table tbody tr").filter(has_text=reference)
+    return rows.filter(has=page.locator("td", has_text=re.compile(rf"^{entry_type}$")))
+
+
+def open_davss_from_home(page: Page) -> None:
+    with page.expect_navigation():
+        stream_section(page).get_by_role("link", name=DAVSS_PROJECT, exact=True).click()
+    expect(page).to_have_url(re.compile(r"/finance/projects/\d+$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(DAVSS_PROJECT)
+
+
+# -- a payment, recorded and reversed --------------------------------------------------------------
+
+
+def test_record_and_reverse_a_payment_and_the_streams_figures_follow(finance: Page, js_errors: list[str]):
+    page = finance
+    page.goto(f"/finance/{YEAR}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Funding streams {YEAR}")
+    paid_before, to_pay_before = stream_figure(page, "paid"), stream_figure(page, "to-pay")
+    awarded = stream_figure(page, "awarded")
+    assert paid_before + to_pay_before == awarded
+
+    open_davss_from_home(page)
+    project_url = page.url
+    project_paid_before = project_figure(page, "paid")
+    balance_before = project_figure(page, "balance")
+
+    today = uk_today()
+    reference = f"BROWSER-{secrets.token_hex(4).upper()}"
+    fill_payment(page, amount="2500.00", day=today.day, month=today.month, year=today.year, reference=reference)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record payment").click()
+    expect(page).to_have_url(project_url)
+    expect(page.get_by_text("Payment of 2500.00 recorded.")).to_be_visible()
+    assert project_figure(page, "paid") == project_paid_before + PAYMENT
+    assert project_figure(page, "balance") == balance_before - PAYMENT
+    entry = ledger_entry(page, reference, "Payment")
+    expect(entry).to_have_count(1)
+    expect(entry).to_contain_text("£2,500.00")
+
+    with page.expect_navigation():
+        page.get_by_role("link", name=f"Funding streams {YEAR}").click()
+    assert stream_figure(page, "paid") == paid_before + PAYMENT
+    assert stream_figure(page, "to-pay") == to_pay_before - PAYMENT
+    assert stream_figure(page, "awarded") == awarded
+
+    # Reverse it, with a reason: a missing reason is refused first.
+    page.goto(project_url)
+    with page.expect_navigation():
+        entry.get_by_role("link", name=re.compile(r"^Reverse the payment of £2,500\.00")).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Reverse the payment of £2,500.00")
+    assert_accessible(page)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reverse payment").click()
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.get_by_role("alert")).to_contain_text("Enter why the payment is being reversed")
+    assert_accessible(page)
+    page.get_by_label("Why is this payment being reversed?").fill("Browser test: recorded to check the figures")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reverse payment").click()
+    expect(page).to_have_url(project_url)
+    expect(page.get_by_text("The payment has been reversed.")).to_be_visible()
+    assert project_figure(page, "paid") == project_paid_before
+    assert project_figure(page, "balance") == balance_before
+    expect(entry).to_contain_text("Reversed")
+    expect(entry.get_by_role("link", name=re.compile("^Reverse"))).to_have_count(0)
+    reversal = ledger_entry(page, reference, "Reversal")
+    expect(reversal).to_have_count(1)
+    expect(reversal).to_contain_text("£2,500.00")  # shown as a negative amount
+    expect(reversal).to_contain_text("Browser test: recorded to check the figures")
+
+    page.goto(f"/finance/{YEAR}/")
+    assert stream_figure(page, "paid") == paid_before
+    assert stream_figure(page, "to-pay") == to_pay_before
+    assert js_errors == []
+
+
+def test_bad_payment_shows_every_error_and_is_accessible(finance: Page, js_errors: list[str]):
+    page = finance
+    page.goto(f"/finance/{YEAR}/")
+    open_davss_from_home(page)
+    paid_before = project_figure(page, "paid")
+    entries_before = page.locator("#ledger-table tbody tr").count()
+
+    future = uk_today() + timedelta(days=40)
+    fill_payment(page, amount="12.345", day=future.day, month=future.month, year=future.year, reference="BAD-1")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record payment").click()
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    summary = page.get_by_role("alert")
+    expect(summary).to_contain_text("There is a problem")
+    expect(summary).to_contain_text("Amount must have no more than 2 decimal places")
+    expect(summary).to_contain_text("Date paid must be today or in the past")
+    # Each message beside its field, and the summary's links lead to the fields.
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Record payment"))
+    expect(form.locator(".govuk-error-message")).to_have_count(2)
+    expect(form.get_by_label("Amount", exact=True)).to_have_value("12.345")
+    expect(form.get_by_role("group", name=re.compile("Date paid")).get_by_label("Year")).to_have_value(str(future.year))
+    summary.get_by_role("link", name="Date paid must be today or in the past").click()
+    expect(form.get_by_role("group", name=re.compile("Date paid")).get_by_label("Day")).to_be_focused()
+    assert_accessible(page)
+
+    # Nothing was written.
+    assert project_figure(page, "paid") == paid_before
+    expect(page.locator("#ledger-table tbody tr")).to_have_count(entries_before)
+    expect(page.locator("#ledger-table")).not_to_contain_text("BAD-1")
+    assert js_errors == []
+
+
+# -- axe on every finance page ---------------------------------------------------------------------
+
+
+def test_every_finance_page_is_accessible(finance: Page, js_errors: list[str]):
+    page = finance
+    page.goto(f"/finance/{YEAR}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Funding streams {YEAR}")
+    assert_accessible(page)
+
+    open_davss_from_home(page)
+    expect(page.get_by_role("heading", name="Record a payment")).to_be_visible()
+    assert_accessible(page)
+
+    page.goto(f"/finance/{YEAR}/")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Ledger", exact=True).click()
+    expect(page).to_have_url(re.compile(rf"/finance/{YEAR}/ledger$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Ledger {YEAR}")
+    expect(page.get_by_role("table", name=re.compile(re.escape(DAVSS_PROJECT)))).to_contain_text("Award")
+    assert_accessible(page)
+
+    page.goto(f"/finance/{YEAR}/")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Year-end reconciliation").click()
+    expect(page).to_have_url(re.compile(rf"/finance/{YEAR}/reconciliation$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Year-end reconciliation {YEAR}")
+    expect(page.get_by_role("heading", name="Close the year")).to_be_visible()
+    assert_accessible(page)
+    assert js_errors == []
+
+
+@pytest.fixture
+def reopen_closing_year(new_context) -> Iterator[None]:
+    """Whatever happens, 2019-20 is open again afterwards (reopened by admin, with a reason)."""
+    yield
+    page = new_context().new_page()
+    sign_in(page, "admin@demo.test")
+    page.goto(f"/finance/{CLOSING_YEAR}/reconciliation")
+    reopen = page.get_by_role("button", name="Reopen the year")
+    if reopen.count():
+        page.get_by_label("Why is the year being reopened?").fill("Browser test: reopened after closing")
+        with page.expect_navigation():
+            reopen.click()
+    expect(page.get_by_role("heading", name="Close the year")).to_be_visible()
+
+
+def test_closing_a_year_refuses_without_confirmation_then_closes_and_admin_reopens(
+    finance: Page, new_context, reopen_closing_year, js_errors: list[str]
+):
+    page = finance
+    page.goto(f"/finance/{CLOSING_YEAR}/reconciliation")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Year-end reconciliation {CLOSING_YEAR}")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Close the year").click()  # the box not ticked
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.get_by_role("alert")).to_contain_text("Confirm that you understand what closing the year does")
+    expect(page.get_by_role("heading", name="Close the year")).to_be_visible()  # still open
+    assert_accessible(page)
+
+    page.get_by_label("I understand that the year's returns, payments and awards become read-only").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Close the year").click()
+    expect(page.get_by_text(f"The {CLOSING_YEAR} financial year is closed.")).to_be_visible()
+    expect(page.locator(".govuk-inset-text")).to_contain_text("Closed on")
+    expect(page.get_by_role("button", name="Close the year")).to_have_count(0)
+    expect(page.get_by_role("button", name="Reopen the year")).to_have_count(0)  # admin only
+    assert_accessible(page)
+
+    # The closed year's project is read-only for finance.
+    page.goto(f"/finance/{CLOSING_YEAR}/")
+    with page.expect_navigation():
+        stream_section(page).get_by_role("link", name=DAVSS_PROJECT, exact=True).click()
+    expect(page.locator(".govuk-inset-text")).to_contain_text("read-only")
+    expect(page.get_by_role("heading", name="Record a payment")).to_have_count(0)
+    assert_accessible(page)
+
+    # Admin reopens it, and a missing reason is refused first.
+    admin = new_context().new_page()
+    sign_in(admin, "admin@demo.test")
+    admin.goto(f"/finance/{CLOSING_YEAR}/reconciliation")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Reopen the year").click()
+    expect(admin).to_have_title(re.compile(r"^Error: "))
+    expect(admin.get_by_role("alert")).to_contain_text("Enter why the year is being reopened")
+    assert_accessible(admin)
+    admin.get_by_label("Why is the year being reopened?").fill("Browser test: closed only to check the pages")
+    with admin.expect_navigation():
+        admin.get_by_role("button", name="Reopen the year").click()
+    expect(admin.get_by_text(f"The {CLOSING_YEAR} financial year has been reopened.")).to_be_visible()
+    expect(admin.get_by_role("heading", name="Close the year")).to_be_visible()
+    assert js_errors == []
+
+
+def test_csu_reads_a_project_finance_page_without_the_forms(page: Page):
+    sign_in(page, "csu@demo.test")
+    page.goto(f"/finance/{YEAR}/")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Funding streams {YEAR}")
+    assert_accessible(page)
+    open_davss_from_home(page)
+    expect(page.locator("dd[data-figure='award']")).to_have_text("£10,000.00")
+    expect(page.get_by_role("heading", name="Record a payment")).to_have_count(0)
+    expect(page.get_by_role("button", name="Record payment")).to_have_count(0)
+    expect(page.locator("#ledger-table").get_by_role("link", name=re.compile("^Reverse"))).to_have_count(0)
+    assert_accessible(page)
+
+
+# -- downloads -------------------------------------------------------------------------------------
+
+
+def download(page: Page, link_name: str, tmp_path: Path) -> Path:
+    with page.expect_download() as info:
+        page.get_by_role("link", name=link_name, exact=True).click()
+    file = info.value
+    assert file.failure() is None
+    saved = tmp_path / file.suggested_filename
+    file.save_as(saved)
+    return saved
+
+
+def test_allocation_csv_and_ledger_xlsx_download(finance: Page, tmp_path: Path):
+    page = finance
+    page.goto(f"/finance/{YEAR}/")
+
+    allocation = download(page, "allocation (CSV)", tmp_path)
+    assert allocation.name.endswith(".csv"), allocation.name
+    with allocation.open(newline="", encoding="utf-8-sig") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ALLOCATION_COLUMNS
+    assert [row[:6] for row in rows[1:]] == [
+        [YEAR, STREAM, "Kent Police and Crime Commissioner", "34218.00", "22812.00", "11406.00"]
+    ]
+
+    ledger = download(page, "ledger (Excel)", tmp_path)
+    assert ledger.name.endswith(".xlsx"), ledger.name
+    sheet = load_workbook(ledger, read_only=True).active
+    values = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert values[0] == LEDGER_COLUMNS
+    awards = [row for row in values[1:] if row[3] == "award"]
+    assert len(awards) == 5
+    assert {row[2] for row in awards} >= {DAVSS_PROJECT}
