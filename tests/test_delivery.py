@@ -322,3 +322,40 @@ def test_csu_pages_issue_a_fixed_number_of_queries(
             assert client.get(url).status_code == 200
         counts.append(counter.count)
     assert counts[0] == counts[1], counts
+
+
+def test_demo_project_pages_show_the_seeds_quarterly_tables(client, login):
+    """DAVSS 2020-21 (q1, q2 20-21 of the action plan) and PAS 2020-21 ("2020 Referrals"), totals computed."""
+    import re
+
+    from portal.models import Organisation, Project, User
+    from portal.services import demo
+
+    demo.load("delivery-demo-password")
+    db.session.commit()
+    login(client, db.session.scalar(select(User).where(User.email == "csu@demo.test")))
+
+    def table(short_name: str) -> dict[str, list[str]]:
+        project = db.session.scalar(
+            select(Project)
+            .join(Organisation)
+            .where(Organisation.short_name == short_name, Project.year.has(start_year=2020))
+        )
+        page = client.get(f"/csu/projects/{project.id}").text
+        body = page[page.index('id="outputs-table"') : page.index("</table>", page.index('id="outputs-table"'))]
+        rows = {}
+        for row in re.findall(r"<tr class=\"govuk-table__row\">(.*?)</tr>", body, re.S)[1:]:
+            name = re.sub(
+                r"<[^>]+>|\(latest quarter\)", "", re.search(r"<th[^>]*>(.*?)</th>", row, re.S).group(1)
+            ).strip()
+            cells = [re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            rows[name] = cells[:5]
+        return rows
+
+    davss = table("DAVSS")
+    assert davss["Referrals"] == ["203", "274", "", "", "477"]
+    assert davss["Volunteer hours total"] == ["9,799", "10,988", "", "", "20,787"]
+    pas = table("PAS")
+    assert pas["High risk"] == ["6", "32", "53", "43", "134"]  # the printed table says 87
+    assert pas["Referrals from West Kent"] == ["49", "73", "89", "73", "284"]
+    assert pas["Volunteer hours"] == ["1,597", "1,612", "1,671", "1,639", "6,519"]
