@@ -60,6 +60,15 @@ def append_only_ddl(table: str, dialect: str) -> list[str]:
     return []
 
 
+def drop_append_only_ddl(table: str, dialect: str) -> list[str]:
+    """Undo append_only_ddl for one table (the shared PostgreSQL function is dropped separately)."""
+    if dialect == "sqlite":
+        return [f"DROP TRIGGER IF EXISTS {table}_no_update", f"DROP TRIGGER IF EXISTS {table}_no_delete"]
+    if dialect == "postgresql":
+        return [f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}"]
+    return []
+
+
 def _attach_append_only(table_name: str) -> None:
     table = db.Model.metadata.tables[table_name]
     for dialect in ("sqlite", "postgresql"):

@@ -40,29 +40,6 @@ FUNDING_TABLE = [
 SORTABLE = ["Organisation", "Project", "Priority", "Award", "Paid", "Reported spend", "Delivery to date"]
 
 
-# Chromium reports a page answered with 422 (a form with errors) as a failed load: that one is expected.
-EXPECTED_STATUS = re.compile(r"^Failed to load resource: the server responded with a status of 422\b")
-# GOV.UK Frontend reports a component it could not initialise with console.log, not console.error.
-LOGGED_ERROR = re.compile(r"^\w*Error: ")
-
-
-@pytest.fixture
-def js_errors(page: Page) -> list[str]:
-    """Console errors (a script the Content-Security-Policy refused among them), errors GOV.UK Frontend logged,
-    and uncaught exceptions."""
-    errors: list[str] = []
-
-    def on_console(message) -> None:
-        if message.type == "error" and not EXPECTED_STATUS.match(message.text):
-            errors.append(f"console: {message.text}")
-        elif message.type != "error" and LOGGED_ERROR.match(message.text):
-            errors.append(f"console.{message.type}: {message.text}")
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
-    return errors
-
-
 @pytest.fixture
 def csu(page: Page) -> Page:
     sign_in(page, "csu@demo.test")
