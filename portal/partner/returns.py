@@ -143,7 +143,7 @@ def _invalid_autosave(form):
     return render_template("partner/_autosave_status.html", message=message, failed=True), 422
 
 
-def _save_section(project, quarter: int, mreturn, form, section: str, save, posted: dict):
+def _save_section(project, quarter: int, form, section: str, save, posted: dict):
     """Save a section; a conflict or a locked return becomes a message on the page (None is returned)."""
     try:
         saved = save()
@@ -180,7 +180,6 @@ def return_outputs(project_id: int, quarter: int):
             result = _save_section(
                 project,
                 quarter,
-                mreturn,
                 form,
                 "outputs",
                 lambda: service.save_outputs(
@@ -228,7 +227,6 @@ def return_spend(project_id: int, quarter: int):
             result = _save_section(
                 project,
                 quarter,
-                mreturn,
                 form,
                 "spend",
                 lambda: service.save_spend(
@@ -280,7 +278,6 @@ def return_narrative(project_id: int, quarter: int):
             result = _save_section(
                 project,
                 quarter,
-                mreturn,
                 form,
                 "narrative",
                 lambda: service.save_narrative(

@@ -10,7 +10,7 @@ from ..auth.guards import require_role
 from ..extensions import db
 from ..models import Project
 from ..models.user import PARTNER
-from ..services.figures import project_rows
+from ..services.delivery import year_delivery
 from ..services.ledger import project_ledger
 from ..services.years import all_years, default_year, year_or_404
 
@@ -31,7 +31,8 @@ def project_for_partner(project_id: int) -> Project:
 def home(year_label: str | None):
     years = all_years()
     year = year_or_404(year_label) if year_label else default_year(years)
-    rows = project_rows(year, organisation=current_user.organisation) if year else []
+    rows = year_delivery(year, organisation_id=current_user.organisation_id) if year else []
+    rows.sort(key=lambda row: row.project.name.casefold())
     return render_template(
         "partner/home.html", years=years, year=year, rows=rows, organisation=current_user.organisation
     )
@@ -40,7 +41,7 @@ def home(year_label: str | None):
 @bp.route("/projects/<int:project_id>")
 def project_view(project_id: int):
     project = project_for_partner(project_id)
-    row = project_rows(project.year, organisation=project.organisation, only=project)[0]
+    row = year_delivery(project.year, project_ids=[project.id])[0]
     return render_template("partner/project.html", project=project, row=row, ledger=project_ledger(project))
 
 

@@ -19,7 +19,7 @@ All arithmetic is Decimal; rounding is half-up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import select
@@ -29,7 +29,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..calendar import uk_today
 from ..extensions import db
 from ..models import CsuRating, FinancialYear, MeasureValue, MonitoringReturn, Project
-from ..models.monitoring_return import APPROVED, NOT_STARTED, STATUS_LABELS, SUBMITTED
+from ..models.monitoring_return import APPROVED, CHANGES_REQUESTED, NOT_STARTED, STATUS_LABELS, SUBMITTED
 from ..models.project import COMBINE_LATEST, COMBINE_SUM, OutputMeasure
 from ..models.types import utcnow
 from .figures import paid_by_project
@@ -62,6 +62,23 @@ def delivery_rag(delivery_pct: Decimal | None) -> str | None:
 
 def is_reported(mreturn: MonitoringReturn | None) -> bool:
     return mreturn is not None and mreturn.status in (SUBMITTED, APPROVED)
+
+
+@dataclass
+class QuarterState:
+    """One quarter of a project as the partner's home shows it."""
+
+    number: int
+    status: str
+    due: date
+    overdue: bool
+    open: bool
+    return_id: int | None = None
+    comment: str | None = None  # the CSU's request for changes, while it stands
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.status]
 
 
 @dataclass
@@ -178,12 +195,36 @@ class ProjectDelivery:
     def is_overdue(self, quarter: int) -> bool:
         return not is_reported(self.returns.get(quarter)) and self.project.year.quarter(quarter).is_overdue(self.now)
 
+    @property
+    def quarter_states(self) -> list[QuarterState]:
+        states = []
+        for quarter in self.project.year.quarters:
+            mreturn = self.returns.get(quarter.number)
+            states.append(
+                QuarterState(
+                    number=quarter.number,
+                    status=self.status(quarter.number),
+                    due=quarter.due,
+                    overdue=self.is_overdue(quarter.number),
+                    open=self.is_open(quarter.number),
+                    return_id=mreturn.id if mreturn else None,
+                    comment=mreturn.review_comment if mreturn and mreturn.status == CHANGES_REQUESTED else None,
+                )
+            )
+        return states
+
     def is_provisional(self, quarter: int) -> bool:
         mreturn = self.returns.get(quarter)
         return mreturn is not None and mreturn.status == SUBMITTED
 
 
-def year_delivery(year: FinancialYear, *, project_ids: list[int] | None = None, now: datetime | None = None):
+def year_delivery(
+    year: FinancialYear,
+    *,
+    project_ids: list[int] | None = None,
+    organisation_id: int | None = None,
+    now: datetime | None = None,
+):
     """Budget against delivery for every project of a year (or the given ones): seven queries, however many."""
     now = now or utcnow()
     query = (
@@ -199,6 +240,8 @@ def year_delivery(year: FinancialYear, *, project_ids: list[int] | None = None, 
     )
     if project_ids is not None:
         query = query.where(Project.id.in_(project_ids))
+    if organisation_id is not None:
+        query = query.where(Project.organisation_id == organisation_id)
     projects = list(db.session.scalars(query).unique())
     ids = [project.id for project in projects]
     returns: dict[int, dict[int, MonitoringReturn]] = {}
