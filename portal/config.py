@@ -61,6 +61,10 @@ def from_environment(instance_path: str) -> dict:
     secret = os.environ.get("SECRET_KEY")
     settings["SECRET_KEY"] = secret if secret is not None else instance_secret(instance_path)
     settings["DEMO_PASSWORD"] = os.environ.get("DEMO_PASSWORD") or None
+    # The host names this deployment answers to; any other Host header gets 400 (Flask's TRUSTED_HOSTS).
+    hosts = [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()]
+    if hosts:
+        settings["TRUSTED_HOSTS"] = hosts
     return settings
 
 

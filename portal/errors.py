@@ -6,7 +6,7 @@ from flask import Flask, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
 
 from .auth import keep_text
 from .extensions import db
@@ -50,6 +50,11 @@ def register(app: Flask) -> None:
             title="Your form has expired",
             message="For your security the form could not be sent. Go back, refresh the page and send it again.",
         )
+
+    @app.errorhandler(SecurityError)
+    def _untrusted_host(error):
+        # No page can be built for a host this deployment does not serve (links need the host).
+        return "Bad request: this host is not served here.", 400, {"Content-Type": "text/plain; charset=utf-8"}
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):

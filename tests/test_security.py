@@ -199,3 +199,14 @@ class TestWithCsrf:
             "/sign-in", data={"email": "a@davss.example", "password": TEST_PASSWORD, "csrf_token": token}
         )
         assert response.status_code == 302
+
+
+def test_a_host_outside_trusted_hosts_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "z" * 48)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'prod.db'}")
+    monkeypatch.setenv("PORTAL_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("TRUSTED_HOSTS", "portal.sevenoaks.example, localhost")
+    app = create_app()
+    client = app.test_client()
+    assert client.get("/healthz", base_url="https://portal.sevenoaks.example").status_code == 200
+    assert client.get("/healthz", base_url="https://evil.example").status_code == 400
