@@ -16,7 +16,7 @@ from .models import Organisation, Project, User
 from .models.user import ROLES
 from .services import demo
 from .services.passwords import PasswordPolicyError
-from .services.users import UserError, create_user, set_password
+from .services.users import UserError, create_user, deactivate, set_password
 from .services.year_import import YearImportError, import_year
 
 year_cli = AppGroup("year", help="Financial years.")
@@ -123,6 +123,18 @@ def user_set_password(email: str, password_stdin: bool) -> None:
         _fail(f"Error: {error}")
     db.session.commit()
     click.echo(f"Password set for {user.email}; their sessions have ended")
+
+
+@user_cli.command("deactivate")
+@click.argument("email")
+def user_deactivate(email: str) -> None:
+    """Stop EMAIL signing in; every session that user had ends. Their records stay."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _fail(f"Error: no user with the e-mail {email}")
+    deactivate(user)
+    db.session.commit()
+    click.echo(f"Deactivated {user.email}; their sessions have ended")
 
 
 def register(app: Flask) -> None:

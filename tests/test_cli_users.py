@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from portal.services.passwords import verify_password
+from tests.conftest import TEST_PASSWORD
 
 PASSWORD = "a long enough password"
 COMMON_PASSWORDS = Path(__file__).resolve().parent.parent / "portal" / "data" / "common-passwords.txt"
@@ -253,3 +254,16 @@ def test_set_password_for_unknown_user(runner, app):
 
     assert result.exit_code != 0
     assert "no user with the e-mail nobody@example.org" in result.stderr
+
+
+def test_deactivate_stops_sign_in_and_ends_sessions(app, runner, make_org, make_user, login):
+    user = make_user("leaver@davss.example", ("partner",), make_org("DAVSS"))
+    client = app.test_client()
+    login(client, user)
+    assert client.get("/partner/").status_code == 200
+    result = runner.invoke(args=["user", "deactivate", "Leaver@DAVSS.example"])
+    assert result.exit_code == 0 and "Deactivated leaver@davss.example" in result.output
+    assert client.get("/partner/").status_code == 302
+    response = app.test_client().post("/sign-in", data={"email": "leaver@davss.example", "password": TEST_PASSWORD})
+    assert response.status_code == 422
+    assert runner.invoke(args=["user", "deactivate", "nobody@example.org"]).exit_code == 1

@@ -4,7 +4,6 @@ immutable revisions, and the CSU's review. Services flush; the view commits once
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from flask import current_app
@@ -15,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..calendar import uk_time, uk_today
 from ..extensions import db
-from ..models import AuditEvent, MeasureValue, MonitoringReturn, OutputMeasure, Project, ReturnRevision
+from ..models import AuditEvent, MeasureValue, MonitoringReturn, Project, ReturnRevision
 from ..models.monitoring_return import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED
 from ..models.types import utcnow
 from ..money import format_pence
@@ -484,14 +483,6 @@ def compare_revisions(project: Project, older: ReturnRevision, newer: ReturnRevi
         }
         for question, answer in revision_answers(project, newer)
     ]
-
-
-def measures_by_id(project: Project) -> dict[int, OutputMeasure]:
-    return {measure.id: measure for measure in project.measures}
-
-
-def last_saved(mreturn: MonitoringReturn | None) -> datetime | None:
-    return mreturn.updated_at if mreturn else None
 
 
 def current_answers(project: Project, mreturn: MonitoringReturn | None) -> list[dict]:
