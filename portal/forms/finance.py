@@ -10,14 +10,13 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovDateInput,
     GovSelect,
     GovSubmitInput,
-    GovTextArea,
     GovTextInput,
 )
-from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..calendar import uk_today
-from .returns import PoundsInput, no_control_characters, strip
+from .returns import PoundsInput, no_control_characters, strip, text_area
 
 MAX_LEDGER_PENCE = 100_000_000_00
 
@@ -46,12 +45,6 @@ class GovDateField(DateField):
             raise ValueError(f"{self.label.text} must be a real date, like {self.example}") from None
 
 
-def _text(label: str, limit: int, *, required: str | None = None, hint: str = ""):
-    validators = [DataRequired(message=required)] if required else [Optional()]
-    validators += [Length(max=limit, message=f"{label} must be {limit:,} characters or fewer"), no_control_characters]
-    return TextAreaField(label, description=hint, widget=GovTextArea(), filters=[strip], validators=validators)
-
-
 class PaymentForm(FlaskForm):
     amount = StringField(
         "Amount",
@@ -75,8 +68,8 @@ class PaymentForm(FlaskForm):
             no_control_characters,
         ],
     )
-    note = _text("Note", 1000)
-    reason = _text(
+    note = text_area("Note", 1000)
+    reason = text_area(
         "Reason for paying more than the award",
         1000,
         hint="Only needed when the total paid would be more than the award.",
@@ -94,7 +87,7 @@ class PaymentForm(FlaskForm):
 
 
 class ReversalForm(FlaskForm):
-    reason = _text("Why is this payment being reversed?", 1000, required="Enter why the payment is being reversed")
+    reason = text_area("Why is this payment being reversed?", 1000, required="Enter why the payment is being reversed")
     save = SubmitField("Reverse payment", widget=GovSubmitInput())
 
 
@@ -106,7 +99,7 @@ class VariationForm(FlaskForm):
         filters=[strip],
         validators=[DataRequired(message="Enter the new award")],
     )
-    reason = _text("Reason for the change", 1000, required="Enter the reason for the change")
+    reason = text_area("Reason for the change", 1000, required="Enter the reason for the change")
     save = SubmitField("Change award", widget=GovSubmitInput())
 
     def __init__(self, *args, **kwargs):
@@ -128,7 +121,7 @@ class InstalmentForm(FlaskForm):
         choices=[SelectChoice("", "No condition")] + [SelectChoice(str(q), f"Q{q} return") for q in (1, 2, 3, 4)],
         widget=GovSelect(),
     )
-    note = _text("Note", 500)
+    note = text_area("Note", 500)
     save = SubmitField("Add instalment", widget=GovSubmitInput())
 
     def __init__(self, *args, **kwargs):
@@ -150,5 +143,5 @@ class CloseYearForm(FlaskForm):
 
 
 class ReopenYearForm(FlaskForm):
-    reason = _text("Why is the year being reopened?", 1000, required="Enter why the year is being reopened")
+    reason = text_area("Why is the year being reopened?", 1000, required="Enter why the year is being reopened")
     save = SubmitField("Reopen the year", widget=GovSubmitInput())

@@ -16,7 +16,7 @@ from govuk_frontend_wtf.wtforms_widgets import (
     GovTextInput,
 )
 from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..money import MoneyError, format_pence, pence_from_pounds
 from ..services.quantities import QuantityError, parse_quantity
@@ -34,6 +34,18 @@ def strip(value):
 def no_control_characters(form, field) -> None:
     if field.data and CONTROL_CHARACTERS.search(field.data):
         raise ValidationError(f"{field.label.text} must not contain control characters such as NUL")
+
+
+def text_area(
+    label: str, limit: int, *, required: str | None = None, hint: str = "", too_long: str | None = None
+) -> TextAreaField:
+    """A GOV.UK textarea: stripped, within a limit, free of control characters; required with a message."""
+    validators = [DataRequired(message=required)] if required else [Optional()]
+    validators += [
+        Length(max=limit, message=too_long or f"{label} must be {limit:,} characters or fewer"),
+        no_control_characters,
+    ]
+    return TextAreaField(label, description=hint, widget=GovTextArea(), filters=[strip], validators=validators)
 
 
 def plain_quantity(value: Decimal | None) -> str:
@@ -235,31 +247,22 @@ class ApproveForm(FlaskForm):
 
 class RequestChangesForm(FlaskForm):
     version = HiddenField()
-    comment = TextAreaField(
+    comment = text_area(
         "What needs to change",
-        description="The partner sees this on their home page and on the return.",
-        widget=GovTextArea(),
-        filters=[strip],
-        validators=[
-            DataRequired(message="Enter what needs to change"),
-            Length(max=2000, message="What needs to change must be 2,000 characters or fewer"),
-            no_control_characters,
-        ],
+        2000,
+        required="Enter what needs to change",
+        hint="The partner sees this on their home page and on the return.",
     )
     request_changes = SubmitField("Send back for changes", widget=GovSubmitInput())
 
 
 class ReopenForm(FlaskForm):
     version = HiddenField()
-    reason = TextAreaField(
+    reason = text_area(
         "Why the return is being reopened",
-        widget=GovTextArea(),
-        filters=[strip],
-        validators=[
-            DataRequired(message="Enter why the return is being reopened"),
-            Length(max=2000, message="The reason must be 2,000 characters or fewer"),
-            no_control_characters,
-        ],
+        2000,
+        required="Enter why the return is being reopened",
+        too_long="The reason must be 2,000 characters or fewer",
     )
     reopen = SubmitField("Reopen return", widget=GovSubmitInput())
 
@@ -272,15 +275,11 @@ class CsuRatingForm(FlaskForm):
         widget=GovRadioInput(),
         validate_choice=False,  # checked below, with a message a person can act on
     )
-    reason = TextAreaField(
+    reason = text_area(
         "Reason",
-        widget=GovTextArea(),
-        filters=[strip],
-        validators=[
-            DataRequired(message="Enter the reason for your rating"),
-            Length(max=1000, message="The reason must be 1,000 characters or fewer"),
-            no_control_characters,
-        ],
+        1000,
+        required="Enter the reason for your rating",
+        too_long="The reason must be 1,000 characters or fewer",
     )
     save = SubmitField("Save rating", widget=GovSubmitInput())
 
