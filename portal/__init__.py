@@ -98,12 +98,12 @@ def _init_templates(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from .admin.views import bp as admin_bp
-    from .auth.views import bp as auth_bp
-    from .csu.views import bp as csu_bp
-    from .finance.views import bp as finance_bp
-    from .main.views import bp as main_bp
-    from .partner.views import bp as partner_bp
+    from .admin import bp as admin_bp
+    from .auth import bp as auth_bp
+    from .csu import bp as csu_bp
+    from .finance import bp as finance_bp
+    from .main import bp as main_bp
+    from .partner import bp as partner_bp
 
     for blueprint in (main_bp, auth_bp, partner_bp, csu_bp, finance_bp, admin_bp):
         app.register_blueprint(blueprint)

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import render_template
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from ..auth.guards import require_role
 from ..extensions import db
 from ..models import Organisation, User
-from ..models.user import ADMIN, ROLE_LABELS
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-bp.before_request(require_role(ADMIN))
+from ..models.user import ROLE_LABELS
 
 
-@bp.route("/")
 def home():
     organisations = list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
     user_counts = dict(

@@ -1,0 +1,11 @@
+"""Signing in and out, and changing a password. The route table; guards and loaders live beside it."""
+
+from flask import Blueprint
+
+from . import views
+
+bp = Blueprint("auth", __name__)
+
+bp.add_url_rule("/sign-in", view_func=views.sign_in, methods=["GET", "POST"])
+bp.add_url_rule("/sign-out", view_func=views.sign_out, methods=["POST"])
+bp.add_url_rule("/account/password", view_func=views.password_change, methods=["GET", "POST"])

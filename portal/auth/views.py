@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db
@@ -14,8 +14,6 @@ from ..services.users import set_password
 from .guards import GENERIC_FAILURE, THROTTLED
 from .loader import is_safe_next
 
-bp = Blueprint("auth", __name__)
-
 HOME_BY_ROLE = ((CSU, "csu.home"), (FINANCE, "finance.home"), (ADMIN, "admin.home"), (PARTNER, "partner.home"))
 
 
@@ -26,7 +24,6 @@ def home_url(user) -> str:
     return url_for("main.no_role")
 
 
-@bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
@@ -47,7 +44,6 @@ def sign_in():
     return render_template("auth/sign_in.html", form=form), status
 
 
-@bp.route("/sign-out", methods=["POST"])
 @login_required
 def sign_out():
     auth_service.sign_out(current_user)
@@ -58,7 +54,6 @@ def sign_out():
     return redirect(url_for("auth.sign_in"))
 
 
-@bp.route("/account/password", methods=["GET", "POST"])
 @login_required
 def password_change():
     form = PasswordChangeForm()

@@ -19,7 +19,6 @@ from ..services.exports import amount, docx_response, number, table_response, xm
 from ..services.figures import StreamFigures, stream_figures
 from ..services.quantities import format_quantity
 from ..services.years import all_years, year_or_404
-from .views import bp
 
 FORMATS = ("csv", "xlsx")
 PROJECT_COLUMNS = (
@@ -124,14 +123,12 @@ def measure_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list
     return rows
 
 
-@bp.route("/<year_label>/projects.<fmt>")
 def projects_export(year_label: str, fmt: str):
     year = _year_and_format(year_label, fmt)
     rows = project_rows(year, year_delivery(year))
     return table_response(fmt, f"projects-{year.label}", PROJECT_COLUMNS, rows, f"Projects {year.label}")
 
 
-@bp.route("/<year_label>/measures.<fmt>")
 def measures_export(year_label: str, fmt: str):
     year = _year_and_format(year_label, fmt)
     rows = measure_rows(year, year_delivery(year))
@@ -204,7 +201,6 @@ def remainder_sentence(report: AnnualReport, section: StreamSection) -> str:
     return f"{format_pence(section.remainder_pence)} of the {total} has not been allocated."
 
 
-@bp.route("/<year_label>/annual-report", endpoint="annual_report")
 def annual_report_page(year_label: str):
     year = year_or_404(year_label)
     report = build_annual_report(year)
@@ -219,7 +215,6 @@ def annual_report_page(year_label: str):
     )
 
 
-@bp.route("/<year_label>/annual-report.docx")
 def annual_report_docx(year_label: str):
     year = year_or_404(year_label)
     return docx_response(f"annual-report-{year.label}.docx", annual_report_document(build_annual_report(year)))

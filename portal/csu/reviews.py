@@ -13,7 +13,6 @@ from ..forms.returns import ApproveForm, ReopenForm, RequestChangesForm, plain_q
 from ..models import MonitoringReturn, Project, ReturnRevision
 from ..models.user import CSU
 from ..services import returns as service
-from .views import bp
 
 
 def _return_or_404(return_id: int) -> MonitoringReturn:
@@ -38,7 +37,6 @@ def _require_csu() -> None:
         abort(403)
 
 
-@bp.route("/reviews")
 def review_queue():
     return render_template("csu/review_queue.html", returns=service.review_queue())
 
@@ -88,7 +86,6 @@ def _render(mreturn: MonitoringReturn, status: int = 200, **forms):
     )
 
 
-@bp.route("/returns/<int:return_id>")
 def return_review(return_id: int):
     return _render(_return_or_404(return_id))
 
@@ -113,7 +110,6 @@ def _decide(mreturn: MonitoringReturn, form, action, done: str, form_name: str):
     return redirect(url_for("csu.review_queue"))
 
 
-@bp.route("/returns/<int:return_id>/approve", methods=["POST"])
 def return_approve(return_id: int):
     _require_csu()
     mreturn = _return_or_404(return_id)
@@ -127,7 +123,6 @@ def return_approve(return_id: int):
     )
 
 
-@bp.route("/returns/<int:return_id>/request-changes", methods=["POST"])
 @keeps_text
 def return_request_changes(return_id: int):
     _require_csu()
@@ -142,7 +137,6 @@ def return_request_changes(return_id: int):
     )
 
 
-@bp.route("/returns/<int:return_id>/reopen", methods=["POST"])
 @keeps_text
 def return_reopen(return_id: int):
     _require_csu()
@@ -157,7 +151,6 @@ def return_reopen(return_id: int):
     )
 
 
-@bp.route("/returns/<int:return_id>/revisions/<int:number>")
 def return_revision(return_id: int, number: int):
     mreturn = _return_or_404(return_id)
     revision = next((item for item in mreturn.revisions if item.number == number), None)
@@ -174,7 +167,6 @@ def return_revision(return_id: int, number: int):
     )
 
 
-@bp.route("/returns/<int:return_id>/compare")
 def return_compare(return_id: int):
     mreturn = _return_or_404(return_id)
     older, newer = service.revisions_to_compare(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from ..auth.guards import require_role
 from ..extensions import db
 from ..forms.returns import CsuRatingForm
 from ..htmx import page_or_fragment
 from ..models import Priority, Project, User
-from ..models.user import ADMIN, CSU, FINANCE, PARTNER, UserRole
+from ..models.user import CSU, PARTNER, UserRole
 from ..services import due
 from ..services.charts import outputs_chart, spend_chart
 from ..services.delivery import project_delivery, year_delivery
@@ -21,13 +20,7 @@ from ..services.ratings import set_csu_rating
 from ..services.returns import ReturnError, review_history
 from ..services.years import all_years, default_year, year_or_404
 
-bp = Blueprint("csu", __name__, url_prefix="/csu")
-# Finance reads the CSU's pages too; only the CSU changes anything on them.
-bp.before_request(require_role(CSU, FINANCE, ADMIN))
 
-
-@bp.route("/", defaults={"year_label": None})
-@bp.route("/<year_label>/")
 def home(year_label: str | None):
     years = all_years()
     year = year_or_404(year_label) if year_label else default_year(years)
@@ -77,7 +70,6 @@ def _rating_form(delivery, formdata=None) -> CsuRatingForm:
     return form
 
 
-@bp.route("/projects/<int:project_id>", methods=["GET", "POST"])
 def project_view(project_id: int):
     project = _project_or_404(project_id)
     delivery = project_delivery(project)
@@ -119,7 +111,6 @@ def project_view(project_id: int):
     ), status
 
 
-@bp.route("/due")
 def due_list():
     items = due.due_and_overdue()
     organisation_ids = {item.project.organisation_id for item in items}
@@ -135,7 +126,6 @@ def due_list():
     return render_template("csu/due.html", items=items, contacts=contacts)
 
 
-@bp.route("/<year_label>/priorities")
 def priorities(year_label: str):
     year = year_or_404(year_label)
     deliveries = year_delivery(year)
@@ -146,7 +136,3 @@ def priorities(year_label: str):
     return render_template(
         "csu/priorities.html", year=year, years=all_years(), priorities=ranked, by_priority=by_priority
     )
-
-
-# Pages kept in their own modules (reviews, exports and the annual report) register on this blueprint when imported.
-from . import reports, reviews  # noqa: E402, F401

@@ -7,7 +7,7 @@ from flask import abort
 from ..services import ledger as ledger_service
 from ..services.exports import amount, table_response
 from ..services.years import year_or_404
-from .views import _year_figures, bp
+from .views import _year_figures
 
 FORMATS = ("csv", "xlsx")
 ALLOCATION_COLUMNS = (
@@ -39,7 +39,6 @@ def _year(year_label: str, fmt: str):
     return year_or_404(year_label)
 
 
-@bp.route("/<year_label>/allocation.<fmt>")
 def allocation_export(year_label: str, fmt: str):
     year = _year(year_label, fmt)
     streams, _ = _year_figures(year)
@@ -59,7 +58,6 @@ def allocation_export(year_label: str, fmt: str):
     return table_response(fmt, f"allocation-{year.label}", ALLOCATION_COLUMNS, rows, f"Allocation {year.label}")
 
 
-@bp.route("/<year_label>/ledger.<fmt>")
 def ledger_export(year_label: str, fmt: str):
     year = _year(year_label, fmt)
     ledgers = sorted(

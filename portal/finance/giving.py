@@ -10,7 +10,6 @@ from flask import Response, abort, current_app
 from ..services import giving360
 from ..services.exports import csv_response
 from ..services.years import year_or_404
-from .views import bp
 
 
 def _package(year_label: str) -> tuple[str, dict]:
@@ -21,7 +20,6 @@ def _package(year_label: str) -> tuple[str, dict]:
     return year.label, giving360.grants_package(year, current_app.config, projects)
 
 
-@bp.route("/<year_label>/360giving.json")
 def giving_json(year_label: str):
     label, package = _package(year_label)
     response = Response(giving360.dumps(package), content_type="application/json; charset=utf-8")
@@ -30,7 +28,6 @@ def giving_json(year_label: str):
     return response
 
 
-@bp.route("/<year_label>/360giving.csv")
 def giving_csv(year_label: str):
     label, package = _package(year_label)
     header, *rows = giving360.grants_csv(package)

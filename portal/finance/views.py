@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
-from ..auth.guards import require_role
 from ..extensions import db
 from ..forms.finance import (
     CloseYearForm,
@@ -17,15 +16,11 @@ from ..forms.finance import (
     VariationForm,
 )
 from ..models import Payment, PaymentInstalment, Project
-from ..models.user import ADMIN, CSU, FINANCE
+from ..models.user import ADMIN, FINANCE
 from ..services import ledger as service
 from ..services.delivery import year_delivery
 from ..services.figures import stream_figures
 from ..services.years import all_years, default_year, year_or_404
-
-bp = Blueprint("finance", __name__, url_prefix="/finance")
-# The CSU reads finance figures; changing them is for finance and admin.
-bp.before_request(require_role(FINANCE, CSU, ADMIN))
 
 
 def _may_change() -> None:
@@ -56,8 +51,6 @@ def _year_figures(year):
     return streams, spend
 
 
-@bp.route("/", defaults={"year_label": None})
-@bp.route("/<year_label>/")
 def home(year_label: str | None):
     years = all_years()
     year = year_or_404(year_label) if year_label else default_year(years)
@@ -98,7 +91,6 @@ def _project_page(project: Project, status: int = 200, **forms):
     ), status
 
 
-@bp.route("/projects/<int:project_id>")
 def project_view(project_id: int):
     return _project_page(_project_or_404(project_id))
 
@@ -112,7 +104,6 @@ def _refused(form, error: service.LedgerError):
         form.form_errors.append(str(error))
 
 
-@bp.route("/projects/<int:project_id>/payments", methods=["POST"])
 def payment_record(project_id: int):
     _may_change()
     project = _project_or_404(project_id)
@@ -137,7 +128,6 @@ def payment_record(project_id: int):
     return _project_page(project, 422, payment_form=form)
 
 
-@bp.route("/payments/<int:payment_id>/reverse", methods=["GET", "POST"])
 def payment_reverse(payment_id: int):
     _may_change()
     payment = db.session.get(Payment, payment_id, options=[joinedload(Payment.project).joinedload(Project.year)])
@@ -161,7 +151,6 @@ def payment_reverse(payment_id: int):
     return render_template("finance/reverse.html", payment=payment, form=form), status
 
 
-@bp.route("/projects/<int:project_id>/variations", methods=["POST"])
 def award_vary(project_id: int):
     _may_change()
     project = _project_or_404(project_id)
@@ -178,7 +167,6 @@ def award_vary(project_id: int):
     return _project_page(project, 422, variation_form=form)
 
 
-@bp.route("/projects/<int:project_id>/instalments", methods=["POST"])
 def instalment_add(project_id: int):
     _may_change()
     project = _project_or_404(project_id)
@@ -202,7 +190,6 @@ def instalment_add(project_id: int):
     return _project_page(project, 422, instalment_form=form)
 
 
-@bp.route("/instalments/<int:instalment_id>/remove", methods=["POST"])
 def instalment_remove(instalment_id: int):
     _may_change()
     instalment = db.session.get(PaymentInstalment, instalment_id)
@@ -220,7 +207,6 @@ def instalment_remove(instalment_id: int):
     return redirect(url_for("finance.project_view", project_id=project_id))
 
 
-@bp.route("/<year_label>/ledger")
 def ledger(year_label: str):
     year = year_or_404(year_label)
     ledgers = sorted(service.ledgers(year), key=lambda item: (item.project.organisation.name, item.project.name))
@@ -236,7 +222,6 @@ def _reconciliation(year):
     return sorted(rows, key=lambda row: (row.project.organisation.name, row.project.name))
 
 
-@bp.route("/<year_label>/reconciliation")
 def reconciliation(year_label: str):
     return _reconciliation_page(year_or_404(year_label))
 
@@ -254,7 +239,6 @@ def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=N
     ), status
 
 
-@bp.route("/<year_label>/close", methods=["POST"])
 def year_close(year_label: str):
     _may_change()
     year = year_or_404(year_label)
@@ -271,7 +255,6 @@ def year_close(year_label: str):
     return redirect(url_for("finance.reconciliation", year_label=year.label))
 
 
-@bp.route("/<year_label>/reopen", methods=["POST"])
 def year_reopen(year_label: str):
     if not current_user.has_role(ADMIN):
         abort(403)
@@ -287,7 +270,3 @@ def year_reopen(year_label: str):
     db.session.commit()
     flash(f"The {year.label} financial year has been reopened.")
     return redirect(url_for("finance.reconciliation", year_label=year.label))
-
-
-# Pages kept in their own modules (the downloads and 360Giving files) register on this blueprint when imported.
-from . import exports, giving  # noqa: E402, F401

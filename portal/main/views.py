@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, jsonify, redirect, render_template, url_for
+from flask import jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -12,18 +12,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..auth.views import home_url
 from ..extensions import db
 
-bp = Blueprint("main", __name__)
 log = logging.getLogger(__name__)
 
 
-@bp.route("/")
 def index():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
     return redirect(url_for("auth.sign_in"))
 
 
-@bp.route("/healthz")
 def healthz():
     try:
         db.session.execute(text("SELECT 1"))
@@ -35,17 +32,14 @@ def healthz():
     return jsonify(status="ok")
 
 
-@bp.route("/accessibility")
 def accessibility():
     return render_template("main/accessibility.html")
 
 
-@bp.route("/privacy")
 def privacy():
     return render_template("main/privacy.html")
 
 
-@bp.route("/no-access")
 @login_required
 def no_role():
     if current_user.roles:

@@ -18,7 +18,7 @@ from ..forms.returns import NarrativeForm, SpendForm, SubmitReturnForm, outputs_
 from ..models import MonitoringReturn, ReturnRevision
 from ..services import returns as service
 from ..services.personal_data import findings_for
-from .views import bp, project_for_partner
+from .views import project_for_partner
 
 SECTIONS = ("outputs", "spend", "narrative")
 SECTION_TITLES = {"outputs": "Outputs", "spend": "Spend", "narrative": "Progress and rating"}
@@ -68,7 +68,6 @@ def _section_started(section: str, project, mreturn) -> bool:
     return any(getattr(mreturn, name) for name in ("progress", "case_study", "challenges", "partner_rag"))
 
 
-@bp.route("/projects/<int:project_id>/q<int:quarter>/")
 def return_overview(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
     return render_template(
@@ -157,7 +156,6 @@ def _save_section(project, quarter: int, form, section: str, save, posted: dict)
     return _saved(project, quarter, saved, section, form)
 
 
-@bp.route("/projects/<int:project_id>/q<int:quarter>/outputs", methods=["GET", "POST"])
 @keeps_text
 def return_outputs(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
@@ -195,7 +193,6 @@ def return_outputs(project_id: int, quarter: int):
     return _respond("partner/return_outputs.html", project, quarter, mreturn, form, _status(form), previous=previous)
 
 
-@bp.route("/projects/<int:project_id>/q<int:quarter>/spend", methods=["GET", "POST"])
 @keeps_text
 def return_spend(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
@@ -251,7 +248,6 @@ def return_spend(project_id: int, quarter: int):
 NARRATIVE_ANSWERS = ("progress", "case_study", "challenges", "partner_rag", "partner_rag_reason")
 
 
-@bp.route("/projects/<int:project_id>/q<int:quarter>/narrative", methods=["GET", "POST"])
 @keeps_text
 def return_narrative(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
@@ -300,7 +296,6 @@ def _findings(mreturn: MonitoringReturn | None):
     return findings_for(fields)
 
 
-@bp.route("/projects/<int:project_id>/q<int:quarter>/check", methods=["GET", "POST"])
 @keeps_text
 def return_check(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
@@ -361,7 +356,6 @@ def return_check(project_id: int, quarter: int):
     ), status
 
 
-@bp.route("/projects/<int:project_id>/q<int:quarter>/submitted/<int:revision>")
 def return_submitted(project_id: int, quarter: int, revision: int):
     project, mreturn = _load(project_id, quarter)
     if mreturn is None or not any(item.number == revision for item in mreturn.revisions):
@@ -382,7 +376,6 @@ def _revision_or_404(mreturn: MonitoringReturn | None, number: int) -> ReturnRev
     return older
 
 
-@bp.route("/projects/<int:project_id>/q<int:quarter>/revisions/<int:number>")
 def return_revision(project_id: int, quarter: int, number: int):
     project, mreturn = _load(project_id, quarter)
     revision = _revision_or_404(mreturn, number)
@@ -397,7 +390,6 @@ def return_revision(project_id: int, quarter: int, number: int):
     )
 
 
-@bp.route("/projects/<int:project_id>/q<int:quarter>/compare")
 def return_compare(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
     older, newer = service.revisions_to_compare(

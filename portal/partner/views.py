@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template
+from flask import abort, render_template
 from flask_login import current_user
 from sqlalchemy.orm import joinedload
 
-from ..auth.guards import require_role
 from ..extensions import db
 from ..models import Project
-from ..models.user import PARTNER
 from ..services.delivery import year_delivery
 from ..services.ledger import project_ledger
 from ..services.years import all_years, default_year, year_or_404
-
-bp = Blueprint("partner", __name__, url_prefix="/partner")
-bp.before_request(require_role(PARTNER))
 
 
 def project_for_partner(project_id: int) -> Project:
@@ -26,8 +21,6 @@ def project_for_partner(project_id: int) -> Project:
     return project
 
 
-@bp.route("/", defaults={"year_label": None})
-@bp.route("/<year_label>/")
 def home(year_label: str | None):
     years = all_years()
     year = year_or_404(year_label) if year_label else default_year(years)
@@ -38,11 +31,7 @@ def home(year_label: str | None):
     )
 
 
-@bp.route("/projects/<int:project_id>")
 def project_view(project_id: int):
     project = project_for_partner(project_id)
     row = year_delivery(project.year, project_ids=[project.id])[0]
     return render_template("partner/project.html", project=project, row=row, ledger=project_ledger(project))
-
-
-from . import returns  # noqa: E402,F401  (the return pages share this blueprint)
