@@ -11,18 +11,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .calendar import to_uk
 from .extensions import db
-from .models import FinancialYear
+from .models import FinancialYear, vocabulary
 from .models.user import ADMIN, CSU, FINANCE, PARTNER
 from .money import format_pence
-from .services.quantities import format_quantity
+from .quantities import format_quantity
 
-STATUS_TAG_CLASSES = {
-    "not_started": "govuk-tag--grey",
-    "draft": "govuk-tag--yellow",
-    "submitted": "govuk-tag--blue",
-    "changes_requested": "govuk-tag--orange",
-    "approved": "govuk-tag--green",
-}
 NAVIGATION = (
     (PARTNER, "partner.home", "Your projects"),
     (CSU, "csu.home", "Projects overview"),
@@ -72,7 +65,9 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["quantity"] = format_quantity
     app.jinja_env.filters["uk_date"] = uk_date
     app.jinja_env.filters["uk_datetime"] = uk_datetime
-    app.jinja_env.globals["STATUS_TAG_CLASSES"] = STATUS_TAG_CLASSES
+    # Templates take every word, tag and threshold they show from the one vocabulary.
+    app.jinja_env.globals["vocabulary"] = vocabulary
+    app.jinja_env.globals["STATUS_TAG_CLASSES"] = vocabulary.STATUS_TAG_CLASSES
 
     @app.context_processor
     def _shared():

@@ -8,19 +8,11 @@ from __future__ import annotations
 
 from flask import render_template, request
 
+from ..models.vocabulary import ANSWER_LABELS
+
 # Endpoints whose forms carry long typed answers.
 KEEP_TEXT_ENDPOINTS: set[str] = set()
-LABELS = {
-    "spend": "Spend in the quarter",
-    "spend_explanation": "Explanation of spend",
-    "progress": "Progress this quarter",
-    "case_study": "Case study",
-    "challenges": "Challenges and risks",
-    "partner_rag": "Rating",
-    "partner_rag_reason": "Reason for your rating",
-    "comment": "What needs to change",
-    "reason": "Reason",
-}
+LABELS = {**ANSWER_LABELS, "comment": "What needs to change", "reason": "Reason"}
 NOT_REPEATED = {"csrf_token", "email", "password", "reauth", "autosave", "save_continue", "save_later"}
 
 

@@ -13,11 +13,12 @@ from flask import abort, current_app, render_template
 
 from ..models import FinancialYear
 from ..models.monitoring_return import APPROVED
+from ..models.vocabulary import rag_label
 from ..money import format_pence
-from ..services.delivery import RAG_WORDS, ProjectDelivery, year_delivery
+from ..quantities import format_quantity
+from ..services.delivery import ProjectDelivery, year_delivery
 from ..services.exports import amount, docx_response, number, table_response, xml_safe
 from ..services.figures import StreamFigures, stream_figures
-from ..services.quantities import format_quantity
 from ..services.years import all_years, year_or_404
 
 FORMATS = ("csv", "xlsx")
@@ -71,10 +72,6 @@ def _by_organisation_then_project(deliveries: list[ProjectDelivery]) -> list[Pro
     return sorted(deliveries, key=lambda d: (d.project.organisation.name.casefold(), d.project.name.casefold()))
 
 
-def _rag(rag: str | None) -> str:
-    return RAG_WORDS.get(rag or "", "")
-
-
 def project_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list[list]:
     rows = []
     for delivery in _by_organisation_then_project(deliveries):
@@ -91,9 +88,9 @@ def project_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list
                 amount(delivery.reported_spend_pence),
                 delivery.spend_pct_of_award,
                 delivery.delivery_pct,
-                _rag(delivery.delivery_rag),
-                _rag(delivery.partner_rag),
-                _rag(delivery.csu_rag),
+                rag_label(delivery.delivery_rag),
+                rag_label(delivery.partner_rag),
+                rag_label(delivery.csu_rag),
                 *(delivery.status_label(q) for q in QUARTERS),
             ]
         )

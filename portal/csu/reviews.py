@@ -5,36 +5,14 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload
 
 from ..auth.keep_text import keeps_text
+from ..auth.loaders import load_return
 from ..extensions import db
-from ..forms.returns import ApproveForm, ReopenForm, RequestChangesForm, plain_quantity
-from ..models import MonitoringReturn, Project, ReturnRevision
-from ..models.user import CSU
+from ..forms.returns import ApproveForm, ReopenForm, RequestChangesForm
+from ..models import MonitoringReturn
+from ..quantities import plain_quantity
 from ..services import returns as service
-
-
-def _return_or_404(return_id: int) -> MonitoringReturn:
-    mreturn = db.session.get(
-        MonitoringReturn,
-        return_id,
-        options=[
-            joinedload(MonitoringReturn.project).joinedload(Project.organisation),
-            joinedload(MonitoringReturn.project).joinedload(Project.year),
-            selectinload(MonitoringReturn.values),
-            selectinload(MonitoringReturn.revisions).joinedload(ReturnRevision.submitted_by),
-        ],
-    )
-    if mreturn is None:
-        abort(404)
-    return mreturn
-
-
-def _require_csu() -> None:
-    """Finance and admin may read reviews; only the CSU decides them."""
-    if not current_user.has_role(CSU):
-        abort(403)
 
 
 def review_queue():
@@ -74,7 +52,6 @@ def _render(mreturn: MonitoringReturn, status: int = 200, **forms):
             previous=previous,
             rows=_comparison_rows(mreturn, previous),
             answers=service.current_answers(mreturn.project, mreturn),
-            can_review=current_user.has_role(CSU),
             review_history=service.review_history(mreturn),
             revision_endpoint="csu.return_revision",
             compare_endpoint="csu.return_compare",
@@ -87,7 +64,7 @@ def _render(mreturn: MonitoringReturn, status: int = 200, **forms):
 
 
 def return_review(return_id: int):
-    return _render(_return_or_404(return_id))
+    return _render(load_return(return_id))
 
 
 def _decide(mreturn: MonitoringReturn, form, action, done: str, form_name: str):
@@ -98,21 +75,20 @@ def _decide(mreturn: MonitoringReturn, form, action, done: str, form_name: str):
     except service.ReturnConflict:
         db.session.rollback()
         form.form_errors.append("This return changed after you opened it. Check it again before you decide.")
-        mreturn = _return_or_404(mreturn.id)
+        mreturn = load_return(mreturn.id)
         form.version.data = str(mreturn.version)
         return _render(mreturn, 409, **{form_name: form})
     except service.ReturnError as error:
         db.session.rollback()
         form.form_errors.append(str(error))
-        return _render(_return_or_404(mreturn.id), 409, **{form_name: form})
+        return _render(load_return(mreturn.id), 409, **{form_name: form})
     db.session.commit()
     flash(done)
     return redirect(url_for("csu.review_queue"))
 
 
 def return_approve(return_id: int):
-    _require_csu()
-    mreturn = _return_or_404(return_id)
+    mreturn = load_return(return_id, check=MonitoringReturn.can_review)
     form = ApproveForm(formdata=request.form)
     return _decide(
         mreturn,
@@ -125,8 +101,7 @@ def return_approve(return_id: int):
 
 @keeps_text
 def return_request_changes(return_id: int):
-    _require_csu()
-    mreturn = _return_or_404(return_id)
+    mreturn = load_return(return_id, check=MonitoringReturn.can_review)
     form = RequestChangesForm(formdata=request.form)
     return _decide(
         mreturn,
@@ -139,8 +114,7 @@ def return_request_changes(return_id: int):
 
 @keeps_text
 def return_reopen(return_id: int):
-    _require_csu()
-    mreturn = _return_or_404(return_id)
+    mreturn = load_return(return_id, check=MonitoringReturn.can_review)
     form = ReopenForm(formdata=request.form)
     return _decide(
         mreturn,
@@ -152,7 +126,7 @@ def return_reopen(return_id: int):
 
 
 def return_revision(return_id: int, number: int):
-    mreturn = _return_or_404(return_id)
+    mreturn = load_return(return_id)
     revision = next((item for item in mreturn.revisions if item.number == number), None)
     if revision is None:
         abort(404)
@@ -168,7 +142,7 @@ def return_revision(return_id: int, number: int):
 
 
 def return_compare(return_id: int):
-    mreturn = _return_or_404(return_id)
+    mreturn = load_return(return_id)
     older, newer = service.revisions_to_compare(
         mreturn, request.args.get("from", type=int), request.args.get("to", type=int)
     )

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
+from ..auth.loaders import load_project
 from ..extensions import db
 from ..forms.returns import CsuRatingForm
 from ..htmx import page_or_fragment
 from ..models import Priority, Project, User
-from ..models.user import CSU, PARTNER, UserRole
+from ..models.user import PARTNER, UserRole
+from ..models.vocabulary import QUARTERS
 from ..services import due
 from ..services.charts import outputs_chart, spend_chart
 from ..services.delivery import project_delivery, year_delivery
@@ -53,30 +54,22 @@ def home(year_label: str | None):
     )
 
 
-def _project_or_404(project_id: int) -> Project:
-    project = db.session.get(Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)])
-    if project is None:
-        abort(404)
-    return project
-
-
 def _rating_form(delivery, formdata=None) -> CsuRatingForm:
     current = delivery.csu_rating
     form = CsuRatingForm(
         formdata=formdata,
         data={"quarter": current.quarter, "rag": current.rag, "reason": current.reason} if current else None,
     )
-    form.quarter.choices = [(q, f"Q{q}") for q in (1, 2, 3, 4) if delivery.is_open(q)]
+    form.quarter.choices = [(q, f"Q{q}") for q in QUARTERS if delivery.is_open(q)]
     return form
 
 
 def project_view(project_id: int):
-    project = _project_or_404(project_id)
+    # Finance and admin read the project; only who may rate it may post the rating form.
+    project = load_project(project_id, check=Project.can_rate if request.method == "POST" else None)
     delivery = project_delivery(project)
     status = 200
     if request.method == "POST":
-        if not current_user.has_role(CSU):
-            abort(403)
         form = _rating_form(delivery, request.form)
         if form.validate():
             try:
@@ -93,7 +86,7 @@ def project_view(project_id: int):
             status = 422
     else:
         form = _rating_form(delivery)
-    histories = {q: review_history(delivery.returns.get(q)) for q in (1, 2, 3, 4) if delivery.returns.get(q)}
+    histories = {q: review_history(delivery.returns.get(q)) for q in QUARTERS if delivery.returns.get(q)}
     output_charts = [
         chart
         for chart in (outputs_chart(figures, f"outputs-{figures.measure.id}") for figures in delivery.measures)
@@ -106,7 +99,6 @@ def project_view(project_id: int):
         output_charts=output_charts,
         spend_chart=spend_chart(delivery, "spend"),
         form=form,
-        can_rate=current_user.has_role(CSU),
         histories=histories,
     ), status
 

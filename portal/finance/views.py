@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
+from ..auth.loaders import load_instalment, load_payment, load_project
 from ..extensions import db
 from ..forms.finance import (
     CloseYearForm,
@@ -16,16 +16,10 @@ from ..forms.finance import (
     VariationForm,
 )
 from ..models import Payment, PaymentInstalment, Project
-from ..models.user import ADMIN, FINANCE
 from ..services import ledger as service
 from ..services.delivery import year_delivery
 from ..services.figures import stream_figures
 from ..services.years import all_years, default_year, year_or_404
-
-
-def _may_change() -> None:
-    if not current_user.has_role(FINANCE, ADMIN):
-        abort(403)
 
 
 def _year_figures(year):
@@ -63,15 +57,7 @@ def home(year_label: str | None):
         year=year,
         streams=streams,
         spend=spend,
-        can_change=current_user.has_role(FINANCE, ADMIN),
     )
-
-
-def _project_or_404(project_id: int) -> Project:
-    project = db.session.get(Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)])
-    if project is None:
-        abort(404)
-    return project
 
 
 def _project_page(project: Project, status: int = 200, **forms):
@@ -85,14 +71,13 @@ def _project_page(project: Project, status: int = 200, **forms):
         project=project,
         ledger=project_ledger,
         schedule=project_ledger.schedule(),
-        can_change=current_user.has_role(FINANCE, ADMIN) and project.year.closed_at is None,
         has_errors=any(form.errors for form in forms.values()),
         **forms,
     ), status
 
 
 def project_view(project_id: int):
-    return _project_page(_project_or_404(project_id))
+    return _project_page(load_project(project_id))
 
 
 def _refused(form, error: service.LedgerError):
@@ -105,8 +90,7 @@ def _refused(form, error: service.LedgerError):
 
 
 def payment_record(project_id: int):
-    _may_change()
-    project = _project_or_404(project_id)
+    project = load_project(project_id, check=Project.can_keep_ledger)
     form = PaymentForm()
     if form.validate():
         try:
@@ -129,10 +113,7 @@ def payment_record(project_id: int):
 
 
 def payment_reverse(payment_id: int):
-    _may_change()
-    payment = db.session.get(Payment, payment_id, options=[joinedload(Payment.project).joinedload(Project.year)])
-    if payment is None or payment.kind != "payment":
-        abort(404)
+    payment = load_payment(payment_id, check=Payment.can_change)
     form = ReversalForm()
     status = 200
     if request.method == "POST":
@@ -152,8 +133,7 @@ def payment_reverse(payment_id: int):
 
 
 def award_vary(project_id: int):
-    _may_change()
-    project = _project_or_404(project_id)
+    project = load_project(project_id, check=Project.can_keep_ledger)
     form = VariationForm()
     if form.validate():
         try:
@@ -168,8 +148,7 @@ def award_vary(project_id: int):
 
 
 def instalment_add(project_id: int):
-    _may_change()
-    project = _project_or_404(project_id)
+    project = load_project(project_id, check=Project.can_keep_ledger)
     form = InstalmentForm()
     if form.validate():
         try:
@@ -191,10 +170,7 @@ def instalment_add(project_id: int):
 
 
 def instalment_remove(instalment_id: int):
-    _may_change()
-    instalment = db.session.get(PaymentInstalment, instalment_id)
-    if instalment is None:
-        abort(404)
+    instalment = load_instalment(instalment_id, check=PaymentInstalment.can_change)
     project_id = instalment.project_id
     try:
         service.remove_instalment(instalment, by=current_user)
@@ -233,15 +209,14 @@ def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=N
         rows=_reconciliation(year),
         close_form=close_form or CloseYearForm(formdata=None),
         reopen_form=reopen_form or ReopenYearForm(formdata=None),
-        can_close=current_user.has_role(FINANCE, ADMIN),
-        can_reopen=current_user.has_role(ADMIN),
         has_errors=bool((close_form and close_form.errors) or (reopen_form and reopen_form.errors)),
     ), status
 
 
 def year_close(year_label: str):
-    _may_change()
     year = year_or_404(year_label)
+    if not year.can_close(current_user):
+        abort(403)
     form = CloseYearForm()
     if not form.validate():
         return _reconciliation_page(year, 422, close_form=form)
@@ -256,9 +231,9 @@ def year_close(year_label: str):
 
 
 def year_reopen(year_label: str):
-    if not current_user.has_role(ADMIN):
-        abort(403)
     year = year_or_404(year_label)
+    if not year.can_reopen(current_user):
+        abort(403)
     form = ReopenYearForm()
     if not form.validate():
         return _reconciliation_page(year, 422, reopen_form=form)

@@ -16,9 +16,9 @@ from wtforms import BooleanField, DateField, SelectChoice, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from ..calendar import uk_today
+from ..models.vocabulary import QUARTERS
+from ..money import MAX_PENCE
 from .returns import PoundsInput, no_control_characters, strip, text_area
-
-MAX_LEDGER_PENCE = 100_000_000_00
 
 
 class GovDateField(DateField):
@@ -78,7 +78,7 @@ class PaymentForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.amount.validators = [*self.amount.validators, PoundsInput(MAX_LEDGER_PENCE)]
+        self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
 
     def validate_paid_on(self, field) -> None:
         # Also checked by the ledger; here too, so that it is reported with the form's other errors.
@@ -104,7 +104,7 @@ class VariationForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.amount.validators = [*self.amount.validators, PoundsInput(MAX_LEDGER_PENCE)]
+        self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
 
 
 class InstalmentForm(FlaskForm):
@@ -118,7 +118,7 @@ class InstalmentForm(FlaskForm):
     due_on = GovDateField("Due date (optional)", example="1 4 2026", validators=[Optional()])
     after_quarter = SelectField(
         "Pay only after this return is approved",
-        choices=[SelectChoice("", "No condition")] + [SelectChoice(str(q), f"Q{q} return") for q in (1, 2, 3, 4)],
+        choices=[SelectChoice("", "No condition")] + [SelectChoice(str(q), f"Q{q} return") for q in QUARTERS],
         widget=GovSelect(),
     )
     note = text_area("Note", 500)
@@ -126,7 +126,7 @@ class InstalmentForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.amount.validators = [*self.amount.validators, PoundsInput(MAX_LEDGER_PENCE)]
+        self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
 
     @property
     def quarter(self) -> int | None:

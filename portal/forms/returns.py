@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
@@ -18,9 +17,9 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..models.vocabulary import NARRATIVE_LIMITS, RAG_LABELS, RAG_MEANINGS, RAGS, SELECT_RAG
 from ..money import MoneyError, format_pence, pence_from_pounds
-from ..services.quantities import QuantityError, parse_quantity
-from ..services.returns import NARRATIVE_LIMITS, RAG_LABELS
+from ..quantities import QuantityError, parse_quantity, plain_quantity
 
 # Tabs and line breaks are text; other control characters (a NUL above all) are not.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -46,13 +45,6 @@ def text_area(
         no_control_characters,
     ]
     return TextAreaField(label, description=hint, widget=GovTextArea(), filters=[strip], validators=validators)
-
-
-def plain_quantity(value: Decimal | None) -> str:
-    """A stored value as it is typed: 231, or 5840.50 for hours."""
-    if value is None:
-        return ""
-    return str(int(value)) if value == value.to_integral_value() else f"{value:.2f}"
 
 
 def plain_pounds(pence: int | None) -> str:
@@ -216,11 +208,7 @@ class NarrativeForm(ReturnSectionForm):
     challenges = _narrative("Challenges and risks", "challenges", "Anything that may stop the project delivering.")
     partner_rag = RadioField(
         "How is the project doing?",
-        choices=[
-            SelectChoice("green", "Green – on target"),
-            SelectChoice("amber", "Amber – some danger of missing targets"),
-            SelectChoice("red", "Red – unlikely to meet targets"),
-        ],
+        choices=[SelectChoice(rag, f"{RAG_LABELS[rag]} – {RAG_MEANINGS[rag]}") for rag in RAGS],
         widget=GovRadioInput(),
         validate_choice=False,  # checked below, with a message a person can act on
     )
@@ -228,7 +216,7 @@ class NarrativeForm(ReturnSectionForm):
 
     def validate_partner_rag(self, field) -> None:
         if field.data is not None and field.data not in RAG_LABELS:
-            raise ValidationError("Select Green, Amber or Red")
+            raise ValidationError(SELECT_RAG)
 
 
 class SubmitReturnForm(FlaskForm):
@@ -271,7 +259,7 @@ class CsuRatingForm(FlaskForm):
     quarter = RadioField("Quarter", coerce=int, widget=GovRadioInput(), validate_choice=False)
     rag = RadioField(
         "Your rating",
-        choices=[SelectChoice("green", "Green"), SelectChoice("amber", "Amber"), SelectChoice("red", "Red")],
+        choices=[SelectChoice(rag, RAG_LABELS[rag]) for rag in RAGS],
         widget=GovRadioInput(),
         validate_choice=False,  # checked below, with a message a person can act on
     )
@@ -289,4 +277,4 @@ class CsuRatingForm(FlaskForm):
 
     def validate_rag(self, field) -> None:
         if field.data not in RAG_LABELS:
-            raise ValidationError("Select Green, Amber or Red")
+            raise ValidationError(SELECT_RAG)

@@ -1,5 +1,6 @@
 """The data model: one module per concept."""
 
+from . import vocabulary
 from .audit import APPEND_ONLY_TABLES, AuditEvent, _attach_append_only
 from .csu_rating import CsuRating
 from .ledger import AwardVariation, PaymentInstalment
@@ -31,4 +32,5 @@ __all__ = [
     "SignInFailure",
     "User",
     "UserRole",
+    "vocabulary",
 ]

@@ -11,6 +11,7 @@ from ..extensions import db
 from .project import Project
 from .types import UTCDateTime, utcnow
 from .user import User
+from .vocabulary import RAGS, sql_in
 
 
 class CsuRating(db.Model):
@@ -18,7 +19,7 @@ class CsuRating(db.Model):
     __table_args__ = (
         UniqueConstraint("project_id", "quarter"),
         CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter_range"),
-        CheckConstraint("rag IN ('green', 'amber', 'red')", name="rag_known"),
+        CheckConstraint(sql_in("rag", RAGS), name="rag_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

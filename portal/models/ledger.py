@@ -60,3 +60,7 @@ class PaymentInstalment(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     project: Mapped[Project] = relationship()
+
+    def can_change(self, user: User) -> bool:
+        """The schedule is finance's plan: the CSU reads it."""
+        return self.project.can_keep_ledger(user)

@@ -5,29 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ColumnElement, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .project import QUANTITY, OutputMeasure, Project
 from .types import UTCDateTime, utcnow
-from .user import User
-
-DRAFT = "draft"
-SUBMITTED = "submitted"
-CHANGES_REQUESTED = "changes_requested"
-APPROVED = "approved"
-STATUSES = (DRAFT, SUBMITTED, CHANGES_REQUESTED, APPROVED)
-NOT_STARTED = "not_started"  # no row yet: shown, never stored
-STATUS_LABELS = {
-    NOT_STARTED: "Not started",
-    DRAFT: "Draft",
-    SUBMITTED: "Submitted",
-    CHANGES_REQUESTED: "Changes requested",
-    APPROVED: "Approved",
-}
-RAGS = ("green", "amber", "red")
-RAG_CHECK = "IS NULL OR {col} IN ('green', 'amber', 'red')"
+from .user import CSU, User
+from .vocabulary import (
+    APPROVED,
+    DRAFT,
+    EDITABLE_STATUSES,
+    RAGS,
+    REPORTED_STATUSES,
+    STATUS_LABELS,
+    STATUSES,
+    SUBMITTED,
+    sql_in,
+)
 
 
 class MonitoringReturn(db.Model):
@@ -38,8 +34,8 @@ class MonitoringReturn(db.Model):
         UniqueConstraint("project_id", "quarter"),
         CheckConstraint("quarter BETWEEN 1 AND 4", name="quarter_range"),
         CheckConstraint("spend_pence IS NULL OR spend_pence >= 0", name="spend_not_negative"),
-        CheckConstraint("status IN ('draft', 'submitted', 'changes_requested', 'approved')", name="status_known"),
-        CheckConstraint("partner_rag " + RAG_CHECK.format(col="partner_rag"), name="partner_rag_known"),
+        CheckConstraint(sql_in("status", STATUSES), name="status_known"),
+        CheckConstraint(sql_in("partner_rag", RAGS, nullable=True), name="partner_rag_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,17 +72,45 @@ class MonitoringReturn(db.Model):
     # Optimistic locking: a flush based on an older version raises StaleDataError.
     __mapper_args__ = {"version_id_col": version}
 
-    @property
+    @hybrid_property
     def is_reported(self) -> bool:
-        return self.status in (SUBMITTED, APPROVED)
+        """Submitted or approved: its figures count (a submitted one's provisionally)."""
+        return self.status in REPORTED_STATUSES
+
+    @is_reported.inplace.expression
+    @classmethod
+    def _is_reported_expression(cls) -> ColumnElement[bool]:
+        return cls.status.in_(REPORTED_STATUSES)
+
+    @property
+    def is_provisional(self) -> bool:
+        """Submitted and not yet approved: its figures are shown marked as provisional."""
+        return self.status == SUBMITTED
+
+    @property
+    def awaits_review(self) -> bool:
+        """Submitted and waiting for the CSU to approve it or send it back."""
+        return self.status == SUBMITTED
+
+    @property
+    def is_approved(self) -> bool:
+        return self.status == APPROVED
+
+    @property
+    def is_editable(self) -> bool:
+        """A draft, or sent back for changes: the partner may still change it."""
+        return self.status in EDITABLE_STATUSES
 
     @property
     def status_label(self) -> str:
         return STATUS_LABELS[self.status]
 
-    @property
-    def is_editable(self) -> bool:
-        return self.status in (DRAFT, CHANGES_REQUESTED)
+    def can_view(self, user: User) -> bool:
+        return self.project.can_view(user)
+
+    def can_review(self, user: User) -> bool:
+        """Only the CSU approves, sends back or reopens a return; finance and admin may read it."""
+        return user.has_role(CSU)
 
     def value_of(self, measure_id: int) -> Decimal | None:
         return next((value.value for value in self.values if value.measure_id == measure_id), None)

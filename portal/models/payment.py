@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, ColumnElement, Date, ForeignKey, Integer, String, Text, case
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .project import Project
 from .types import UTCDateTime, utcnow
 from .user import User
+from .vocabulary import sql_in
 
 PAYMENT = "payment"
 REVERSAL = "reversal"
@@ -20,7 +22,7 @@ class Payment(db.Model):
     __tablename__ = "payment"
     __table_args__ = (
         CheckConstraint("amount_pence > 0", name="amount_positive"),
-        CheckConstraint("kind IN ('payment', 'reversal')", name="kind_known"),
+        CheckConstraint(sql_in("kind", (PAYMENT, REVERSAL)), name="kind_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,6 +41,16 @@ class Payment(db.Model):
     project: Mapped[Project] = relationship()
     recorded_by: Mapped[User | None] = relationship()
 
-    @property
+    def can_change(self, user: User) -> bool:
+        """Reversing a payment is finance's, as recording it was."""
+        return self.project.can_keep_ledger(user)
+
+    @hybrid_property
     def signed_pence(self) -> int:
+        """What the entry does to the amount paid: a payment adds, a reversal takes away. *Paid* is their sum."""
         return self.amount_pence if self.kind == PAYMENT else -self.amount_pence
+
+    @signed_pence.inplace.expression
+    @classmethod
+    def _signed_pence_expression(cls) -> ColumnElement[int]:
+        return case((cls.kind == PAYMENT, cls.amount_pence), else_=-cls.amount_pence)

@@ -9,11 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .organisation import Organisation
+from .user import CSU, LEDGER_KEEPERS, User
+from .vocabulary import COMBINE_SUM, COMBINES, sql_in
 from .year import FinancialYear, FundingStream, Priority
 
-COMBINE_SUM = "sum"
-COMBINE_LATEST = "latest"
-COMBINES = (COMBINE_SUM, COMBINE_LATEST)
 QUANTITY = Numeric(12, 2)
 
 
@@ -42,9 +41,27 @@ class Project(db.Model):
     priority: Mapped[Priority | None] = relationship()
     measures: Mapped[list[OutputMeasure]] = relationship(back_populates="project", order_by="OutputMeasure.position")
 
-    def can_access(self, user) -> bool:
-        """Partners see their own organisation's projects; every other role sees all."""
-        return user.can_see_all_organisations or user.organisation_id == self.organisation_id
+    def can_view(self, user: User) -> bool:
+        """Staff see every project; a partner only its own organisation's."""
+        return user.can_see_all_organisations or (
+            user.organisation_id is not None and user.organisation_id == self.organisation_id
+        )
+
+    def can_edit_returns(self, user: User) -> bool:
+        """Only the project's own partner fills in its returns."""
+        return user.is_partner_of(self.organisation_id)
+
+    def can_rate(self, user: User) -> bool:
+        """The CSU's own rating is the CSU's: finance and admin read it."""
+        return user.has_role(CSU)
+
+    def can_keep_ledger(self, user: User) -> bool:
+        """Finance (and admin) record payments, variations and the schedule; the CSU reads them."""
+        return user.has_role(*LEDGER_KEEPERS)
+
+    def ledger_is_editable_by(self, user: User) -> bool:
+        """What the finance page offers: the ledger's forms, while the year is open."""
+        return self.can_keep_ledger(user) and not self.year.is_closed
 
     def __repr__(self) -> str:
         return f"<Project {self.name!r}>"
@@ -56,7 +73,7 @@ class OutputMeasure(db.Model):
     __tablename__ = "output_measure"
     __table_args__ = (
         UniqueConstraint("project_id", "name"),
-        CheckConstraint("combine IN ('sum', 'latest')", name="combine_known"),
+        CheckConstraint(sql_in("combine", COMBINES), name="combine_known"),
         CheckConstraint("annual_target IS NULL OR annual_target >= 0", name="target_not_negative"),
         CheckConstraint(
             "(q1_target IS NULL OR q1_target >= 0) AND (q2_target IS NULL OR q2_target >= 0) AND "

@@ -12,12 +12,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import db
 from .organisation import Organisation
 from .types import UTCDateTime, utcnow
+from .vocabulary import sql_in
 
 PARTNER = "partner"
 CSU = "csu"
 FINANCE = "finance"
 ADMIN = "admin"
 ROLES = (PARTNER, CSU, FINANCE, ADMIN)
+STAFF = (CSU, FINANCE, ADMIN)  # see every organisation's projects
+LEDGER_KEEPERS = (FINANCE, ADMIN)  # change awards, payments and the year end
 ROLE_LABELS = {PARTNER: "Partner", CSU: "Community Safety Unit", FINANCE: "Finance", ADMIN: "Administrator"}
 
 
@@ -60,7 +63,10 @@ class User(UserMixin, db.Model):
 
     @property
     def can_see_all_organisations(self) -> bool:
-        return self.has_role(CSU, FINANCE, ADMIN)
+        return self.has_role(*STAFF)
+
+    def is_partner_of(self, organisation_id: int | None) -> bool:
+        return self.has_role(PARTNER) and organisation_id is not None and self.organisation_id == organisation_id
 
     def end_all_sessions(self) -> None:
         self.session_token = new_session_token()
@@ -73,7 +79,7 @@ class UserRole(db.Model):
     __tablename__ = "user_role"
     __table_args__ = (
         UniqueConstraint("user_id", "role"),
-        CheckConstraint("role IN ('partner', 'csu', 'finance', 'admin')", name="role_known"),
+        CheckConstraint(sql_in("role", ROLES), name="role_known"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ColumnElement, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..calendar import Quarter, quarters_of
 from ..extensions import db
 from .types import UTCDateTime
+from .user import ADMIN, LEDGER_KEEPERS, User
 
 
 class FinancialYear(db.Model):
@@ -30,6 +32,23 @@ class FinancialYear(db.Model):
 
     funding_streams: Mapped[list[FundingStream]] = relationship(back_populates="year", order_by="FundingStream.name")
     priorities: Mapped[list[Priority]] = relationship(back_populates="year", order_by="Priority.rank")
+
+    @hybrid_property
+    def is_closed(self) -> bool:
+        """Closed at year end: its awards, payments, returns and ratings are read-only until reopened."""
+        return self.closed_at is not None
+
+    @is_closed.inplace.expression
+    @classmethod
+    def _is_closed_expression(cls) -> ColumnElement[bool]:
+        return cls.closed_at.is_not(None)
+
+    def can_close(self, user: User) -> bool:
+        return user.has_role(*LEDGER_KEEPERS)
+
+    def can_reopen(self, user: User) -> bool:
+        """Reopening a closed year undoes finance's year end: only an administrator may."""
+        return user.has_role(ADMIN)
 
     @property
     def label(self) -> str:

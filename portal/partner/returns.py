@@ -12,13 +12,13 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from ..auth.keep_text import is_autosave, keeps_text
+from ..auth.loaders import load_project
 from ..calendar import uk_time
 from ..extensions import db
 from ..forms.returns import NarrativeForm, SpendForm, SubmitReturnForm, outputs_form, plain_pounds
-from ..models import MonitoringReturn, ReturnRevision
+from ..models import MonitoringReturn, Project, ReturnRevision
 from ..services import returns as service
 from ..services.personal_data import findings_for
-from .views import project_for_partner
 
 SECTIONS = ("outputs", "spend", "narrative")
 SECTION_TITLES = {"outputs": "Outputs", "spend": "Spend", "narrative": "Progress and rating"}
@@ -31,7 +31,7 @@ NEXT_PAGE = {
 
 def _load(project_id: int, quarter: int):
     """The partner's own project and an open quarter (404 otherwise), with its return if one exists."""
-    project = project_for_partner(project_id)
+    project = load_project(project_id, check=Project.can_edit_returns)
     if quarter not in (1, 2, 3, 4) or not service.quarter_is_open(project, quarter):
         abort(404)
     return project, service.find_return(project, quarter)
@@ -39,7 +39,7 @@ def _load(project_id: int, quarter: int):
 
 def _locked(project, mreturn: MonitoringReturn | None) -> bool:
     """Read-only: submitted or approved, or the year has been closed."""
-    return project.year.closed_at is not None or (mreturn is not None and not mreturn.is_editable)
+    return project.year.is_closed or (mreturn is not None and not mreturn.is_editable)
 
 
 def _version(mreturn: MonitoringReturn | None) -> int:

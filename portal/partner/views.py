@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from flask import abort, render_template
+from flask import render_template
 from flask_login import current_user
-from sqlalchemy.orm import joinedload
 
-from ..extensions import db
+from ..auth.loaders import load_project
 from ..models import Project
 from ..services.delivery import year_delivery
 from ..services.ledger import project_ledger
 from ..services.years import all_years, default_year, year_or_404
-
-
-def project_for_partner(project_id: int) -> Project:
-    """The project if it belongs to the partner's organisation; 404 otherwise, whether or not it exists."""
-    project = db.session.get(Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)])
-    if project is None or project.organisation_id != current_user.organisation_id:
-        abort(404)
-    return project
 
 
 def home(year_label: str | None):
@@ -32,6 +23,6 @@ def home(year_label: str | None):
 
 
 def project_view(project_id: int):
-    project = project_for_partner(project_id)
+    project = load_project(project_id, check=Project.can_edit_returns)
     row = year_delivery(project.year, project_ids=[project.id])[0]
     return render_template("partner/project.html", project=project, row=row, ledger=project_ledger(project))

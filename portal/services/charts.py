@@ -22,9 +22,9 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ..models.project import COMBINE_LATEST
+from ..models.vocabulary import COMBINE_LATEST
 from ..money import format_pence
-from .quantities import format_quantity
+from ..quantities import format_quantity
 
 if TYPE_CHECKING:  # only for annotations: delivery.py needs the database, this module does not
     from .delivery import MeasureFigures, ProjectDelivery

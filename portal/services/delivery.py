@@ -8,8 +8,8 @@
   to date ÷ target to date. Target to date is the sum of the quarterly targets of the reported
   quarters, or annual target × reported quarters ÷ 4 without quarterly targets. × 100, one decimal;
   empty when no such measure has a target to date.
-- *Delivery RAG*: Green at 90.0 or more, Amber at 70.0 or more, otherwise Red (on the one-decimal
-  figure); none without a delivery figure.
+- *Delivery RAG*: Green at `GREEN_FROM` or more, Amber at `AMBER_FROM` or more, otherwise Red (on the
+  one-decimal figure); none without a delivery figure. The thresholds live in `models/vocabulary.py`.
 - *Reported spend*: the sum of spend over reported quarters; *spend_pct_of_award*: reported spend ÷
   award × 100, one decimal.
 
@@ -29,15 +29,24 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..calendar import uk_today
 from ..extensions import db
 from ..models import CsuRating, FinancialYear, MeasureValue, MonitoringReturn, Project
-from ..models.monitoring_return import APPROVED, CHANGES_REQUESTED, NOT_STARTED, STATUS_LABELS, SUBMITTED
-from ..models.project import COMBINE_LATEST, COMBINE_SUM, OutputMeasure
+from ..models.project import OutputMeasure
 from ..models.types import utcnow
+from ..models.vocabulary import (
+    AMBER,
+    AMBER_FROM,
+    CHANGES_REQUESTED,
+    COMBINE_LATEST,
+    COMBINE_SUM,
+    GREEN,
+    GREEN_FROM,
+    NOT_STARTED,
+    QUARTERS,
+    RED,
+    STATUS_LABELS,
+)
 from .figures import paid_by_project
 
 ONE_PLACE = Decimal("0.1")
-GREEN_FROM = Decimal("90.0")
-AMBER_FROM = Decimal("70.0")
-RAG_WORDS = {"green": "Green", "amber": "Amber", "red": "Red"}
 
 
 def one_decimal(value: Decimal) -> Decimal:
@@ -54,14 +63,14 @@ def delivery_rag(delivery_pct: Decimal | None) -> str | None:
     if delivery_pct is None:
         return None
     if delivery_pct >= GREEN_FROM:
-        return "green"
+        return GREEN
     if delivery_pct >= AMBER_FROM:
-        return "amber"
-    return "red"
+        return AMBER
+    return RED
 
 
 def is_reported(mreturn: MonitoringReturn | None) -> bool:
-    return mreturn is not None and mreturn.status in (SUBMITTED, APPROVED)
+    return mreturn is not None and mreturn.is_reported
 
 
 @dataclass
@@ -127,7 +136,7 @@ class ProjectDelivery:
 
     @property
     def reported_quarters(self) -> list[int]:
-        return [q for q in (1, 2, 3, 4) if is_reported(self.returns.get(q))]
+        return [q for q in QUARTERS if is_reported(self.returns.get(q))]
 
     @property
     def reported_spend_pence(self) -> int:
@@ -215,7 +224,7 @@ class ProjectDelivery:
 
     def is_provisional(self, quarter: int) -> bool:
         mreturn = self.returns.get(quarter)
-        return mreturn is not None and mreturn.status == SUBMITTED
+        return mreturn is not None and mreturn.is_provisional
 
 
 def year_delivery(
@@ -279,7 +288,7 @@ def year_delivery(
             for quarter in (1, 2, 3, 4):
                 mreturn = by_quarter.get(quarter)
                 values.append(mreturn.value_of(measure.id) if is_reported(mreturn) else None)
-                provisional.append(mreturn is not None and mreturn.status == SUBMITTED)
+                provisional.append(mreturn is not None and mreturn.is_provisional)
             measures.append(MeasureFigures(measure, values, provisional))
         found.append(
             ProjectDelivery(

@@ -11,8 +11,8 @@ from sqlalchemy.orm import joinedload
 from ..calendar import uk_today
 from ..extensions import db
 from ..models import FinancialYear, MonitoringReturn, Project
-from ..models.monitoring_return import NOT_STARTED, STATUS_LABELS
 from ..models.types import utcnow
+from ..models.vocabulary import NOT_STARTED, STATUS_LABELS
 from .delivery import is_reported
 
 DUE_SOON_DAYS = 14
@@ -43,7 +43,7 @@ def due_and_overdue(now: datetime | None = None) -> list[DueItem]:
         db.session.scalars(
             select(Project)
             .join(Project.year)
-            .where(FinancialYear.closed_at.is_(None), FinancialYear.start_year <= today.year)
+            .where(~FinancialYear.is_closed, FinancialYear.start_year <= today.year)
             .options(joinedload(Project.organisation), joinedload(Project.year))
         )
     )

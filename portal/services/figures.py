@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from ..extensions import db
 from ..models import FinancialYear, FundingStream, Payment, Project
-from ..models.payment import PAYMENT
 
 
 def paid_by_project(project_ids: list[int]) -> dict[int, int]:
+    """*Paid*: each project's payments less their reversals (`Payment.signed_pence`), in one query."""
     if not project_ids:
         return {}
-    signed = case((Payment.kind == PAYMENT, Payment.amount_pence), else_=-Payment.amount_pence)
     rows = db.session.execute(
-        select(Payment.project_id, func.sum(signed))
+        select(Payment.project_id, func.sum(Payment.signed_pence))
         .where(Payment.project_id.in_(project_ids))
         .group_by(Payment.project_id)
     )

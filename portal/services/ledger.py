@@ -13,11 +13,12 @@ from sqlalchemy.orm import joinedload
 from ..calendar import uk_today
 from ..extensions import db
 from ..models import AwardVariation, FinancialYear, MonitoringReturn, Payment, PaymentInstalment, Project
-from ..models.monitoring_return import APPROVED
 from ..models.payment import PAYMENT, REVERSAL
 from ..models.types import utcnow
+from ..models.vocabulary import APPROVED, DUE, HELD, NOT_YET_DUE, PAID
 from ..money import format_pence
 from . import audit
+from .figures import paid_by_project
 
 AWARD = "award"
 VARIATION = "variation"
@@ -33,15 +34,12 @@ class LedgerError(ValueError):
 
 
 def ensure_open(year: FinancialYear) -> None:
-    if year.closed_at is not None:
+    if year.is_closed:
         raise LedgerError(f"The {year.label} financial year is closed: its awards and payments cannot change")
 
 
 def net_paid(project: Project) -> int:
-    signed = func.sum(func.coalesce(Payment.amount_pence, 0))
-    paid = db.session.scalar(select(signed).where(Payment.project_id == project.id, Payment.kind == PAYMENT)) or 0
-    reversed_ = db.session.scalar(select(signed).where(Payment.project_id == project.id, Payment.kind == REVERSAL)) or 0
-    return int(paid) - int(reversed_)
+    return paid_by_project([project.id]).get(project.id, 0)
 
 
 # -- changes ------------------------------------------------------------------------------------
@@ -220,7 +218,7 @@ def remove_instalment(instalment: PaymentInstalment, *, by) -> None:
 
 
 def close_year(year: FinancialYear, *, by) -> None:
-    if year.closed_at is not None:
+    if year.is_closed:
         raise LedgerError(f"{year.label} is already closed")
     year.closed_at = utcnow()
     db.session.flush()
@@ -234,7 +232,7 @@ def close_year(year: FinancialYear, *, by) -> None:
 
 
 def reopen_year(year: FinancialYear, *, reason: str, by) -> None:
-    if year.closed_at is None:
+    if not year.is_closed:
         raise LedgerError(f"{year.label} is not closed")
     if not reason:
         raise LedgerError("Enter why the year is being reopened", "reason")
@@ -288,7 +286,7 @@ class ProjectLedger:
 
     @property
     def paid_pence(self) -> int:
-        return -sum(entry.amount_pence for entry in self.entries if entry.entry_type in (PAYMENT, REVERSAL))
+        return sum(entry.payment.signed_pence for entry in self.entries if entry.payment is not None)
 
     @property
     def balance_pence(self) -> int:
@@ -307,15 +305,15 @@ class ProjectLedger:
         for instalment in sorted(self.instalments, key=lambda item: item.number):
             if covered >= instalment.amount_pence:
                 covered -= instalment.amount_pence
-                states.append((instalment, "Paid"))
+                states.append((instalment, PAID))
                 continue
             covered = 0
             if instalment.after_quarter and instalment.after_quarter not in self.approved_quarters:
-                states.append((instalment, "Held"))
+                states.append((instalment, HELD))
             elif instalment.due_on is None or instalment.due_on <= today:
-                states.append((instalment, "Due"))
+                states.append((instalment, DUE))
             else:
-                states.append((instalment, "Not yet due"))
+                states.append((instalment, NOT_YET_DUE))
         return states
 
     @property

@@ -8,18 +8,13 @@ from decimal import Decimal
 
 from werkzeug.datastructures import MultiDict
 
+from ..models.vocabulary import OVERDUE, OVERDUE_LABEL, QUARTERS, RAG_LABELS, RAGS, STATUS_LABELS
 from .delivery import ProjectDelivery
 
-RAG_ORDER = {"green": 0, "amber": 1, "red": 2, None: 3}
-STATUS_FILTERS = {
-    "overdue": "Overdue",
-    "not_started": "Not started",
-    "draft": "Draft",
-    "submitted": "Submitted",
-    "changes_requested": "Changes requested",
-    "approved": "Approved",
-}
-RAG_FILTERS = {"green": "Green", "amber": "Amber", "red": "Red", "none": "No rating"}
+RAG_ORDER: dict[str | None, int] = {**{rag: order for order, rag in enumerate(RAGS)}, None: len(RAGS)}
+STATUS_FILTERS = {OVERDUE: OVERDUE_LABEL, **STATUS_LABELS}
+NO_RATING = "none"
+RAG_FILTERS = {**RAG_LABELS, NO_RATING: "No rating"}
 
 
 def _number(value: Decimal | int | None) -> tuple[int, Decimal]:
@@ -90,12 +85,12 @@ class OverviewQuery:
             return False
         if self.organisation and project.organisation.short_name != self.organisation:
             return False
-        if self.rag and (delivery.delivery_rag or "none") != self.rag:
+        if self.rag and (delivery.delivery_rag or NO_RATING) != self.rag:
             return False
-        if self.status == "overdue":
-            return any(delivery.is_overdue(q) for q in (1, 2, 3, 4))
+        if self.status == OVERDUE:
+            return any(delivery.is_overdue(q) for q in QUARTERS)
         if self.status:
-            return any(delivery.is_open(q) and delivery.status(q) == self.status for q in (1, 2, 3, 4))
+            return any(delivery.is_open(q) and delivery.status(q) == self.status for q in QUARTERS)
         return True
 
     def apply(self, rows: list[ProjectDelivery]) -> list[ProjectDelivery]:

@@ -11,7 +11,7 @@ from .returns import ReturnError
 
 
 def set_csu_rating(project: Project, quarter: int, rag: str, reason: str, *, by) -> CsuRating:
-    if project.year.closed_at is not None:
+    if project.year.is_closed:
         raise ReturnError(f"The {project.year.label} financial year is closed")
     rating = db.session.scalar(
         select(CsuRating).where(CsuRating.project_id == project.id, CsuRating.quarter == quarter)

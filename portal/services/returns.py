@@ -15,27 +15,18 @@ from sqlalchemy.orm.exc import StaleDataError
 from ..calendar import uk_time, uk_today
 from ..extensions import db
 from ..models import AuditEvent, MeasureValue, MonitoringReturn, Project, ReturnRevision
-from ..models.monitoring_return import APPROVED, CHANGES_REQUESTED, DRAFT, SUBMITTED
 from ..models.types import utcnow
+from ..models.vocabulary import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    DRAFT,
+    NARRATIVE_FIELDS,
+    SUBMITTED,
+    rag_label,
+)
 from ..money import format_pence
+from ..quantities import format_quantity
 from . import audit
-from .quantities import format_quantity
-
-NARRATIVE_FIELDS = {
-    "progress": "Progress this quarter",
-    "case_study": "Case study",
-    "challenges": "Challenges and risks",
-    "partner_rag_reason": "Reason for your rating",
-    "spend_explanation": "Explanation of spend",
-}
-NARRATIVE_LIMITS = {
-    "progress": 5000,
-    "case_study": 3000,
-    "challenges": 3000,
-    "partner_rag_reason": 1000,
-    "spend_explanation": 2000,
-}
-RAG_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
 
 
 class ReturnError(Exception):
@@ -93,7 +84,7 @@ def reported_spend_before(project: Project, quarter: int) -> tuple[int, int]:
         select(func.coalesce(func.sum(MonitoringReturn.spend_pence), 0), func.count()).where(
             MonitoringReturn.project_id == project.id,
             MonitoringReturn.quarter != quarter,
-            MonitoringReturn.status.in_((SUBMITTED, APPROVED)),
+            MonitoringReturn.is_reported,
         )
     ).one()
     return int(spend), int(count)
@@ -145,7 +136,7 @@ def missing_answers(project: Project, mreturn: MonitoringReturn | None) -> list[
 
 def _editable_return(project: Project, quarter: int, version: int, by, editor: str | None) -> MonitoringReturn:
     """The draft to change, created on the first save; refuses a stale version or a locked return."""
-    if project.year.closed_at is not None:
+    if project.year.is_closed:
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be changed")
     if not quarter_is_open(project, quarter):
         raise ReturnError(f"Q{quarter} has not started yet: you can fill in its return from its first day")
@@ -314,9 +305,9 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
         if already.return_id != mreturn.id:
             raise ReturnError("That submission belongs to another return")
         return SubmitResult(mreturn, already, created=False)
-    if mreturn.status in (SUBMITTED, APPROVED):
+    if mreturn.is_reported:
         return SubmitResult(mreturn, _latest_revision(mreturn), created=False)
-    if project.year.closed_at is not None:
+    if project.year.is_closed:
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be submitted")
     if mreturn.version != version:
         raise ReturnConflict(mreturn, [])
@@ -380,7 +371,7 @@ def _revision_count(mreturn: MonitoringReturn) -> int:
 
 def _review(mreturn: MonitoringReturn, version: int, allowed: tuple[str, ...]) -> MonitoringReturn:
     mreturn = _lock(mreturn)
-    if mreturn.project.year.closed_at is not None:
+    if mreturn.project.year.is_closed:
         raise ReturnError(f"The {mreturn.project.year.label} financial year is closed")
     if mreturn.status not in allowed:
         raise ReturnError(f"This return is {mreturn.status_label.lower()}: it cannot be changed that way")
@@ -467,7 +458,7 @@ def revision_answers(project: Project, revision: ReturnRevision) -> list[tuple[s
     rows.append(("Progress this quarter", revision.progress or ""))
     rows.append(("Case study", revision.case_study or ""))
     rows.append(("Challenges and risks", revision.challenges or ""))
-    rows.append(("Rating", RAG_LABELS.get(revision.partner_rag or "", "")))
+    rows.append(("Rating", rag_label(revision.partner_rag)))
     rows.append(("Reason for your rating", revision.partner_rag_reason or ""))
     return rows
 
@@ -508,7 +499,7 @@ def current_answers(project: Project, mreturn: MonitoringReturn | None) -> list[
         {
             "section": "narrative",
             "question": "Rating",
-            "answer": RAG_LABELS.get((mreturn.partner_rag if mreturn else None) or "", ""),
+            "answer": rag_label(mreturn.partner_rag if mreturn else None),
         }
     )
     rows.append(

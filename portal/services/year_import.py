@@ -32,9 +32,9 @@ from ..models.monitoring_return import APPROVED
 from ..models.project import COMBINES
 from ..models.types import utcnow
 from ..money import MoneyError, format_pence, pence_from_pounds
+from ..quantities import QuantityError, parse_quantity
 from . import audit
 from .ledger import vary_award
-from .quantities import QuantityError, parse_quantity
 
 TOP_LEVEL = {
     "financial_year",

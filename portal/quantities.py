@@ -38,3 +38,10 @@ def format_quantity(value: Decimal | None) -> str:
     if value == value.to_integral_value():
         return f"{int(value):,}"
     return f"{value:,.2f}"
+
+
+def plain_quantity(value: Decimal | None) -> str:
+    """A stored value as it is typed: 231, or 5840.50 for hours."""
+    if value is None:
+        return ""
+    return str(int(value)) if value == value.to_integral_value() else f"{value:.2f}"

@@ -1,0 +1,81 @@
+"""One loader per object kind, flaskr's `get_post(id, check_author=True)` being the model.
+
+Each loads the object a URL names for the signed-in person and stops the request when they may not
+have it: 404 when it does not exist or belongs to another organisation (a partner is never told that
+it exists), 403 when a member of staff lacks the role for what the view is about to do. The question
+asked is always one of the model's own predicates (`Project.can_view`, `Project.can_rate` …), so a
+template showing a button and the view accepting its form ask the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NoReturn, TypeVar
+
+from flask import abort
+from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
+
+from ..extensions import db
+from ..models import MonitoringReturn, Payment, PaymentInstalment, Project, ReturnRevision, User
+from ..models.payment import PAYMENT
+
+T = TypeVar("T")
+Check = Callable[[T, User], bool]
+
+
+def _viewer() -> User:
+    return current_user._get_current_object()  # the real User, for the models' predicates
+
+
+def _refuse(user: User) -> NoReturn:
+    abort(403 if user.can_see_all_organisations else 404)
+
+
+def _checked(obj: T, project: Project, check: Check[T] | None) -> T:
+    user = _viewer()
+    if not project.can_view(user):
+        abort(404)
+    if check is not None and not check(obj, user):
+        _refuse(user)
+    return obj
+
+
+def load_project(project_id: int, *, check: Check[Project] | None = None) -> Project:
+    """The project, if the person may see it (and, with `check`, do what the view does to it)."""
+    project = db.session.get(Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)])
+    if project is None:
+        abort(404)
+    return _checked(project, project, check)
+
+
+def load_return(return_id: int, *, check: Check[MonitoringReturn] | None = None) -> MonitoringReturn:
+    """A monitoring return with its project, values and revisions, for reviewing it."""
+    mreturn = db.session.get(
+        MonitoringReturn,
+        return_id,
+        options=[
+            joinedload(MonitoringReturn.project).joinedload(Project.organisation),
+            joinedload(MonitoringReturn.project).joinedload(Project.year),
+            selectinload(MonitoringReturn.values),
+            selectinload(MonitoringReturn.revisions).joinedload(ReturnRevision.submitted_by),
+        ],
+    )
+    if mreturn is None:
+        abort(404)
+    return _checked(mreturn, mreturn.project, check)
+
+
+def load_payment(payment_id: int, *, check: Check[Payment] | None = None) -> Payment:
+    """A payment (not a reversal: only payments are acted on) with its project and year."""
+    payment = db.session.get(Payment, payment_id, options=[joinedload(Payment.project).joinedload(Project.year)])
+    if payment is None or payment.kind != PAYMENT:
+        abort(404)
+    return _checked(payment, payment.project, check)
+
+
+def load_instalment(instalment_id: int, *, check: Check[PaymentInstalment] | None = None) -> PaymentInstalment:
+    instalment = db.session.get(PaymentInstalment, instalment_id)
+    if instalment is None:
+        abort(404)
+    return _checked(instalment, instalment.project, check)

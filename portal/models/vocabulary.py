@@ -1,0 +1,119 @@
+"""The portal's words and thresholds, each defined once.
+
+Models build their CHECK constraints from these values, forms their choices and messages, templates
+their tags and the definitions the CSU reads, and exports their columns' words. A word a person sees
+for a stored value is looked up here, never typed again beside it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+QUARTERS = (1, 2, 3, 4)
+
+# -- traffic-light ratings ---------------------------------------------------------------------
+
+GREEN = "green"
+AMBER = "amber"
+RED = "red"
+RAGS = (GREEN, AMBER, RED)
+RAG_LABELS = {GREEN: "Green", AMBER: "Amber", RED: "Red"}
+RAG_MEANINGS = {
+    GREEN: "on target",
+    AMBER: "some danger of missing targets",
+    RED: "unlikely to meet targets",
+}
+RAG_TAG_CLASSES = {GREEN: "govuk-tag--green", AMBER: "govuk-tag--orange", RED: "govuk-tag--red"}
+NO_RAG_LABEL = "None"
+SELECT_RAG = "Select Green, Amber or Red"
+
+# The delivery RAG: Green at GREEN_FROM % of target to date or more, Amber at AMBER_FROM % or more, else Red.
+GREEN_FROM = Decimal("90.0")
+AMBER_FROM = Decimal("70.0")
+
+
+def rag_label(rag: str | None) -> str:
+    """The word for a stored rating; empty for none."""
+    return RAG_LABELS.get(rag or "", "")
+
+
+# -- how a measure's quarters combine -----------------------------------------------------------
+
+COMBINE_SUM = "sum"  # added up, like referrals
+COMBINE_LATEST = "latest"  # a level at quarter end, like open cases: the latest quarter's value
+COMBINES = (COMBINE_SUM, COMBINE_LATEST)
+COMBINE_LABELS = {COMBINE_SUM: "Added up", COMBINE_LATEST: "Latest quarter"}
+
+# -- return statuses ---------------------------------------------------------------------------
+
+NOT_STARTED = "not_started"  # no row yet: shown, never stored
+DRAFT = "draft"
+SUBMITTED = "submitted"
+CHANGES_REQUESTED = "changes_requested"
+APPROVED = "approved"
+STATUSES = (DRAFT, SUBMITTED, CHANGES_REQUESTED, APPROVED)
+REPORTED_STATUSES = (SUBMITTED, APPROVED)  # a quarter is *reported* once its return is submitted or approved
+EDITABLE_STATUSES = (DRAFT, CHANGES_REQUESTED)  # what the partner may still change
+STATUS_LABELS = {
+    NOT_STARTED: "Not started",
+    DRAFT: "Draft",
+    SUBMITTED: "Submitted",
+    CHANGES_REQUESTED: "Changes requested",
+    APPROVED: "Approved",
+}
+STATUS_TAG_CLASSES = {
+    NOT_STARTED: "govuk-tag--grey",
+    DRAFT: "govuk-tag--yellow",
+    SUBMITTED: "govuk-tag--blue",
+    CHANGES_REQUESTED: "govuk-tag--orange",
+    APPROVED: "govuk-tag--green",
+}
+OVERDUE = "overdue"  # a filter and a tag beside the status, never a stored status
+OVERDUE_LABEL = "Overdue"
+OVERDUE_TAG_CLASS = "govuk-tag--red"
+
+# -- the payment schedule ----------------------------------------------------------------------
+
+PAID = "Paid"
+HELD = "Held"
+DUE = "Due"
+NOT_YET_DUE = "Not yet due"
+SCHEDULE_TAG_CLASSES = {PAID: "govuk-tag--green", HELD: "govuk-tag--orange", DUE: "govuk-tag--blue"}
+SCHEDULE_TAG_DEFAULT = "govuk-tag--grey"
+
+# -- the return's sections, as its task list shows them ----------------------------------------
+
+SECTIONS = ("outputs", "spend", "narrative")
+SECTION_TITLES = {"outputs": "Outputs", "spend": "Spend", "narrative": "Progress and rating"}
+COMPLETED = "Completed"
+IN_PROGRESS = "In progress"
+SECTION_NOT_STARTED = STATUS_LABELS[NOT_STARTED]
+SECTION_TAG_CLASSES = {IN_PROGRESS: "govuk-tag--light-blue", SECTION_NOT_STARTED: "govuk-tag--blue"}
+
+# -- the return's written answers --------------------------------------------------------------
+
+NARRATIVE_FIELDS = {
+    "progress": "Progress this quarter",
+    "case_study": "Case study",
+    "challenges": "Challenges and risks",
+    "partner_rag_reason": "Reason for your rating",
+    "spend_explanation": "Explanation of spend",
+}
+NARRATIVE_LIMITS = {
+    "progress": 5000,
+    "case_study": 3000,
+    "challenges": 3000,
+    "partner_rag_reason": 1000,
+    "spend_explanation": 2000,
+}
+SPEND_LABEL = "Spend in the quarter"
+RATING_LABEL = "Rating"
+# Every answer of a return by its field name, as questions on pages, in conflicts and in the audit trail.
+ANSWER_LABELS = {"spend": SPEND_LABEL, **NARRATIVE_FIELDS, "partner_rag": RATING_LABEL}
+
+
+def sql_in(column: str, values: Iterable[str], *, nullable: bool = False) -> str:
+    """A CHECK constraint's text allowing only these values (and NULL when nullable)."""
+    allowed = f"{column} IN ({', '.join(repr(value) for value in values)})"
+    return f"{column} IS NULL OR {allowed}" if nullable else allowed
