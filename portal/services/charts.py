@@ -432,69 +432,33 @@ class _Geometry:
 
     def chart(
         self,
-        chart_id,
+        chart_id: str,
         *,
-        title,
-        description,
-        unit,
-        y_axis_title,
-        scale_max,
-        tick_values,
-        tick_texts,
-        values,
-        value_texts,
-        provisional,
-        marker_values,
-        marker_texts,
-        value_heading,
-        comparison_heading,
+        title: str,
+        description: str,
+        unit: str,
+        y_axis_title: str,
+        scale_max: Decimal,
+        tick_values: list[Decimal],
+        tick_texts: list[str],
+        values: list[Decimal | None],
+        value_texts: list[str | None],
+        provisional: list[bool],
+        marker_values: list[Decimal | None],
+        marker_texts: list[str | None],
+        value_heading: str,
+        comparison_heading: str,
     ) -> Chart:
-        bars, markers, x_labels, rows = [], [], [], []
-        bar_width = round(self.slot * BAR_SHARE, 1)
-        for index, quarter in enumerate(QUARTERS):
-            label = f"Q{quarter}"
-            slot_left = self.left + self.slot * index
-            centre = slot_left + self.slot / 2
-            marker_y = None
-            if marker_values[index] is not None:
-                marker_y = self.y_of(marker_values[index], scale_max)
-                half = self.slot * MARKER_SHARE / 2
-                markers.append(
-                    Marker(
-                        x1=round(centre - half, 1),
-                        x2=round(centre + half, 1),
-                        y=marker_y,
-                        label=label,
-                        value=marker_values[index],
-                        value_text=marker_texts[index],
-                    )
-                )
-            value = values[index]
-            if value is not None:
-                top = self.y_of(value, scale_max)
-                highest = min(top, marker_y) if marker_y is not None else top
-                bars.append(
-                    Bar(
-                        x=round(centre - bar_width / 2, 1),
-                        y=top,
-                        width=bar_width,
-                        height=round(self.bottom - top, 1),
-                        label=label,
-                        value_text=value_texts[index],
-                        provisional=provisional[index],
-                        value=value,
-                        label_y=round(highest - LABEL_GAP - (2 if marker_y is not None else 0), 1),
-                    )
-                )
-            x_labels.append(XLabel(x=round(centre, 1), y=round(self.bottom + 24, 1), text=label))
-            rows.append(
-                TableRow(
-                    label=label,
-                    value_text=value_texts[index] if value is not None else NOT_REPORTED.capitalize(),
-                    comparison_text=marker_texts[index] or "",
-                )
-            )
-        ticks = [Tick(y=self.y_of(v, scale_max), value=v, text=t) for v, t in zip(tick_values, tick_texts, strict=True)]
+        """The plot, one slot per quarter, and its table; the caller adds the legend and any reference line."""
+        slot_markers = [
+            None if value is None else self._marker(index, value, marker_texts[index], scale_max)
+            for index, value in enumerate(marker_values)
+        ]
+        bars = [
+            self._bar(index, value, value_texts[index], provisional[index], scale_max, slot_markers[index])
+            for index, value in enumerate(values)
+            if value is not None
+        ]
         return Chart(
             id=chart_id,
             title=title,
@@ -509,12 +473,80 @@ class _Geometry:
             y_axis_title=y_axis_title,
             scale_max=scale_max,
             bars=bars,
-            markers=markers,
+            markers=[marker for marker in slot_markers if marker is not None],
             reference_lines=[],
-            ticks=ticks,
-            x_labels=x_labels,
+            ticks=self._ticks(tick_values, tick_texts, scale_max),
+            x_labels=self._x_labels(),
             legend=[],
             value_heading=value_heading,
             comparison_heading=comparison_heading,
-            rows=rows,
+            rows=_table_rows(values, value_texts, marker_texts),
         )
+
+    def _centre(self, index: int) -> float:
+        """The middle of the slot of the quarter at `index`, unrounded."""
+        slot_left = self.left + self.slot * index
+        return slot_left + self.slot / 2
+
+    def _marker(self, index: int, value: Decimal, text: str | None, scale_max: Decimal) -> Marker:
+        centre = self._centre(index)
+        half = self.slot * MARKER_SHARE / 2
+        return Marker(
+            x1=round(centre - half, 1),
+            x2=round(centre + half, 1),
+            y=self.y_of(value, scale_max),
+            label=_quarter_label(index),
+            value=value,
+            value_text=text,
+        )
+
+    def _bar(
+        self, index: int, value: Decimal, text: str | None, provisional: bool, scale_max: Decimal, marker: Marker | None
+    ) -> Bar:
+        width = round(self.slot * BAR_SHARE, 1)
+        top = self.y_of(value, scale_max)
+        return Bar(
+            x=round(self._centre(index) - width / 2, 1),
+            y=top,
+            width=width,
+            height=round(self.bottom - top, 1),
+            label=_quarter_label(index),
+            value_text=text,
+            provisional=provisional,
+            value=value,
+            label_y=_value_baseline(top, marker),
+        )
+
+    def _ticks(self, values: list[Decimal], texts: list[str], scale_max: Decimal) -> list[Tick]:
+        return [Tick(y=self.y_of(v, scale_max), value=v, text=t) for v, t in zip(values, texts, strict=True)]
+
+    def _x_labels(self) -> list[XLabel]:
+        return [
+            XLabel(x=round(self._centre(index), 1), y=round(self.bottom + 24, 1), text=_quarter_label(index))
+            for index in range(len(QUARTERS))
+        ]
+
+
+def _quarter_label(index: int) -> str:
+    return f"Q{QUARTERS[index]}"
+
+
+def _value_baseline(bar_top: float, marker: Marker | None) -> float:
+    """Where a bar's value text sits: just above the bar, or above its marker when that is higher."""
+    if marker is None:
+        return round(bar_top - LABEL_GAP, 1)
+    return round(min(bar_top, marker.y) - LABEL_GAP - 2, 1)
+
+
+def _table_rows(
+    values: list[Decimal | None], value_texts: list[str | None], comparison_texts: list[str | None]
+) -> list[TableRow]:
+    """The chart's data as a table, a row per quarter."""
+    return [
+        TableRow(
+            label=_quarter_label(index),
+            value_text=NOT_REPORTED.capitalize() if values[index] is None else value_texts[index],
+            comparison_text=comparison_texts[index] or "",
+        )
+        for index in range(len(QUARTERS))
+    ]
