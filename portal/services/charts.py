@@ -285,24 +285,10 @@ def spend_chart(delivery: ProjectDelivery, chart_id: str) -> Chart:
     straight-line profile. Money is integer pence throughout; the text uses format_pence."""
     _check_id(chart_id)
     award = int(delivery.project.amount_pence or 0)
-    reported = set(delivery.reported_quarters)
-    values: list[Decimal | None] = []
-    provisional: list[bool] = []
-    running, running_provisional = 0, False
-    for quarter in QUARTERS:
-        if quarter in reported:
-            running += delivery.spend_in(quarter) or 0
-            running_provisional = running_provisional or bool(delivery.is_provisional(quarter))
-            values.append(Decimal(running))
-            provisional.append(running_provisional)
-        else:
-            values.append(None)
-            provisional.append(False)
+    values, provisional = _cumulative_spend(delivery)
     profiles = [Decimal(delivery.profile_to(quarter)) for quarter in QUARTERS]
     known = [value for value in values if value is not None] + profiles + [Decimal(award)]
-    scale_max, tick_values = nice_scale(max(known), minimum_step=Decimal(1))
-    if scale_max < 100:  # at least £1, so that the ticks are whole pence
-        scale_max, tick_values = nice_scale(Decimal(100))
+    scale_max, tick_values = _spend_scale(known)
 
     value_texts = [
         None if v is None else _value_text(format_pence(int(v)), p) for v, p in zip(values, provisional, strict=True)
@@ -327,26 +313,60 @@ def spend_chart(delivery: ProjectDelivery, chart_id: str) -> Chart:
         value_heading="Cumulative spend",
         comparison_heading="Profile",
     )
-    award_y = geometry.y_of(Decimal(award), scale_max)
-    chart.reference_lines = [
-        ReferenceLine(
-            x1=geometry.left,
-            x2=geometry.right,
-            y=award_y,
-            value=Decimal(award),
-            text=f"Award {format_pence(award)}",
-        )
-    ]
-    chart.bars = [_clear_of(bar, award_y) for bar in chart.bars]
+    award_line = _award_line(geometry, award, scale_max)
+    chart.reference_lines = [award_line]
+    chart.bars = [_clear_of(bar, award_line.y) for bar in chart.bars]
     chart.extra_rows = [TableRow("Award", "", format_pence(award))]
-    chart.legend = [LegendItem("bar", "Spend reported to the end of the quarter")]
-    if chart.has_provisional:
-        chart.legend.append(LegendItem("provisional", "Provisional: includes a return submitted but not yet approved"))
-    chart.legend += [
+    chart.legend = _spend_legend(award, chart.has_provisional)
+    return chart
+
+
+def _cumulative_spend(delivery: ProjectDelivery) -> tuple[list[Decimal | None], list[bool]]:
+    """Per quarter, the spend reported to its end (None when the quarter is not reported) and whether
+    that includes a provisional return."""
+    reported = set(delivery.reported_quarters)
+    values: list[Decimal | None] = []
+    provisional: list[bool] = []
+    running, running_provisional = 0, False
+    for quarter in QUARTERS:
+        if quarter in reported:
+            running += delivery.spend_in(quarter) or 0
+            running_provisional = running_provisional or bool(delivery.is_provisional(quarter))
+            values.append(Decimal(running))
+            provisional.append(running_provisional)
+        else:
+            values.append(None)
+            provisional.append(False)
+    return values, provisional
+
+
+def _spend_scale(known: list[Decimal]) -> tuple[Decimal, list[Decimal]]:
+    """A nice scale in pence above every known amount, at least £1 so that the ticks are whole pence."""
+    scale_max, tick_values = nice_scale(max(known), minimum_step=Decimal(1))
+    if scale_max < 100:
+        scale_max, tick_values = nice_scale(Decimal(100))
+    return scale_max, tick_values
+
+
+def _award_line(geometry: _Geometry, award: int, scale_max: Decimal) -> ReferenceLine:
+    return ReferenceLine(
+        x1=geometry.left,
+        x2=geometry.right,
+        y=geometry.y_of(Decimal(award), scale_max),
+        value=Decimal(award),
+        text=f"Award {format_pence(award)}",
+    )
+
+
+def _spend_legend(award: int, has_provisional: bool) -> list[LegendItem]:
+    legend = [LegendItem("bar", "Spend reported to the end of the quarter")]
+    if has_provisional:
+        legend.append(LegendItem("provisional", "Provisional: includes a return submitted but not yet approved"))
+    return [
+        *legend,
         LegendItem("marker", "Profile: the award spread evenly over the four quarters"),
         LegendItem("line", f"Award: {format_pence(award)}"),
     ]
-    return chart
 
 
 # -- helpers ------------------------------------------------------------------------------------
