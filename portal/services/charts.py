@@ -245,16 +245,14 @@ def outputs_chart(figures: MeasureFigures, chart_id: str) -> Chart | None:
     whole = not measure.allows_decimals and all(value == value.to_integral_value() for value in known)
     scale_max, tick_values = nice_scale(max(known), minimum_step=Decimal(1) if whole else None)
 
-    def text_of(value: Decimal) -> str:
-        return format_quantity(value)
-
     name = measure.name
     unit = measure.unit
     value_texts = [
-        _value_text(text_of(v), p) if v is not None else None for v, p in zip(values, provisional, strict=True)
+        _value_text(format_quantity(v), p) if v is not None else None for v, p in zip(values, provisional, strict=True)
     ]
-    target_texts = [None if t is None else text_of(t) for t in targets]
-    geometry = _Geometry([text_of(t) for t in tick_values])
+    target_texts = [None if t is None else format_quantity(t) for t in targets]
+    tick_texts = [format_quantity(t) for t in tick_values]
+    geometry = _Geometry(tick_texts)
     chart = geometry.chart(
         chart_id,
         title=f"{name} by quarter against target",
@@ -263,7 +261,7 @@ def outputs_chart(figures: MeasureFigures, chart_id: str) -> Chart | None:
         y_axis_title=unit[:1].upper() + unit[1:],
         scale_max=scale_max,
         tick_values=tick_values,
-        tick_texts=[text_of(t) for t in tick_values],
+        tick_texts=tick_texts,
         values=values,
         value_texts=value_texts,
         provisional=provisional,
@@ -272,12 +270,17 @@ def outputs_chart(figures: MeasureFigures, chart_id: str) -> Chart | None:
         value_heading=f"{name} ({unit})",
         comparison_heading="Target",
     )
-    chart.legend = [LegendItem("bar", f"{name} reported in the quarter")]
-    if chart.has_provisional:
-        chart.legend.append(LegendItem("provisional", "Provisional: the return is submitted but not yet approved"))
-    if chart.markers:
-        chart.legend.append(LegendItem("marker", "Target for the quarter"))
+    chart.legend = _outputs_legend(name, chart.has_provisional, bool(chart.markers))
     return chart
+
+
+def _outputs_legend(name: str, has_provisional: bool, has_targets: bool) -> list[LegendItem]:
+    legend = [LegendItem("bar", f"{name} reported in the quarter")]
+    if has_provisional:
+        legend.append(LegendItem("provisional", "Provisional: the return is submitted but not yet approved"))
+    if has_targets:
+        legend.append(LegendItem("marker", "Target for the quarter"))
+    return legend
 
 
 def spend_chart(delivery: ProjectDelivery, chart_id: str) -> Chart:
