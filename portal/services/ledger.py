@@ -332,9 +332,7 @@ def _award_date(project: Project) -> date:
     return project.year.quarter(1).start
 
 
-def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> list[ProjectLedger]:
-    """The ledger of every project of a year (or the given ones), entries dated, with running balances.
-    Five queries whatever the number of projects."""
+def _year_projects(year: FinancialYear, project_ids: list[int] | None) -> list[Project]:
     query = (
         select(Project)
         .where(Project.year_id == year.id)
@@ -343,12 +341,12 @@ def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> lis
     )
     if project_ids is not None:
         query = query.where(Project.id.in_(project_ids))
-    projects = list(db.session.scalars(query))
-    ids = [project.id for project in projects]
-    variations: dict[int, list[AwardVariation]] = {}
-    payments: dict[int, list[Payment]] = {}
-    instalments: dict[int, list[PaymentInstalment]] = {}
-    approved: dict[int, set[int]] = {}
+    return list(db.session.scalars(query))
+
+
+def _variations_by_project(ids: list[int]) -> dict[int, list[AwardVariation]]:
+    """Each project's award variations in the order they were made, with who made them: one query."""
+    found: dict[int, list[AwardVariation]] = {}
     if ids:
         for variation in db.session.scalars(
             select(AwardVariation)
@@ -356,22 +354,54 @@ def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> lis
             .options(joinedload(AwardVariation.varied_by))
             .order_by(AwardVariation.varied_at, AwardVariation.id)
         ):
-            variations.setdefault(variation.project_id, []).append(variation)
+            found.setdefault(variation.project_id, []).append(variation)
+    return found
+
+
+def _payments_by_project(ids: list[int]) -> dict[int, list[Payment]]:
+    """Each project's payments and reversals by date paid, with who recorded them: one query."""
+    found: dict[int, list[Payment]] = {}
+    if ids:
         for payment in db.session.scalars(
             select(Payment)
             .where(Payment.project_id.in_(ids))
             .options(joinedload(Payment.recorded_by))
             .order_by(Payment.paid_on, Payment.id)
         ):
-            payments.setdefault(payment.project_id, []).append(payment)
+            found.setdefault(payment.project_id, []).append(payment)
+    return found
+
+
+def _instalments_by_project(ids: list[int]) -> dict[int, list[PaymentInstalment]]:
+    found: dict[int, list[PaymentInstalment]] = {}
+    if ids:
         for instalment in db.session.scalars(select(PaymentInstalment).where(PaymentInstalment.project_id.in_(ids))):
-            instalments.setdefault(instalment.project_id, []).append(instalment)
+            found.setdefault(instalment.project_id, []).append(instalment)
+    return found
+
+
+def _approved_quarters_by_project(ids: list[int]) -> dict[int, set[int]]:
+    """The quarters of each project whose return is approved, which releases instalments held for them."""
+    found: dict[int, set[int]] = {}
+    if ids:
         for project_id, quarter in db.session.execute(
             select(MonitoringReturn.project_id, MonitoringReturn.quarter).where(
                 MonitoringReturn.project_id.in_(ids), MonitoringReturn.status == APPROVED
             )
         ):
-            approved.setdefault(project_id, set()).add(quarter)
+            found.setdefault(project_id, set()).add(quarter)
+    return found
+
+
+def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> list[ProjectLedger]:
+    """The ledger of every project of a year (or the given ones), entries dated, with running balances.
+    Five queries whatever the number of projects."""
+    projects = _year_projects(year, project_ids)
+    ids = [project.id for project in projects]
+    variations = _variations_by_project(ids)
+    payments = _payments_by_project(ids)
+    instalments = _instalments_by_project(ids)
+    approved = _approved_quarters_by_project(ids)
     found = []
     for project in projects:
         project_variations = variations.get(project.id, [])
