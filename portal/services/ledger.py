@@ -393,6 +393,47 @@ def _approved_quarters_by_project(ids: list[int]) -> dict[int, set[int]]:
     return found
 
 
+def _variation_entry(project: Project, variation: AwardVariation) -> LedgerEntry:
+    return LedgerEntry(
+        project,
+        VARIATION,
+        variation.varied_at.date(),
+        variation.change_pence,
+        note=variation.reason,
+        recorded_by=variation.varied_by,
+    )
+
+
+def _payment_entry(project: Project, payment: Payment) -> LedgerEntry:
+    return LedgerEntry(
+        project,
+        payment.kind,
+        payment.paid_on,
+        -payment.signed_pence,
+        reference=payment.reference,
+        note=payment.reason or payment.note,
+        recorded_by=payment.recorded_by,
+        payment=payment,
+    )
+
+
+def _entries(project: Project, variations: list[AwardVariation], payments: list[Payment]) -> list[LedgerEntry]:
+    """The original award, then the variations and payments by date (a variation before a payment on the
+    same day), each with the balance still to pay after it."""
+    original = variations[0].from_pence if variations else project.amount_pence
+    entries = [LedgerEntry(project, AWARD, _award_date(project), original, note="Original award")]
+    timeline: list[tuple[date, int, LedgerEntry]] = [
+        (variation.varied_at.date(), 0, _variation_entry(project, variation)) for variation in variations
+    ]
+    timeline += [(payment.paid_on, 1, _payment_entry(project, payment)) for payment in payments]
+    entries += [entry for _, _, entry in sorted(timeline, key=lambda item: (item[0], item[1]))]
+    balance = 0
+    for entry in entries:
+        balance += entry.amount_pence
+        entry.balance_pence = balance
+    return entries
+
+
 def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> list[ProjectLedger]:
     """The ledger of every project of a year (or the given ones), entries dated, with running balances.
     Five queries whatever the number of projects."""
@@ -402,51 +443,15 @@ def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> lis
     payments = _payments_by_project(ids)
     instalments = _instalments_by_project(ids)
     approved = _approved_quarters_by_project(ids)
-    found = []
-    for project in projects:
-        project_variations = variations.get(project.id, [])
-        original = project_variations[0].from_pence if project_variations else project.amount_pence
-        entries = [LedgerEntry(project, AWARD, _award_date(project), original, note="Original award")]
-        timeline: list[tuple[date, int, LedgerEntry]] = []
-        for variation in project_variations:
-            timeline.append(
-                (
-                    variation.varied_at.date(),
-                    0,
-                    LedgerEntry(
-                        project,
-                        VARIATION,
-                        variation.varied_at.date(),
-                        variation.change_pence,
-                        note=variation.reason,
-                        recorded_by=variation.varied_by,
-                    ),
-                )
-            )
-        for payment in payments.get(project.id, []):
-            timeline.append(
-                (
-                    payment.paid_on,
-                    1,
-                    LedgerEntry(
-                        project,
-                        payment.kind,
-                        payment.paid_on,
-                        -payment.signed_pence,
-                        reference=payment.reference,
-                        note=payment.reason or payment.note,
-                        recorded_by=payment.recorded_by,
-                        payment=payment,
-                    ),
-                )
-            )
-        entries += [entry for _, _, entry in sorted(timeline, key=lambda item: (item[0], item[1]))]
-        balance = 0
-        for entry in entries:
-            balance += entry.amount_pence
-            entry.balance_pence = balance
-        found.append(ProjectLedger(project, entries, instalments.get(project.id, []), approved.get(project.id, set())))
-    return found
+    return [
+        ProjectLedger(
+            project,
+            _entries(project, variations.get(project.id, []), payments.get(project.id, [])),
+            instalments.get(project.id, []),
+            approved.get(project.id, set()),
+        )
+        for project in projects
+    ]
 
 
 def project_ledger(project: Project) -> ProjectLedger:
