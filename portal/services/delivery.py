@@ -218,15 +218,12 @@ class ProjectDelivery:
         return mreturn is not None and mreturn.status == SUBMITTED
 
 
-def year_delivery(
-    year: FinancialYear,
-    *,
-    project_ids: list[int] | None = None,
-    organisation_id: int | None = None,
-    now: datetime | None = None,
-):
-    """Budget against delivery for every project of a year (or the given ones): seven queries, however many."""
-    now = now or utcnow()
+# Children are loaded with one query each, however many parents (selectinload would batch by 500).
+
+
+def _delivery_projects(
+    year: FinancialYear, project_ids: list[int] | None, organisation_id: int | None
+) -> list[Project]:
     query = (
         select(Project)
         .where(Project.year_id == year.id)
@@ -242,33 +239,64 @@ def year_delivery(
         query = query.where(Project.id.in_(project_ids))
     if organisation_id is not None:
         query = query.where(Project.organisation_id == organisation_id)
-    projects = list(db.session.scalars(query).unique())
+    return list(db.session.scalars(query).unique())
+
+
+def _attach_measures(projects: list[Project]) -> None:
+    """Set each project's measures, in position order, from one query."""
     ids = [project.id for project in projects]
-    returns: dict[int, dict[int, MonitoringReturn]] = {}
-    # Children are loaded with one query each, however many parents (selectinload would batch by 500).
-    measures: dict[int, list[OutputMeasure]] = {project_id: [] for project_id in ids}
-    values: dict[int, list[MeasureValue]] = {}
+    by_project: dict[int, list[OutputMeasure]] = {project_id: [] for project_id in ids}
     if ids:
         for measure in db.session.scalars(
             select(OutputMeasure).where(OutputMeasure.project_id.in_(ids)).order_by(OutputMeasure.position)
         ):
-            measures[measure.project_id].append(measure)
-        for mreturn in db.session.scalars(select(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))):
-            returns.setdefault(mreturn.project_id, {})[mreturn.quarter] = mreturn
-            values[mreturn.id] = []
-        for value in db.session.scalars(
-            select(MeasureValue).join(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))
-        ):
-            values[value.return_id].append(value)
+            by_project[measure.project_id].append(measure)
     for project in projects:
-        set_committed_value(project, "measures", measures.get(project.id, []))
+        set_committed_value(project, "measures", by_project[project.id])
+
+
+def _returns_by_project(ids: list[int]) -> dict[int, dict[int, MonitoringReturn]]:
+    """Each project's returns by quarter, their measure values set on them: two queries."""
+    returns: dict[int, dict[int, MonitoringReturn]] = {}
+    if not ids:
+        return returns
+    values: dict[int, list[MeasureValue]] = {}
+    for mreturn in db.session.scalars(select(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))):
+        returns.setdefault(mreturn.project_id, {})[mreturn.quarter] = mreturn
+        values[mreturn.id] = []
+    for value in db.session.scalars(
+        select(MeasureValue).join(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))
+    ):
+        values[value.return_id].append(value)
     for by_quarter in returns.values():
         for mreturn in by_quarter.values():
             set_committed_value(mreturn, "values", values[mreturn.id])
+    return returns
+
+
+def _ratings_by_project(ids: list[int]) -> dict[int, dict[int, CsuRating]]:
+    """Each project's CSU ratings by quarter: one query."""
     ratings: dict[int, dict[int, CsuRating]] = {}
     if ids:
         for rating in db.session.scalars(select(CsuRating).where(CsuRating.project_id.in_(ids))):
             ratings.setdefault(rating.project_id, {})[rating.quarter] = rating
+    return ratings
+
+
+def year_delivery(
+    year: FinancialYear,
+    *,
+    project_ids: list[int] | None = None,
+    organisation_id: int | None = None,
+    now: datetime | None = None,
+) -> list[ProjectDelivery]:
+    """Budget against delivery for every project of a year (or the given ones): seven queries, however many."""
+    now = now or utcnow()
+    projects = _delivery_projects(year, project_ids, organisation_id)
+    ids = [project.id for project in projects]
+    _attach_measures(projects)
+    returns = _returns_by_project(ids)
+    ratings = _ratings_by_project(ids)
     paid = paid_by_project(ids)
     found = []
     for project in projects:
