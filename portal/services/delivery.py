@@ -283,6 +283,17 @@ def _ratings_by_project(ids: list[int]) -> dict[int, dict[int, CsuRating]]:
     return ratings
 
 
+def _measure_figures(measure: OutputMeasure, returns: dict[int, MonitoringReturn]) -> MeasureFigures:
+    """A measure's value in each reported quarter, and which of those are provisional."""
+    quarters: list[Decimal | None] = []
+    provisional: list[bool] = []
+    for quarter in (1, 2, 3, 4):
+        mreturn = returns.get(quarter)
+        quarters.append(mreturn.value_of(measure.id) if is_reported(mreturn) else None)
+        provisional.append(mreturn is not None and mreturn.status == SUBMITTED)
+    return MeasureFigures(measure, quarters, provisional)
+
+
 def year_delivery(
     year: FinancialYear,
     *,
@@ -301,19 +312,11 @@ def year_delivery(
     found = []
     for project in projects:
         by_quarter = returns.get(project.id, {})
-        measures = []
-        for measure in project.measures:
-            values, provisional = [], []
-            for quarter in (1, 2, 3, 4):
-                mreturn = by_quarter.get(quarter)
-                values.append(mreturn.value_of(measure.id) if is_reported(mreturn) else None)
-                provisional.append(mreturn is not None and mreturn.status == SUBMITTED)
-            measures.append(MeasureFigures(measure, values, provisional))
         found.append(
             ProjectDelivery(
                 project=project,
                 returns=by_quarter,
-                measures=measures,
+                measures=[_measure_figures(measure, by_quarter) for measure in project.measures],
                 paid_pence=paid.get(project.id, 0),
                 csu_ratings=ratings.get(project.id, {}),
                 now=now,
