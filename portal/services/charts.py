@@ -22,14 +22,14 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ..models.vocabulary import COMBINE_LATEST
+from ..models.vocabulary import COMBINE_LATEST, QUARTERS
 from ..money import format_pence
 from ..quantities import format_quantity
 
 if TYPE_CHECKING:  # only for annotations: delivery.py needs the database, this module does not
     from .delivery import MeasureFigures, ProjectDelivery
 
-QUARTERS = (1, 2, 3, 4)
+
 NOT_REPORTED = "not reported"
 PROVISIONAL = "(provisional)"
 CHART_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -245,16 +245,14 @@ def outputs_chart(figures: MeasureFigures, chart_id: str) -> Chart | None:
     whole = not measure.allows_decimals and all(value == value.to_integral_value() for value in known)
     scale_max, tick_values = nice_scale(max(known), minimum_step=Decimal(1) if whole else None)
 
-    def text_of(value: Decimal) -> str:
-        return format_quantity(value)
-
     name = measure.name
     unit = measure.unit
     value_texts = [
-        _value_text(text_of(v), p) if v is not None else None for v, p in zip(values, provisional, strict=True)
+        _value_text(format_quantity(v), p) if v is not None else None for v, p in zip(values, provisional, strict=True)
     ]
-    target_texts = [None if t is None else text_of(t) for t in targets]
-    geometry = _Geometry([text_of(t) for t in tick_values])
+    target_texts = [None if t is None else format_quantity(t) for t in targets]
+    tick_texts = [format_quantity(t) for t in tick_values]
+    geometry = _Geometry(tick_texts)
     chart = geometry.chart(
         chart_id,
         title=f"{name} by quarter against target",
@@ -263,7 +261,7 @@ def outputs_chart(figures: MeasureFigures, chart_id: str) -> Chart | None:
         y_axis_title=unit[:1].upper() + unit[1:],
         scale_max=scale_max,
         tick_values=tick_values,
-        tick_texts=[text_of(t) for t in tick_values],
+        tick_texts=tick_texts,
         values=values,
         value_texts=value_texts,
         provisional=provisional,
@@ -272,12 +270,17 @@ def outputs_chart(figures: MeasureFigures, chart_id: str) -> Chart | None:
         value_heading=f"{name} ({unit})",
         comparison_heading="Target",
     )
-    chart.legend = [LegendItem("bar", f"{name} reported in the quarter")]
-    if chart.has_provisional:
-        chart.legend.append(LegendItem("provisional", "Provisional: the return is submitted but not yet approved"))
-    if chart.markers:
-        chart.legend.append(LegendItem("marker", "Target for the quarter"))
+    chart.legend = _outputs_legend(name, chart.has_provisional, bool(chart.markers))
     return chart
+
+
+def _outputs_legend(name: str, has_provisional: bool, has_targets: bool) -> list[LegendItem]:
+    legend = [LegendItem("bar", f"{name} reported in the quarter")]
+    if has_provisional:
+        legend.append(LegendItem("provisional", "Provisional: the return is submitted but not yet approved"))
+    if has_targets:
+        legend.append(LegendItem("marker", "Target for the quarter"))
+    return legend
 
 
 def spend_chart(delivery: ProjectDelivery, chart_id: str) -> Chart:
@@ -285,24 +288,10 @@ def spend_chart(delivery: ProjectDelivery, chart_id: str) -> Chart:
     straight-line profile. Money is integer pence throughout; the text uses format_pence."""
     _check_id(chart_id)
     award = int(delivery.project.amount_pence or 0)
-    reported = set(delivery.reported_quarters)
-    values: list[Decimal | None] = []
-    provisional: list[bool] = []
-    running, running_provisional = 0, False
-    for quarter in QUARTERS:
-        if quarter in reported:
-            running += delivery.spend_in(quarter) or 0
-            running_provisional = running_provisional or bool(delivery.is_provisional(quarter))
-            values.append(Decimal(running))
-            provisional.append(running_provisional)
-        else:
-            values.append(None)
-            provisional.append(False)
+    values, provisional = _cumulative_spend(delivery)
     profiles = [Decimal(delivery.profile_to(quarter)) for quarter in QUARTERS]
     known = [value for value in values if value is not None] + profiles + [Decimal(award)]
-    scale_max, tick_values = nice_scale(max(known), minimum_step=Decimal(1))
-    if scale_max < 100:  # at least £1, so that the ticks are whole pence
-        scale_max, tick_values = nice_scale(Decimal(100))
+    scale_max, tick_values = _spend_scale(known)
 
     value_texts = [
         None if v is None else _value_text(format_pence(int(v)), p) for v, p in zip(values, provisional, strict=True)
@@ -327,26 +316,60 @@ def spend_chart(delivery: ProjectDelivery, chart_id: str) -> Chart:
         value_heading="Cumulative spend",
         comparison_heading="Profile",
     )
-    award_y = geometry.y_of(Decimal(award), scale_max)
-    chart.reference_lines = [
-        ReferenceLine(
-            x1=geometry.left,
-            x2=geometry.right,
-            y=award_y,
-            value=Decimal(award),
-            text=f"Award {format_pence(award)}",
-        )
-    ]
-    chart.bars = [_clear_of(bar, award_y) for bar in chart.bars]
+    award_line = _award_line(geometry, award, scale_max)
+    chart.reference_lines = [award_line]
+    chart.bars = [_clear_of(bar, award_line.y) for bar in chart.bars]
     chart.extra_rows = [TableRow("Award", "", format_pence(award))]
-    chart.legend = [LegendItem("bar", "Spend reported to the end of the quarter")]
-    if chart.has_provisional:
-        chart.legend.append(LegendItem("provisional", "Provisional: includes a return submitted but not yet approved"))
-    chart.legend += [
+    chart.legend = _spend_legend(award, chart.has_provisional)
+    return chart
+
+
+def _cumulative_spend(delivery: ProjectDelivery) -> tuple[list[Decimal | None], list[bool]]:
+    """Per quarter, the spend reported to its end (None when the quarter is not reported) and whether
+    that includes a provisional return."""
+    reported = set(delivery.reported_quarters)
+    values: list[Decimal | None] = []
+    provisional: list[bool] = []
+    running, running_provisional = 0, False
+    for quarter in QUARTERS:
+        if quarter in reported:
+            running += delivery.spend_in(quarter) or 0
+            running_provisional = running_provisional or bool(delivery.is_provisional(quarter))
+            values.append(Decimal(running))
+            provisional.append(running_provisional)
+        else:
+            values.append(None)
+            provisional.append(False)
+    return values, provisional
+
+
+def _spend_scale(known: list[Decimal]) -> tuple[Decimal, list[Decimal]]:
+    """A nice scale in pence above every known amount, at least £1 so that the ticks are whole pence."""
+    scale_max, tick_values = nice_scale(max(known), minimum_step=Decimal(1))
+    if scale_max < 100:
+        scale_max, tick_values = nice_scale(Decimal(100))
+    return scale_max, tick_values
+
+
+def _award_line(geometry: _Geometry, award: int, scale_max: Decimal) -> ReferenceLine:
+    return ReferenceLine(
+        x1=geometry.left,
+        x2=geometry.right,
+        y=geometry.y_of(Decimal(award), scale_max),
+        value=Decimal(award),
+        text=f"Award {format_pence(award)}",
+    )
+
+
+def _spend_legend(award: int, has_provisional: bool) -> list[LegendItem]:
+    legend = [LegendItem("bar", "Spend reported to the end of the quarter")]
+    if has_provisional:
+        legend.append(LegendItem("provisional", "Provisional: includes a return submitted but not yet approved"))
+    return [
+        *legend,
         LegendItem("marker", "Profile: the award spread evenly over the four quarters"),
         LegendItem("line", f"Award: {format_pence(award)}"),
     ]
-    return chart
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -432,69 +455,33 @@ class _Geometry:
 
     def chart(
         self,
-        chart_id,
+        chart_id: str,
         *,
-        title,
-        description,
-        unit,
-        y_axis_title,
-        scale_max,
-        tick_values,
-        tick_texts,
-        values,
-        value_texts,
-        provisional,
-        marker_values,
-        marker_texts,
-        value_heading,
-        comparison_heading,
+        title: str,
+        description: str,
+        unit: str,
+        y_axis_title: str,
+        scale_max: Decimal,
+        tick_values: list[Decimal],
+        tick_texts: list[str],
+        values: list[Decimal | None],
+        value_texts: list[str | None],
+        provisional: list[bool],
+        marker_values: list[Decimal | None],
+        marker_texts: list[str | None],
+        value_heading: str,
+        comparison_heading: str,
     ) -> Chart:
-        bars, markers, x_labels, rows = [], [], [], []
-        bar_width = round(self.slot * BAR_SHARE, 1)
-        for index, quarter in enumerate(QUARTERS):
-            label = f"Q{quarter}"
-            slot_left = self.left + self.slot * index
-            centre = slot_left + self.slot / 2
-            marker_y = None
-            if marker_values[index] is not None:
-                marker_y = self.y_of(marker_values[index], scale_max)
-                half = self.slot * MARKER_SHARE / 2
-                markers.append(
-                    Marker(
-                        x1=round(centre - half, 1),
-                        x2=round(centre + half, 1),
-                        y=marker_y,
-                        label=label,
-                        value=marker_values[index],
-                        value_text=marker_texts[index],
-                    )
-                )
-            value = values[index]
-            if value is not None:
-                top = self.y_of(value, scale_max)
-                highest = min(top, marker_y) if marker_y is not None else top
-                bars.append(
-                    Bar(
-                        x=round(centre - bar_width / 2, 1),
-                        y=top,
-                        width=bar_width,
-                        height=round(self.bottom - top, 1),
-                        label=label,
-                        value_text=value_texts[index],
-                        provisional=provisional[index],
-                        value=value,
-                        label_y=round(highest - LABEL_GAP - (2 if marker_y is not None else 0), 1),
-                    )
-                )
-            x_labels.append(XLabel(x=round(centre, 1), y=round(self.bottom + 24, 1), text=label))
-            rows.append(
-                TableRow(
-                    label=label,
-                    value_text=value_texts[index] if value is not None else NOT_REPORTED.capitalize(),
-                    comparison_text=marker_texts[index] or "",
-                )
-            )
-        ticks = [Tick(y=self.y_of(v, scale_max), value=v, text=t) for v, t in zip(tick_values, tick_texts, strict=True)]
+        """The plot, one slot per quarter, and its table; the caller adds the legend and any reference line."""
+        slot_markers = [
+            None if value is None else self._marker(index, value, marker_texts[index], scale_max)
+            for index, value in enumerate(marker_values)
+        ]
+        bars = [
+            self._bar(index, value, value_texts[index], provisional[index], scale_max, slot_markers[index])
+            for index, value in enumerate(values)
+            if value is not None
+        ]
         return Chart(
             id=chart_id,
             title=title,
@@ -509,12 +496,80 @@ class _Geometry:
             y_axis_title=y_axis_title,
             scale_max=scale_max,
             bars=bars,
-            markers=markers,
+            markers=[marker for marker in slot_markers if marker is not None],
             reference_lines=[],
-            ticks=ticks,
-            x_labels=x_labels,
+            ticks=self._ticks(tick_values, tick_texts, scale_max),
+            x_labels=self._x_labels(),
             legend=[],
             value_heading=value_heading,
             comparison_heading=comparison_heading,
-            rows=rows,
+            rows=_table_rows(values, value_texts, marker_texts),
         )
+
+    def _centre(self, index: int) -> float:
+        """The middle of the slot of the quarter at `index`, unrounded."""
+        slot_left = self.left + self.slot * index
+        return slot_left + self.slot / 2
+
+    def _marker(self, index: int, value: Decimal, text: str | None, scale_max: Decimal) -> Marker:
+        centre = self._centre(index)
+        half = self.slot * MARKER_SHARE / 2
+        return Marker(
+            x1=round(centre - half, 1),
+            x2=round(centre + half, 1),
+            y=self.y_of(value, scale_max),
+            label=_quarter_label(index),
+            value=value,
+            value_text=text,
+        )
+
+    def _bar(
+        self, index: int, value: Decimal, text: str | None, provisional: bool, scale_max: Decimal, marker: Marker | None
+    ) -> Bar:
+        width = round(self.slot * BAR_SHARE, 1)
+        top = self.y_of(value, scale_max)
+        return Bar(
+            x=round(self._centre(index) - width / 2, 1),
+            y=top,
+            width=width,
+            height=round(self.bottom - top, 1),
+            label=_quarter_label(index),
+            value_text=text,
+            provisional=provisional,
+            value=value,
+            label_y=_value_baseline(top, marker),
+        )
+
+    def _ticks(self, values: list[Decimal], texts: list[str], scale_max: Decimal) -> list[Tick]:
+        return [Tick(y=self.y_of(v, scale_max), value=v, text=t) for v, t in zip(values, texts, strict=True)]
+
+    def _x_labels(self) -> list[XLabel]:
+        return [
+            XLabel(x=round(self._centre(index), 1), y=round(self.bottom + 24, 1), text=_quarter_label(index))
+            for index in range(len(QUARTERS))
+        ]
+
+
+def _quarter_label(index: int) -> str:
+    return f"Q{QUARTERS[index]}"
+
+
+def _value_baseline(bar_top: float, marker: Marker | None) -> float:
+    """Where a bar's value text sits: just above the bar, or above its marker when that is higher."""
+    if marker is None:
+        return round(bar_top - LABEL_GAP, 1)
+    return round(min(bar_top, marker.y) - LABEL_GAP - 2, 1)
+
+
+def _table_rows(
+    values: list[Decimal | None], value_texts: list[str | None], comparison_texts: list[str | None]
+) -> list[TableRow]:
+    """The chart's data as a table, a row per quarter."""
+    return [
+        TableRow(
+            label=_quarter_label(index),
+            value_text=NOT_REPORTED.capitalize() if values[index] is None else value_texts[index],
+            comparison_text=comparison_texts[index] or "",
+        )
+        for index in range(len(QUARTERS))
+    ]

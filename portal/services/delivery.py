@@ -227,15 +227,12 @@ class ProjectDelivery:
         return mreturn is not None and mreturn.is_provisional
 
 
-def year_delivery(
-    year: FinancialYear,
-    *,
-    project_ids: list[int] | None = None,
-    organisation_id: int | None = None,
-    now: datetime | None = None,
-):
-    """Budget against delivery for every project of a year (or the given ones): seven queries, however many."""
-    now = now or utcnow()
+# Children are loaded with one query each, however many parents (selectinload would batch by 500).
+
+
+def _delivery_projects(
+    year: FinancialYear, project_ids: list[int] | None, organisation_id: int | None
+) -> list[Project]:
     query = (
         select(Project)
         .where(Project.year_id == year.id)
@@ -251,50 +248,84 @@ def year_delivery(
         query = query.where(Project.id.in_(project_ids))
     if organisation_id is not None:
         query = query.where(Project.organisation_id == organisation_id)
-    projects = list(db.session.scalars(query).unique())
+    return list(db.session.scalars(query).unique())
+
+
+def _attach_measures(projects: list[Project]) -> None:
+    """Set each project's measures, in position order, from one query."""
     ids = [project.id for project in projects]
-    returns: dict[int, dict[int, MonitoringReturn]] = {}
-    # Children are loaded with one query each, however many parents (selectinload would batch by 500).
-    measures: dict[int, list[OutputMeasure]] = {project_id: [] for project_id in ids}
-    values: dict[int, list[MeasureValue]] = {}
+    by_project: dict[int, list[OutputMeasure]] = {project_id: [] for project_id in ids}
     if ids:
         for measure in db.session.scalars(
             select(OutputMeasure).where(OutputMeasure.project_id.in_(ids)).order_by(OutputMeasure.position)
         ):
-            measures[measure.project_id].append(measure)
-        for mreturn in db.session.scalars(select(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))):
-            returns.setdefault(mreturn.project_id, {})[mreturn.quarter] = mreturn
-            values[mreturn.id] = []
-        for value in db.session.scalars(
-            select(MeasureValue).join(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))
-        ):
-            values[value.return_id].append(value)
+            by_project[measure.project_id].append(measure)
     for project in projects:
-        set_committed_value(project, "measures", measures.get(project.id, []))
+        set_committed_value(project, "measures", by_project[project.id])
+
+
+def _returns_by_project(ids: list[int]) -> dict[int, dict[int, MonitoringReturn]]:
+    """Each project's returns by quarter, their measure values set on them: two queries."""
+    returns: dict[int, dict[int, MonitoringReturn]] = {}
+    if not ids:
+        return returns
+    values: dict[int, list[MeasureValue]] = {}
+    for mreturn in db.session.scalars(select(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))):
+        returns.setdefault(mreturn.project_id, {})[mreturn.quarter] = mreturn
+        values[mreturn.id] = []
+    for value in db.session.scalars(
+        select(MeasureValue).join(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))
+    ):
+        values[value.return_id].append(value)
     for by_quarter in returns.values():
         for mreturn in by_quarter.values():
             set_committed_value(mreturn, "values", values[mreturn.id])
+    return returns
+
+
+def _ratings_by_project(ids: list[int]) -> dict[int, dict[int, CsuRating]]:
+    """Each project's CSU ratings by quarter: one query."""
     ratings: dict[int, dict[int, CsuRating]] = {}
     if ids:
         for rating in db.session.scalars(select(CsuRating).where(CsuRating.project_id.in_(ids))):
             ratings.setdefault(rating.project_id, {})[rating.quarter] = rating
+    return ratings
+
+
+def _measure_figures(measure: OutputMeasure, returns: dict[int, MonitoringReturn]) -> MeasureFigures:
+    """A measure's value in each reported quarter, and which of those are provisional."""
+    quarters: list[Decimal | None] = []
+    provisional: list[bool] = []
+    for quarter in QUARTERS:
+        mreturn = returns.get(quarter)
+        quarters.append(mreturn.value_of(measure.id) if is_reported(mreturn) else None)
+        provisional.append(mreturn is not None and mreturn.is_provisional)
+    return MeasureFigures(measure, quarters, provisional)
+
+
+def year_delivery(
+    year: FinancialYear,
+    *,
+    project_ids: list[int] | None = None,
+    organisation_id: int | None = None,
+    now: datetime | None = None,
+) -> list[ProjectDelivery]:
+    """Budget against delivery for every project of a year (or the given ones): seven queries, however many."""
+    now = now or utcnow()
+    projects = _delivery_projects(year, project_ids, organisation_id)
+    ids = [project.id for project in projects]
+    _attach_measures(projects)
+    returns = _returns_by_project(ids)
+    ratings = _ratings_by_project(ids)
     paid = paid_by_project(ids)
     found = []
     for project in projects:
         by_quarter = returns.get(project.id, {})
-        measures = []
-        for measure in project.measures:
-            values, provisional = [], []
-            for quarter in (1, 2, 3, 4):
-                mreturn = by_quarter.get(quarter)
-                values.append(mreturn.value_of(measure.id) if is_reported(mreturn) else None)
-                provisional.append(mreturn is not None and mreturn.is_provisional)
-            measures.append(MeasureFigures(measure, values, provisional))
         found.append(
             ProjectDelivery(
                 project=project,
                 returns=by_quarter,
-                measures=measures,
+                measures=[_measure_figures(measure, by_quarter) for measure in project.measures],
                 paid_pence=paid.get(project.id, 0),
                 csu_ratings=ratings.get(project.id, {}),
                 now=now,

@@ -330,9 +330,7 @@ def _award_date(project: Project) -> date:
     return project.year.quarter(1).start
 
 
-def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> list[ProjectLedger]:
-    """The ledger of every project of a year (or the given ones), entries dated, with running balances.
-    Five queries whatever the number of projects."""
+def _year_projects(year: FinancialYear, project_ids: list[int] | None) -> list[Project]:
     query = (
         select(Project)
         .where(Project.year_id == year.id)
@@ -341,12 +339,12 @@ def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> lis
     )
     if project_ids is not None:
         query = query.where(Project.id.in_(project_ids))
-    projects = list(db.session.scalars(query))
-    ids = [project.id for project in projects]
-    variations: dict[int, list[AwardVariation]] = {}
-    payments: dict[int, list[Payment]] = {}
-    instalments: dict[int, list[PaymentInstalment]] = {}
-    approved: dict[int, set[int]] = {}
+    return list(db.session.scalars(query))
+
+
+def _variations_by_project(ids: list[int]) -> dict[int, list[AwardVariation]]:
+    """Each project's award variations in the order they were made, with who made them: one query."""
+    found: dict[int, list[AwardVariation]] = {}
     if ids:
         for variation in db.session.scalars(
             select(AwardVariation)
@@ -354,67 +352,104 @@ def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> lis
             .options(joinedload(AwardVariation.varied_by))
             .order_by(AwardVariation.varied_at, AwardVariation.id)
         ):
-            variations.setdefault(variation.project_id, []).append(variation)
+            found.setdefault(variation.project_id, []).append(variation)
+    return found
+
+
+def _payments_by_project(ids: list[int]) -> dict[int, list[Payment]]:
+    """Each project's payments and reversals by date paid, with who recorded them: one query."""
+    found: dict[int, list[Payment]] = {}
+    if ids:
         for payment in db.session.scalars(
             select(Payment)
             .where(Payment.project_id.in_(ids))
             .options(joinedload(Payment.recorded_by))
             .order_by(Payment.paid_on, Payment.id)
         ):
-            payments.setdefault(payment.project_id, []).append(payment)
+            found.setdefault(payment.project_id, []).append(payment)
+    return found
+
+
+def _instalments_by_project(ids: list[int]) -> dict[int, list[PaymentInstalment]]:
+    found: dict[int, list[PaymentInstalment]] = {}
+    if ids:
         for instalment in db.session.scalars(select(PaymentInstalment).where(PaymentInstalment.project_id.in_(ids))):
-            instalments.setdefault(instalment.project_id, []).append(instalment)
+            found.setdefault(instalment.project_id, []).append(instalment)
+    return found
+
+
+def _approved_quarters_by_project(ids: list[int]) -> dict[int, set[int]]:
+    """The quarters of each project whose return is approved, which releases instalments held for them."""
+    found: dict[int, set[int]] = {}
+    if ids:
         for project_id, quarter in db.session.execute(
             select(MonitoringReturn.project_id, MonitoringReturn.quarter).where(
                 MonitoringReturn.project_id.in_(ids), MonitoringReturn.status == APPROVED
             )
         ):
-            approved.setdefault(project_id, set()).add(quarter)
-    found = []
-    for project in projects:
-        project_variations = variations.get(project.id, [])
-        original = project_variations[0].from_pence if project_variations else project.amount_pence
-        entries = [LedgerEntry(project, AWARD, _award_date(project), original, note="Original award")]
-        timeline: list[tuple[date, int, LedgerEntry]] = []
-        for variation in project_variations:
-            timeline.append(
-                (
-                    variation.varied_at.date(),
-                    0,
-                    LedgerEntry(
-                        project,
-                        VARIATION,
-                        variation.varied_at.date(),
-                        variation.change_pence,
-                        note=variation.reason,
-                        recorded_by=variation.varied_by,
-                    ),
-                )
-            )
-        for payment in payments.get(project.id, []):
-            timeline.append(
-                (
-                    payment.paid_on,
-                    1,
-                    LedgerEntry(
-                        project,
-                        payment.kind,
-                        payment.paid_on,
-                        -payment.signed_pence,
-                        reference=payment.reference,
-                        note=payment.reason or payment.note,
-                        recorded_by=payment.recorded_by,
-                        payment=payment,
-                    ),
-                )
-            )
-        entries += [entry for _, _, entry in sorted(timeline, key=lambda item: (item[0], item[1]))]
-        balance = 0
-        for entry in entries:
-            balance += entry.amount_pence
-            entry.balance_pence = balance
-        found.append(ProjectLedger(project, entries, instalments.get(project.id, []), approved.get(project.id, set())))
+            found.setdefault(project_id, set()).add(quarter)
     return found
+
+
+def _variation_entry(project: Project, variation: AwardVariation) -> LedgerEntry:
+    return LedgerEntry(
+        project,
+        VARIATION,
+        variation.varied_at.date(),
+        variation.change_pence,
+        note=variation.reason,
+        recorded_by=variation.varied_by,
+    )
+
+
+def _payment_entry(project: Project, payment: Payment) -> LedgerEntry:
+    return LedgerEntry(
+        project,
+        payment.kind,
+        payment.paid_on,
+        -payment.signed_pence,
+        reference=payment.reference,
+        note=payment.reason or payment.note,
+        recorded_by=payment.recorded_by,
+        payment=payment,
+    )
+
+
+def _entries(project: Project, variations: list[AwardVariation], payments: list[Payment]) -> list[LedgerEntry]:
+    """The original award, then the variations and payments by date (a variation before a payment on the
+    same day), each with the balance still to pay after it."""
+    original = variations[0].from_pence if variations else project.amount_pence
+    entries = [LedgerEntry(project, AWARD, _award_date(project), original, note="Original award")]
+    timeline: list[tuple[date, int, LedgerEntry]] = [
+        (variation.varied_at.date(), 0, _variation_entry(project, variation)) for variation in variations
+    ]
+    timeline += [(payment.paid_on, 1, _payment_entry(project, payment)) for payment in payments]
+    entries += [entry for _, _, entry in sorted(timeline, key=lambda item: (item[0], item[1]))]
+    balance = 0
+    for entry in entries:
+        balance += entry.amount_pence
+        entry.balance_pence = balance
+    return entries
+
+
+def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> list[ProjectLedger]:
+    """The ledger of every project of a year (or the given ones), entries dated, with running balances.
+    Five queries whatever the number of projects."""
+    projects = _year_projects(year, project_ids)
+    ids = [project.id for project in projects]
+    variations = _variations_by_project(ids)
+    payments = _payments_by_project(ids)
+    instalments = _instalments_by_project(ids)
+    approved = _approved_quarters_by_project(ids)
+    return [
+        ProjectLedger(
+            project,
+            _entries(project, variations.get(project.id, []), payments.get(project.id, [])),
+            instalments.get(project.id, []),
+            approved.get(project.id, set()),
+        )
+        for project in projects
+    ]
 
 
 def project_ledger(project: Project) -> ProjectLedger:
