@@ -9,18 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import abort, current_app, render_template
+from flask import current_app, render_template
 
 from ..models import FinancialYear
 from ..models.monitoring_return import APPROVED
 from ..money import format_pence
 from ..services.delivery import RAG_WORDS, ProjectDelivery, year_delivery
-from ..services.exports import amount, docx_response, number, table_response, xml_safe
+from ..services.exports import amount, docx_response, download_year_or_404, number, table_response, xml_safe
 from ..services.figures import StreamFigures, stream_figures
 from ..services.quantities import format_quantity
 from ..services.years import all_years, year_or_404
 
-FORMATS = ("csv", "xlsx")
 PROJECT_COLUMNS = (
     "financial_year",
     "organisation",
@@ -59,12 +58,6 @@ QUARTERS = (1, 2, 3, 4)
 
 
 # -- exports ---------------------------------------------------------------------------------------
-
-
-def _year_and_format(year_label: str, fmt: str) -> FinancialYear:
-    if fmt not in FORMATS:
-        abort(404)
-    return year_or_404(year_label)
 
 
 def _by_organisation_then_project(deliveries: list[ProjectDelivery]) -> list[ProjectDelivery]:
@@ -124,13 +117,13 @@ def measure_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list
 
 
 def projects_export(year_label: str, fmt: str):
-    year = _year_and_format(year_label, fmt)
+    year = download_year_or_404(year_label, fmt)
     rows = project_rows(year, year_delivery(year))
     return table_response(fmt, f"projects-{year.label}", PROJECT_COLUMNS, rows, f"Projects {year.label}")
 
 
 def measures_export(year_label: str, fmt: str):
-    year = _year_and_format(year_label, fmt)
+    year = download_year_or_404(year_label, fmt)
     rows = measure_rows(year, year_delivery(year))
     return table_response(fmt, f"measures-{year.label}", MEASURE_COLUMNS, rows, f"Measures {year.label}")
 

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort
-
 from ..services import ledger as ledger_service
-from ..services.exports import amount, table_response
-from ..services.years import year_or_404
+from ..services.exports import amount, download_year_or_404, table_response
 from .views import _year_figures
 
-FORMATS = ("csv", "xlsx")
 ALLOCATION_COLUMNS = (
     "financial_year",
     "funding_stream",
@@ -33,14 +29,8 @@ LEDGER_COLUMNS = (
 )
 
 
-def _year(year_label: str, fmt: str):
-    if fmt not in FORMATS:
-        abort(404)
-    return year_or_404(year_label)
-
-
 def allocation_export(year_label: str, fmt: str):
-    year = _year(year_label, fmt)
+    year = download_year_or_404(year_label, fmt)
     streams, _ = _year_figures(year)
     rows = [
         [
@@ -59,7 +49,7 @@ def allocation_export(year_label: str, fmt: str):
 
 
 def ledger_export(year_label: str, fmt: str):
-    year = _year(year_label, fmt)
+    year = download_year_or_404(year_label, fmt)
     ledgers = sorted(
         ledger_service.ledgers(year), key=lambda item: (item.project.organisation.name.casefold(), item.project.name)
     )
