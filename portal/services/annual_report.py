@@ -6,19 +6,26 @@ overview says; only approved progress text is published.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from flask import current_app
 
 from ..models import FinancialYear
 from ..models.monitoring_return import APPROVED
 from ..money import format_pence
-from .delivery import ProjectDelivery, year_delivery
+from .delivery import MeasureFigures, ProjectDelivery, year_delivery
 from .exports import xml_safe
 from .figures import StreamFigures, stream_figures
 from .quantities import format_quantity
 
+if TYPE_CHECKING:  # python-docx is imported only when a document is written
+    from docx.document import Document as WordDocument
+    from docx.table import Table
+
 QUARTERS = (1, 2, 3, 4)
+MEASURE_HEADERS = ["Measure", "Q1", "Q2", "Q3", "Q4", "Total", "Annual target", "% of target"]
 
 
 @dataclass
@@ -84,7 +91,14 @@ def remainder_sentence(report: AnnualReport, section: StreamSection) -> str:
     return f"{format_pence(section.remainder_pence)} of the {total} has not been allocated."
 
 
-def _docx_table(document, headers: list[str], rows: list[list[str]], *, numeric_from: int, footer=()):
+def _docx_table(
+    document: WordDocument,
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    numeric_from: int,
+    footer: Sequence[list[str]] = (),
+) -> Table:
     """A real Word table: a bold header row repeated on each page, numbers right-aligned, totals in bold."""
     from docx.enum.text import WD_ALIGN_PARAGRAPH
     from docx.oxml import OxmlElement
@@ -107,7 +121,7 @@ def _docx_table(document, headers: list[str], rows: list[list[str]], *, numeric_
     return grid
 
 
-def annual_report_document(report: AnnualReport):
+def annual_report_document(report: AnnualReport) -> WordDocument:
     """The same content as the page, as a Word document with real tables."""
     from docx import Document
 
@@ -116,64 +130,73 @@ def annual_report_document(report: AnnualReport):
     document.core_properties.title = title
     document.core_properties.author = report.partnership
     document.add_heading(title, level=0)
-
     for section in report.streams:
-        document.add_heading(xml_safe(section.figures.stream.name), level=1)
-        document.add_paragraph(xml_safe(funded_sentence(report, section)))
-        if section.projects:
-            document.add_paragraph("The table below sets out what the Partnership agreed to spend the funding on.")
-        _docx_table(
-            document,
-            ["Organisation", "Project Name", "Amount"],
-            [
-                [d.project.organisation.name, d.project.name, format_pence(d.project.amount_pence)]
-                for d in section.projects
-            ],
-            numeric_from=2,
-            footer=[
-                ["Total awarded", "", format_pence(section.figures.awarded_pence)],
-                [section.remainder_label, "", format_pence(section.remainder_pence)],
-            ],
-        )
-        document.add_paragraph(xml_safe(remainder_sentence(report, section)))
-
+        _add_stream(document, report, section)
     if not report.projects:
         return document
     document.add_heading("Projects", level=1)
     if report.has_provisional:
         document.add_paragraph("Figures marked * are provisional: submitted, not yet approved.")
     for delivery in report.projects:
-        project = delivery.project
-        document.add_heading(xml_safe(f"{project.organisation.name}: {project.name}"), level=2)
-        document.add_paragraph(
-            xml_safe(f"Award {format_pence(project.amount_pence)} from the {project.funding_stream.name}.")
-        )
-        if delivery.measures:
-            rows = []
-            for figures in delivery.measures:
-                quarters = [
-                    format_quantity(value) + ("*" if value is not None and provisional else "")
-                    for value, provisional in zip(figures.quarters, figures.provisional, strict=True)
-                ]
-                rows.append(
-                    [
-                        figures.measure.name + (" (latest quarter)" if figures.measure.combine == "latest" else ""),
-                        *quarters,
-                        format_quantity(figures.total),
-                        format_quantity(figures.measure.annual_target),
-                        f"{figures.pct_of_target}%" if figures.pct_of_target is not None else "",
-                    ]
-                )
-            headers = ["Measure", "Q1", "Q2", "Q3", "Q4", "Total", "Annual target", "% of target"]
-            _docx_table(document, headers, rows, numeric_from=1)
-        else:
-            document.add_paragraph("No output measures have been agreed for this project.")
-        document.add_heading("Progress", level=3)
-        progress = approved_progress(delivery)
-        for quarter, narrative in progress:
-            paragraph = document.add_paragraph()
-            paragraph.add_run(f"Q{quarter}: ").bold = True
-            paragraph.add_run(xml_safe(narrative))
-        if not progress:
-            document.add_paragraph("No approved return has reported progress yet.")
+        _add_project(document, delivery)
     return document
+
+
+def _add_stream(document: WordDocument, report: AnnualReport, section: StreamSection) -> None:
+    """A funding stream: who funded it, the awards made from it and what is left."""
+    document.add_heading(xml_safe(section.figures.stream.name), level=1)
+    document.add_paragraph(xml_safe(funded_sentence(report, section)))
+    if section.projects:
+        document.add_paragraph("The table below sets out what the Partnership agreed to spend the funding on.")
+    _docx_table(
+        document,
+        ["Organisation", "Project Name", "Amount"],
+        [[d.project.organisation.name, d.project.name, format_pence(d.project.amount_pence)] for d in section.projects],
+        numeric_from=2,
+        footer=[
+            ["Total awarded", "", format_pence(section.figures.awarded_pence)],
+            [section.remainder_label, "", format_pence(section.remainder_pence)],
+        ],
+    )
+    document.add_paragraph(xml_safe(remainder_sentence(report, section)))
+
+
+def _add_project(document: WordDocument, delivery: ProjectDelivery) -> None:
+    """A project: its award, its outputs by quarter and its approved progress."""
+    project = delivery.project
+    document.add_heading(xml_safe(f"{project.organisation.name}: {project.name}"), level=2)
+    document.add_paragraph(
+        xml_safe(f"Award {format_pence(project.amount_pence)} from the {project.funding_stream.name}.")
+    )
+    if delivery.measures:
+        rows = [_measure_cells(figures) for figures in delivery.measures]
+        _docx_table(document, MEASURE_HEADERS, rows, numeric_from=1)
+    else:
+        document.add_paragraph("No output measures have been agreed for this project.")
+    _add_progress(document, delivery)
+
+
+def _measure_cells(figures: MeasureFigures) -> list[str]:
+    """One measure's row of the outputs table; a submitted, not yet approved, figure is marked *."""
+    quarters = [
+        format_quantity(value) + ("*" if value is not None and provisional else "")
+        for value, provisional in zip(figures.quarters, figures.provisional, strict=True)
+    ]
+    return [
+        figures.measure.name + (" (latest quarter)" if figures.measure.combine == "latest" else ""),
+        *quarters,
+        format_quantity(figures.total),
+        format_quantity(figures.measure.annual_target),
+        f"{figures.pct_of_target}%" if figures.pct_of_target is not None else "",
+    ]
+
+
+def _add_progress(document: WordDocument, delivery: ProjectDelivery) -> None:
+    document.add_heading("Progress", level=3)
+    progress = approved_progress(delivery)
+    for quarter, narrative in progress:
+        paragraph = document.add_paragraph()
+        paragraph.add_run(f"Q{quarter}: ").bold = True
+        paragraph.add_run(xml_safe(narrative))
+    if not progress:
+        document.add_paragraph("No approved return has reported progress yet.")
