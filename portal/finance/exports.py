@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..services import ledger as ledger_service
 from ..services.exports import amount, download_year_or_404, table_response
-from .views import _year_figures
+from ..services.funding import year_funding
 
 ALLOCATION_COLUMNS = (
     "financial_year",
@@ -31,19 +31,18 @@ LEDGER_COLUMNS = (
 
 def allocation_export(year_label: str, fmt: str):
     year = download_year_or_404(year_label, fmt)
-    streams, _ = _year_figures(year)
     rows = [
         [
             year.label,
-            item["figures"].stream.name,
-            item["figures"].stream.funder,
-            amount(item["figures"].stream.amount_pence),
-            amount(item["figures"].awarded_pence),
-            amount(item["figures"].unallocated_pence),
-            amount(item["paid"]),
-            amount(item["spend"]),
+            item.figures.stream.name,
+            item.figures.stream.funder,
+            amount(item.figures.stream.amount_pence),
+            amount(item.figures.awarded_pence),
+            amount(item.figures.unallocated_pence),
+            amount(item.paid_pence),
+            amount(item.spend_pence),
         ]
-        for item in streams
+        for item in year_funding(year).streams
     ]
     return table_response(fmt, f"allocation-{year.label}", ALLOCATION_COLUMNS, rows, f"Allocation {year.label}")
 

@@ -19,7 +19,7 @@ from ..models import Payment, PaymentInstalment, Project
 from ..models.user import ADMIN, FINANCE
 from ..services import ledger as service
 from ..services.delivery import year_delivery
-from ..services.figures import stream_figures
+from ..services.funding import year_funding
 from ..services.years import all_years, default_year, year_or_404
 
 
@@ -28,41 +28,18 @@ def _may_change() -> None:
         abort(403)
 
 
-def _year_figures(year):
-    """Streams, project ledgers and reported spend for a year, in a bounded number of queries."""
-    ledgers = {item.project.id: item for item in service.ledgers(year)}
-    spend = {item.project.id: item.reported_spend_pence for item in year_delivery(year)}
-    streams = []
-    for figures in stream_figures(year):
-        rows = sorted(
-            (item for item in ledgers.values() if item.project.funding_stream_id == figures.stream.id),
-            key=lambda item: (item.project.organisation.name, item.project.name),
-        )
-        paid = sum(item.paid_pence for item in rows)
-        streams.append(
-            {
-                "figures": figures,
-                "rows": rows,
-                "paid": paid,
-                "to_pay": figures.awarded_pence - paid,
-                "spend": sum(spend.get(item.project.id, 0) for item in rows),
-            }
-        )
-    return streams, spend
-
-
 def home(year_label: str | None):
     years = all_years()
     year = year_or_404(year_label) if year_label else default_year(years)
     if year is None:
         return render_template("finance/home.html", years=years, year=None)
-    streams, spend = _year_figures(year)
+    funding = year_funding(year)
     return render_template(
         "finance/home.html",
         years=years,
         year=year,
-        streams=streams,
-        spend=spend,
+        streams=funding.streams,
+        spend=funding.reported_spend_pence,
         can_change=current_user.has_role(FINANCE, ADMIN),
     )
 
