@@ -18,8 +18,7 @@ from ..forms.finance import (
 from ..models import Payment, PaymentInstalment, Project
 from ..models.user import ADMIN, FINANCE
 from ..services import ledger as service
-from ..services.delivery import year_delivery
-from ..services.funding import year_funding
+from ..services.funding import reconciliation_rows, year_funding
 from ..services.years import all_years, default_year, year_or_404
 
 
@@ -190,15 +189,6 @@ def ledger(year_label: str):
     return render_template("finance/ledger.html", year=year, ledgers=ledgers)
 
 
-def _reconciliation(year):
-    spend = {item.project.id: item.reported_spend_pence for item in year_delivery(year)}
-    rows = [
-        service.ReconciliationRow(item.project, item.award_pence, item.paid_pence, spend.get(item.project.id, 0))
-        for item in service.ledgers(year)
-    ]
-    return sorted(rows, key=lambda row: (row.project.organisation.name, row.project.name))
-
-
 def reconciliation(year_label: str):
     return _reconciliation_page(year_or_404(year_label))
 
@@ -207,7 +197,7 @@ def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=N
     return render_template(
         "finance/reconciliation.html",
         year=year,
-        rows=_reconciliation(year),
+        rows=reconciliation_rows(year),
         close_form=close_form or CloseYearForm(formdata=None),
         reopen_form=reopen_form or ReopenYearForm(formdata=None),
         can_close=current_user.has_role(FINANCE, ADMIN),

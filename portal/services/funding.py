@@ -1,5 +1,5 @@
 """Finance's figures for a year: each funding stream's awards, what has been paid, what is still to pay
-and what the projects report spending.
+and what the projects report spending; and, at year end, each project's reconciliation.
 
 Its own module, not part of figures.py: these figures read delivery.py, which reads figures.py.
 """
@@ -12,7 +12,7 @@ from ..models import FinancialYear
 from . import ledger
 from .delivery import year_delivery
 from .figures import StreamFigures, stream_figures
-from .ledger import ProjectLedger
+from .ledger import ProjectLedger, ReconciliationRow
 
 
 @dataclass
@@ -35,7 +35,7 @@ class YearFunding:
     reported_spend_pence: dict[int, int]  # by project id; a project that has reported nothing is missing
 
 
-def _by_organisation_then_project(item: ProjectLedger) -> tuple[str, str]:
+def _by_organisation_then_project(item: ProjectLedger | ReconciliationRow) -> tuple[str, str]:
     return (item.project.organisation.name, item.project.name)
 
 
@@ -62,3 +62,13 @@ def year_funding(year: FinancialYear) -> YearFunding:
             )
         )
     return YearFunding(streams=streams, reported_spend_pence=spend)
+
+
+def reconciliation_rows(year: FinancialYear) -> list[ReconciliationRow]:
+    """Each project's award, paid and final reported spend, by organisation then project."""
+    spend = _reported_spend(year)
+    rows = [
+        ReconciliationRow(item.project, item.award_pence, item.paid_pence, spend.get(item.project.id, 0))
+        for item in ledger.ledgers(year)
+    ]
+    return sorted(rows, key=_by_organisation_then_project)
