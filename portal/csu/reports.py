@@ -1,201 +1,38 @@
-"""The year's annual-report tables (a printable page and a Word document) and the CSU's spreadsheet exports.
+"""The CSU's downloads: the annual-report tables (a printable page and a Word document) and the spreadsheet exports.
 
-Every figure comes from services/delivery.py and services/figures.py, so the page, the .docx and the
+The report is built in services/annual_report.py and the spreadsheet rows in services/delivery_exports.py;
+every figure comes from services/delivery.py and services/figures.py, so the page, the .docx and the
 exports say what the overview says. Each download runs the same handful of queries however many
 projects the year has.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from flask import render_template
 
-from flask import abort, current_app, render_template
-
-from ..models import FinancialYear
-from ..models.monitoring_return import APPROVED
-from ..models.vocabulary import rag_label
-from ..money import format_pence
-from ..quantities import format_quantity
-from ..services.delivery import ProjectDelivery, year_delivery
-from ..services.exports import amount, docx_response, number, table_response, xml_safe
-from ..services.figures import StreamFigures, stream_figures
+from ..services.annual_report import (
+    annual_report_document,
+    approved_progress,
+    build_annual_report,
+    funded_sentence,
+    remainder_sentence,
+)
+from ..services.delivery import year_delivery
+from ..services.delivery_exports import MEASURE_COLUMNS, PROJECT_COLUMNS, measure_rows, project_rows
+from ..services.exports import docx_response, download_year_or_404, table_response
 from ..services.years import all_years, year_or_404
-
-FORMATS = ("csv", "xlsx")
-PROJECT_COLUMNS = (
-    "financial_year",
-    "organisation",
-    "project",
-    "priority",
-    "funding_stream",
-    "award",
-    "paid",
-    "reported_spend",
-    "spend_pct_of_award",
-    "delivery_pct_of_target",
-    "delivery_rag",
-    "partner_rag",
-    "csu_rag",
-    "q1_status",
-    "q2_status",
-    "q3_status",
-    "q4_status",
-)
-MEASURE_COLUMNS = (
-    "financial_year",
-    "organisation",
-    "project",
-    "measure",
-    "unit",
-    "combine",
-    "q1",
-    "q2",
-    "q3",
-    "q4",
-    "total",
-    "annual_target",
-    "pct_of_target",
-)
-QUARTERS = (1, 2, 3, 4)
-
-
-# -- exports ---------------------------------------------------------------------------------------
-
-
-def _year_and_format(year_label: str, fmt: str) -> FinancialYear:
-    if fmt not in FORMATS:
-        abort(404)
-    return year_or_404(year_label)
-
-
-def _by_organisation_then_project(deliveries: list[ProjectDelivery]) -> list[ProjectDelivery]:
-    return sorted(deliveries, key=lambda d: (d.project.organisation.name.casefold(), d.project.name.casefold()))
-
-
-def project_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list[list]:
-    rows = []
-    for delivery in _by_organisation_then_project(deliveries):
-        project = delivery.project
-        rows.append(
-            [
-                year.label,
-                project.organisation.name,
-                project.name,
-                project.priority.name if project.priority else None,
-                project.funding_stream.name,
-                amount(project.amount_pence),
-                amount(delivery.paid_pence),
-                amount(delivery.reported_spend_pence),
-                delivery.spend_pct_of_award,
-                delivery.delivery_pct,
-                rag_label(delivery.delivery_rag),
-                rag_label(delivery.partner_rag),
-                rag_label(delivery.csu_rag),
-                *(delivery.status_label(q) for q in QUARTERS),
-            ]
-        )
-    return rows
-
-
-def measure_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list[list]:
-    rows = []
-    for delivery in _by_organisation_then_project(deliveries):
-        project = delivery.project
-        for figures in delivery.measures:
-            measure = figures.measure
-            rows.append(
-                [
-                    year.label,
-                    project.organisation.name,
-                    project.name,
-                    measure.name,
-                    measure.unit,
-                    measure.combine,
-                    *(number(value) for value in figures.quarters),
-                    number(figures.total),
-                    number(measure.annual_target),
-                    figures.pct_of_target,
-                ]
-            )
-    return rows
 
 
 def projects_export(year_label: str, fmt: str):
-    year = _year_and_format(year_label, fmt)
+    year = download_year_or_404(year_label, fmt)
     rows = project_rows(year, year_delivery(year))
     return table_response(fmt, f"projects-{year.label}", PROJECT_COLUMNS, rows, f"Projects {year.label}")
 
 
 def measures_export(year_label: str, fmt: str):
-    year = _year_and_format(year_label, fmt)
+    year = download_year_or_404(year_label, fmt)
     rows = measure_rows(year, year_delivery(year))
     return table_response(fmt, f"measures-{year.label}", MEASURE_COLUMNS, rows, f"Measures {year.label}")
-
-
-# -- the annual report -----------------------------------------------------------------------------
-
-
-@dataclass
-class StreamSection:
-    figures: StreamFigures
-    projects: list[ProjectDelivery] = field(default_factory=list)
-
-    @property
-    def remainder_label(self) -> str:
-        return "Over-allocated" if self.figures.over_allocated else "Not allocated"
-
-    @property
-    def remainder_pence(self) -> int:
-        return abs(self.figures.unallocated_pence)
-
-
-@dataclass
-class AnnualReport:
-    year: FinancialYear
-    partnership: str
-    streams: list[StreamSection]
-
-    @property
-    def projects(self) -> list[ProjectDelivery]:
-        return [delivery for section in self.streams for delivery in section.projects]
-
-    @property
-    def has_provisional(self) -> bool:
-        return any(any(figures.provisional) for delivery in self.projects for figures in delivery.measures)
-
-
-def approved_progress(delivery: ProjectDelivery) -> list[tuple[int, str]]:
-    """The progress text of each approved return, by quarter; submitted or draft text is not published."""
-    found = []
-    for quarter in QUARTERS:
-        mreturn = delivery.returns.get(quarter)
-        if mreturn is not None and mreturn.status == APPROVED and mreturn.progress and mreturn.progress.strip():
-            found.append((quarter, mreturn.progress.strip()))
-    return found
-
-
-def build_annual_report(year: FinancialYear) -> AnnualReport:
-    """Each funding stream with its awards in the order they were agreed (as the published table lists them)."""
-    sections = {figures.stream.id: StreamSection(figures) for figures in stream_figures(year)}
-    for delivery in year_delivery(year):  # ordered by project id: the order the awards were set up in
-        section = sections.get(delivery.project.funding_stream_id)
-        if section is not None:
-            section.projects.append(delivery)
-    return AnnualReport(year=year, partnership=current_app.config["PARTNERSHIP_NAME"], streams=list(sections.values()))
-
-
-def funded_sentence(report: AnnualReport, section: StreamSection) -> str:
-    stream = section.figures.stream
-    return f"{stream.funder} funded {report.partnership} {format_pence(stream.amount_pence)} in {report.year.label}."
-
-
-def remainder_sentence(report: AnnualReport, section: StreamSection) -> str:
-    total = format_pence(section.figures.stream.amount_pence)
-    if section.figures.over_allocated:
-        return f"The awards exceed the {total} received by {format_pence(section.remainder_pence)}."
-    if section.remainder_pence == 0:
-        return f"All of the {total} has been allocated."
-    return f"{format_pence(section.remainder_pence)} of the {total} has not been allocated."
 
 
 def annual_report_page(year_label: str):
@@ -215,98 +52,3 @@ def annual_report_page(year_label: str):
 def annual_report_docx(year_label: str):
     year = year_or_404(year_label)
     return docx_response(f"annual-report-{year.label}.docx", annual_report_document(build_annual_report(year)))
-
-
-def _docx_table(document, headers: list[str], rows: list[list[str]], *, numeric_from: int, footer=()):
-    """A real Word table: a bold header row repeated on each page, numbers right-aligned, totals in bold."""
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-
-    grid = document.add_table(rows=1, cols=len(headers))
-    grid.style = "Table Grid"
-    header_row = grid.rows[0]
-    repeat = OxmlElement("w:tblHeader")
-    repeat.set(qn("w:val"), "true")
-    header_row._tr.get_or_add_trPr().append(repeat)
-    lines = [(headers, True), *((row, False) for row in rows), *((row, True) for row in footer)]
-    for number_, (values, bold) in enumerate(lines):
-        cells = header_row.cells if number_ == 0 else grid.add_row().cells
-        for index, value in enumerate(values):
-            paragraph = cells[index].paragraphs[0]
-            paragraph.add_run(xml_safe(value)).bold = bold
-            if index >= numeric_from:
-                paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    return grid
-
-
-def annual_report_document(report: AnnualReport):
-    """The same content as the page, as a Word document with real tables."""
-    from docx import Document
-
-    document = Document()
-    title = f"Annual report tables {report.year.label}"
-    document.core_properties.title = title
-    document.core_properties.author = report.partnership
-    document.add_heading(title, level=0)
-
-    for section in report.streams:
-        document.add_heading(xml_safe(section.figures.stream.name), level=1)
-        document.add_paragraph(xml_safe(funded_sentence(report, section)))
-        if section.projects:
-            document.add_paragraph("The table below sets out what the Partnership agreed to spend the funding on.")
-        _docx_table(
-            document,
-            ["Organisation", "Project Name", "Amount"],
-            [
-                [d.project.organisation.name, d.project.name, format_pence(d.project.amount_pence)]
-                for d in section.projects
-            ],
-            numeric_from=2,
-            footer=[
-                ["Total awarded", "", format_pence(section.figures.awarded_pence)],
-                [section.remainder_label, "", format_pence(section.remainder_pence)],
-            ],
-        )
-        document.add_paragraph(xml_safe(remainder_sentence(report, section)))
-
-    if not report.projects:
-        return document
-    document.add_heading("Projects", level=1)
-    if report.has_provisional:
-        document.add_paragraph("Figures marked * are provisional: submitted, not yet approved.")
-    for delivery in report.projects:
-        project = delivery.project
-        document.add_heading(xml_safe(f"{project.organisation.name}: {project.name}"), level=2)
-        document.add_paragraph(
-            xml_safe(f"Award {format_pence(project.amount_pence)} from the {project.funding_stream.name}.")
-        )
-        if delivery.measures:
-            rows = []
-            for figures in delivery.measures:
-                quarters = [
-                    format_quantity(value) + ("*" if value is not None and provisional else "")
-                    for value, provisional in zip(figures.quarters, figures.provisional, strict=True)
-                ]
-                rows.append(
-                    [
-                        figures.measure.name + (" (latest quarter)" if figures.measure.combine == "latest" else ""),
-                        *quarters,
-                        format_quantity(figures.total),
-                        format_quantity(figures.measure.annual_target),
-                        f"{figures.pct_of_target}%" if figures.pct_of_target is not None else "",
-                    ]
-                )
-            headers = ["Measure", "Q1", "Q2", "Q3", "Q4", "Total", "Annual target", "% of target"]
-            _docx_table(document, headers, rows, numeric_from=1)
-        else:
-            document.add_paragraph("No output measures have been agreed for this project.")
-        document.add_heading("Progress", level=3)
-        progress = approved_progress(delivery)
-        for quarter, narrative in progress:
-            paragraph = document.add_paragraph()
-            paragraph.add_run(f"Q{quarter}: ").bold = True
-            paragraph.add_run(xml_safe(narrative))
-        if not progress:
-            document.add_paragraph("No approved return has reported progress yet.")
-    return document

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from flask import abort
-
 from ..services import ledger as ledger_service
-from ..services.exports import amount, table_response
-from ..services.years import year_or_404
-from .views import _year_figures
+from ..services.exports import amount, download_year_or_404, table_response
+from ..services.funding import year_funding
 
-FORMATS = ("csv", "xlsx")
 ALLOCATION_COLUMNS = (
     "financial_year",
     "funding_stream",
@@ -33,33 +29,26 @@ LEDGER_COLUMNS = (
 )
 
 
-def _year(year_label: str, fmt: str):
-    if fmt not in FORMATS:
-        abort(404)
-    return year_or_404(year_label)
-
-
 def allocation_export(year_label: str, fmt: str):
-    year = _year(year_label, fmt)
-    streams, _ = _year_figures(year)
+    year = download_year_or_404(year_label, fmt)
     rows = [
         [
             year.label,
-            item["figures"].stream.name,
-            item["figures"].stream.funder,
-            amount(item["figures"].stream.amount_pence),
-            amount(item["figures"].awarded_pence),
-            amount(item["figures"].unallocated_pence),
-            amount(item["paid"]),
-            amount(item["spend"]),
+            item.figures.stream.name,
+            item.figures.stream.funder,
+            amount(item.figures.stream.amount_pence),
+            amount(item.figures.awarded_pence),
+            amount(item.figures.unallocated_pence),
+            amount(item.paid_pence),
+            amount(item.spend_pence),
         ]
-        for item in streams
+        for item in year_funding(year).streams
     ]
     return table_response(fmt, f"allocation-{year.label}", ALLOCATION_COLUMNS, rows, f"Allocation {year.label}")
 
 
 def ledger_export(year_label: str, fmt: str):
-    year = _year(year_label, fmt)
+    year = download_year_or_404(year_label, fmt)
     ledgers = sorted(
         ledger_service.ledgers(year), key=lambda item: (item.project.organisation.name.casefold(), item.project.name)
     )

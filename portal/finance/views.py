@@ -17,32 +17,8 @@ from ..forms.finance import (
 )
 from ..models import Payment, PaymentInstalment, Project
 from ..services import ledger as service
-from ..services.delivery import year_delivery
-from ..services.figures import stream_figures
+from ..services.funding import reconciliation_rows, year_funding
 from ..services.years import all_years, default_year, year_or_404
-
-
-def _year_figures(year):
-    """Streams, project ledgers and reported spend for a year, in a bounded number of queries."""
-    ledgers = {item.project.id: item for item in service.ledgers(year)}
-    spend = {item.project.id: item.reported_spend_pence for item in year_delivery(year)}
-    streams = []
-    for figures in stream_figures(year):
-        rows = sorted(
-            (item for item in ledgers.values() if item.project.funding_stream_id == figures.stream.id),
-            key=lambda item: (item.project.organisation.name, item.project.name),
-        )
-        paid = sum(item.paid_pence for item in rows)
-        streams.append(
-            {
-                "figures": figures,
-                "rows": rows,
-                "paid": paid,
-                "to_pay": figures.awarded_pence - paid,
-                "spend": sum(spend.get(item.project.id, 0) for item in rows),
-            }
-        )
-    return streams, spend
 
 
 def home(year_label: str | None):
@@ -50,13 +26,13 @@ def home(year_label: str | None):
     year = year_or_404(year_label) if year_label else default_year(years)
     if year is None:
         return render_template("finance/home.html", years=years, year=None)
-    streams, spend = _year_figures(year)
+    funding = year_funding(year)
     return render_template(
         "finance/home.html",
         years=years,
         year=year,
-        streams=streams,
-        spend=spend,
+        streams=funding.streams,
+        spend=funding.reported_spend_pence,
     )
 
 
@@ -189,15 +165,6 @@ def ledger(year_label: str):
     return render_template("finance/ledger.html", year=year, ledgers=ledgers)
 
 
-def _reconciliation(year):
-    spend = {item.project.id: item.reported_spend_pence for item in year_delivery(year)}
-    rows = [
-        service.ReconciliationRow(item.project, item.award_pence, item.paid_pence, spend.get(item.project.id, 0))
-        for item in service.ledgers(year)
-    ]
-    return sorted(rows, key=lambda row: (row.project.organisation.name, row.project.name))
-
-
 def reconciliation(year_label: str):
     return _reconciliation_page(year_or_404(year_label))
 
@@ -206,7 +173,7 @@ def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=N
     return render_template(
         "finance/reconciliation.html",
         year=year,
-        rows=_reconciliation(year),
+        rows=reconciliation_rows(year),
         close_form=close_form or CloseYearForm(formdata=None),
         reopen_form=reopen_form or ReopenYearForm(formdata=None),
         has_errors=bool((close_form and close_form.errors) or (reopen_form and reopen_form.errors)),

@@ -22,8 +22,12 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
-from flask import Response
+from flask import Response, abort
 
+from ..models import FinancialYear
+from .years import year_or_404
+
+EXPORT_FORMATS = ("csv", "xlsx")
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -159,10 +163,17 @@ def xlsx_response(filename: str, columns: Sequence[str], rows: Iterable[Sequence
     return _download(xlsx_bytes(columns, rows, sheet_title), filename, XLSX_TYPE)
 
 
+def download_year_or_404(year_label: str, fmt: str) -> FinancialYear:
+    """The year a table download is for; 404 for a format not in EXPORT_FORMATS or a year not set up."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    return year_or_404(year_label)
+
+
 def table_response(
     fmt: str, basename: str, columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str
 ) -> Response:
-    """The download in the format asked for ("csv" or "xlsx"); the caller 404s any other."""
+    """The download in one of EXPORT_FORMATS; `download_year_or_404` has already 404ed any other."""
     if fmt == "csv":
         return csv_response(f"{basename}.csv", columns, rows)
     if fmt == "xlsx":

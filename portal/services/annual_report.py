@@ -1,0 +1,201 @@
+"""The year's annual-report tables: what the printable page and the Word document both say.
+
+Every figure comes from services/delivery.py and services/figures.py, so the report says what the
+overview says; only approved progress text is published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flask import current_app
+
+from ..models import FinancialYear
+from ..models.vocabulary import COMBINE_LATEST, QUARTERS
+from ..money import format_pence
+from ..quantities import format_quantity
+from .delivery import MeasureFigures, ProjectDelivery, year_delivery
+from .exports import xml_safe
+from .figures import StreamFigures, stream_figures
+
+if TYPE_CHECKING:  # python-docx is imported only when a document is written
+    from docx.document import Document as WordDocument
+    from docx.table import Table
+
+MEASURE_HEADERS = ["Measure", "Q1", "Q2", "Q3", "Q4", "Total", "Annual target", "% of target"]
+
+
+@dataclass
+class StreamSection:
+    figures: StreamFigures
+    projects: list[ProjectDelivery] = field(default_factory=list)
+
+    @property
+    def remainder_label(self) -> str:
+        return "Over-allocated" if self.figures.over_allocated else "Not allocated"
+
+    @property
+    def remainder_pence(self) -> int:
+        return abs(self.figures.unallocated_pence)
+
+
+@dataclass
+class AnnualReport:
+    year: FinancialYear
+    partnership: str
+    streams: list[StreamSection]
+
+    @property
+    def projects(self) -> list[ProjectDelivery]:
+        return [delivery for section in self.streams for delivery in section.projects]
+
+    @property
+    def has_provisional(self) -> bool:
+        return any(any(figures.provisional) for delivery in self.projects for figures in delivery.measures)
+
+
+def approved_progress(delivery: ProjectDelivery) -> list[tuple[int, str]]:
+    """The progress text of each approved return, by quarter; submitted or draft text is not published."""
+    found = []
+    for quarter in QUARTERS:
+        mreturn = delivery.returns.get(quarter)
+        if mreturn is not None and mreturn.is_approved and mreturn.progress and mreturn.progress.strip():
+            found.append((quarter, mreturn.progress.strip()))
+    return found
+
+
+def build_annual_report(year: FinancialYear) -> AnnualReport:
+    """Each funding stream with its awards in the order they were agreed (as the published table lists them)."""
+    sections = {figures.stream.id: StreamSection(figures) for figures in stream_figures(year)}
+    for delivery in year_delivery(year):  # ordered by project id: the order the awards were set up in
+        section = sections.get(delivery.project.funding_stream_id)
+        if section is not None:
+            section.projects.append(delivery)
+    return AnnualReport(year=year, partnership=current_app.config["PARTNERSHIP_NAME"], streams=list(sections.values()))
+
+
+def funded_sentence(report: AnnualReport, section: StreamSection) -> str:
+    stream = section.figures.stream
+    return f"{stream.funder} funded {report.partnership} {format_pence(stream.amount_pence)} in {report.year.label}."
+
+
+def remainder_sentence(report: AnnualReport, section: StreamSection) -> str:
+    total = format_pence(section.figures.stream.amount_pence)
+    if section.figures.over_allocated:
+        return f"The awards exceed the {total} received by {format_pence(section.remainder_pence)}."
+    if section.remainder_pence == 0:
+        return f"All of the {total} has been allocated."
+    return f"{format_pence(section.remainder_pence)} of the {total} has not been allocated."
+
+
+def _docx_table(
+    document: WordDocument,
+    headers: list[str],
+    rows: list[list[str]],
+    *,
+    numeric_from: int,
+    footer: Sequence[list[str]] = (),
+) -> Table:
+    """A real Word table: a bold header row repeated on each page, numbers right-aligned, totals in bold."""
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    grid = document.add_table(rows=1, cols=len(headers))
+    grid.style = "Table Grid"
+    header_row = grid.rows[0]
+    repeat = OxmlElement("w:tblHeader")
+    repeat.set(qn("w:val"), "true")
+    header_row._tr.get_or_add_trPr().append(repeat)
+    lines = [(headers, True), *((row, False) for row in rows), *((row, True) for row in footer)]
+    for number_, (values, bold) in enumerate(lines):
+        cells = header_row.cells if number_ == 0 else grid.add_row().cells
+        for index, value in enumerate(values):
+            paragraph = cells[index].paragraphs[0]
+            paragraph.add_run(xml_safe(value)).bold = bold
+            if index >= numeric_from:
+                paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+    return grid
+
+
+def annual_report_document(report: AnnualReport) -> WordDocument:
+    """The same content as the page, as a Word document with real tables."""
+    from docx import Document
+
+    document = Document()
+    title = f"Annual report tables {report.year.label}"
+    document.core_properties.title = title
+    document.core_properties.author = report.partnership
+    document.add_heading(title, level=0)
+    for section in report.streams:
+        _add_stream(document, report, section)
+    if not report.projects:
+        return document
+    document.add_heading("Projects", level=1)
+    if report.has_provisional:
+        document.add_paragraph("Figures marked * are provisional: submitted, not yet approved.")
+    for delivery in report.projects:
+        _add_project(document, delivery)
+    return document
+
+
+def _add_stream(document: WordDocument, report: AnnualReport, section: StreamSection) -> None:
+    """A funding stream: who funded it, the awards made from it and what is left."""
+    document.add_heading(xml_safe(section.figures.stream.name), level=1)
+    document.add_paragraph(xml_safe(funded_sentence(report, section)))
+    if section.projects:
+        document.add_paragraph("The table below sets out what the Partnership agreed to spend the funding on.")
+    _docx_table(
+        document,
+        ["Organisation", "Project Name", "Amount"],
+        [[d.project.organisation.name, d.project.name, format_pence(d.project.amount_pence)] for d in section.projects],
+        numeric_from=2,
+        footer=[
+            ["Total awarded", "", format_pence(section.figures.awarded_pence)],
+            [section.remainder_label, "", format_pence(section.remainder_pence)],
+        ],
+    )
+    document.add_paragraph(xml_safe(remainder_sentence(report, section)))
+
+
+def _add_project(document: WordDocument, delivery: ProjectDelivery) -> None:
+    """A project: its award, its outputs by quarter and its approved progress."""
+    project = delivery.project
+    document.add_heading(xml_safe(f"{project.organisation.name}: {project.name}"), level=2)
+    document.add_paragraph(
+        xml_safe(f"Award {format_pence(project.amount_pence)} from the {project.funding_stream.name}.")
+    )
+    if delivery.measures:
+        rows = [_measure_cells(figures) for figures in delivery.measures]
+        _docx_table(document, MEASURE_HEADERS, rows, numeric_from=1)
+    else:
+        document.add_paragraph("No output measures have been agreed for this project.")
+    _add_progress(document, delivery)
+
+
+def _measure_cells(figures: MeasureFigures) -> list[str]:
+    """One measure's row of the outputs table; a submitted, not yet approved, figure is marked *."""
+    quarters = [
+        format_quantity(value) + ("*" if value is not None and provisional else "")
+        for value, provisional in zip(figures.quarters, figures.provisional, strict=True)
+    ]
+    return [
+        figures.measure.name + (" (latest quarter)" if figures.measure.combine == COMBINE_LATEST else ""),
+        *quarters,
+        format_quantity(figures.total),
+        format_quantity(figures.measure.annual_target),
+        f"{figures.pct_of_target}%" if figures.pct_of_target is not None else "",
+    ]
+
+
+def _add_progress(document: WordDocument, delivery: ProjectDelivery) -> None:
+    document.add_heading("Progress", level=3)
+    progress = approved_progress(delivery)
+    for quarter, narrative in progress:
+        paragraph = document.add_paragraph()
+        paragraph.add_run(f"Q{quarter}: ").bold = True
+        paragraph.add_run(xml_safe(narrative))
+    if not progress:
+        document.add_paragraph("No approved return has reported progress yet.")

@@ -1,0 +1,101 @@
+"""The year's delivery as spreadsheet rows: one row per project and one per output measure.
+
+Rows carry typed values (see services/exports.py), organisations and projects in name order; the
+columns and the rows that fill them are kept together so that they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from ..models import FinancialYear
+from ..models.vocabulary import QUARTERS, rag_label
+from .delivery import ProjectDelivery
+from .exports import Value, amount, number
+
+PROJECT_COLUMNS = (
+    "financial_year",
+    "organisation",
+    "project",
+    "priority",
+    "funding_stream",
+    "award",
+    "paid",
+    "reported_spend",
+    "spend_pct_of_award",
+    "delivery_pct_of_target",
+    "delivery_rag",
+    "partner_rag",
+    "csu_rag",
+    "q1_status",
+    "q2_status",
+    "q3_status",
+    "q4_status",
+)
+MEASURE_COLUMNS = (
+    "financial_year",
+    "organisation",
+    "project",
+    "measure",
+    "unit",
+    "combine",
+    "q1",
+    "q2",
+    "q3",
+    "q4",
+    "total",
+    "annual_target",
+    "pct_of_target",
+)
+
+
+def _by_organisation_then_project(deliveries: list[ProjectDelivery]) -> list[ProjectDelivery]:
+    return sorted(deliveries, key=lambda d: (d.project.organisation.name.casefold(), d.project.name.casefold()))
+
+
+def project_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list[list[Value]]:
+    """One row per project: award, paid, spend, delivery, the three RAG ratings and each quarter's status."""
+    rows: list[list[Value]] = []
+    for delivery in _by_organisation_then_project(deliveries):
+        project = delivery.project
+        rows.append(
+            [
+                year.label,
+                project.organisation.name,
+                project.name,
+                project.priority.name if project.priority else None,
+                project.funding_stream.name,
+                amount(project.amount_pence),
+                amount(delivery.paid_pence),
+                amount(delivery.reported_spend_pence),
+                delivery.spend_pct_of_award,
+                delivery.delivery_pct,
+                rag_label(delivery.delivery_rag),
+                rag_label(delivery.partner_rag),
+                rag_label(delivery.csu_rag),
+                *(delivery.status_label(q) for q in QUARTERS),
+            ]
+        )
+    return rows
+
+
+def measure_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list[list[Value]]:
+    """One row per output measure: each quarter's figure, the total and how far it is towards the target."""
+    rows: list[list[Value]] = []
+    for delivery in _by_organisation_then_project(deliveries):
+        project = delivery.project
+        for figures in delivery.measures:
+            measure = figures.measure
+            rows.append(
+                [
+                    year.label,
+                    project.organisation.name,
+                    project.name,
+                    measure.name,
+                    measure.unit,
+                    measure.combine,
+                    *(number(value) for value in figures.quarters),
+                    number(figures.total),
+                    number(measure.annual_target),
+                    figures.pct_of_target,
+                ]
+            )
+    return rows

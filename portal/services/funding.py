@@ -1,0 +1,74 @@
+"""Finance's figures for a year: each funding stream's awards, what has been paid, what is still to pay
+and what the projects report spending; and, at year end, each project's reconciliation.
+
+Its own module, not part of figures.py: these figures read delivery.py, which reads figures.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..models import FinancialYear
+from . import ledger
+from .delivery import year_delivery
+from .figures import StreamFigures, stream_figures
+from .ledger import ProjectLedger, ReconciliationRow
+
+
+@dataclass
+class StreamTotals:
+    """A funding stream's figures, its projects' ledgers (by organisation, then project) and their sums."""
+
+    figures: StreamFigures
+    rows: list[ProjectLedger]
+    paid_pence: int
+    spend_pence: int
+
+    @property
+    def to_pay_pence(self) -> int:
+        return self.figures.awarded_pence - self.paid_pence
+
+
+@dataclass
+class YearFunding:
+    streams: list[StreamTotals]
+    reported_spend_pence: dict[int, int]  # by project id; a project that has reported nothing is missing
+
+
+def _by_organisation_then_project(item: ProjectLedger | ReconciliationRow) -> tuple[str, str]:
+    return (item.project.organisation.name, item.project.name)
+
+
+def _reported_spend(year: FinancialYear) -> dict[int, int]:
+    return {item.project.id: item.reported_spend_pence for item in year_delivery(year)}
+
+
+def year_funding(year: FinancialYear) -> YearFunding:
+    """Each funding stream of a year with its paid, still-to-pay and reported spend, in a bounded number of queries."""
+    ledgers = ledger.ledgers(year)
+    spend = _reported_spend(year)
+    streams = []
+    for figures in stream_figures(year):
+        rows = sorted(
+            (item for item in ledgers if item.project.funding_stream_id == figures.stream.id),
+            key=_by_organisation_then_project,
+        )
+        streams.append(
+            StreamTotals(
+                figures=figures,
+                rows=rows,
+                paid_pence=sum(item.paid_pence for item in rows),
+                spend_pence=sum(spend.get(item.project.id, 0) for item in rows),
+            )
+        )
+    return YearFunding(streams=streams, reported_spend_pence=spend)
+
+
+def reconciliation_rows(year: FinancialYear) -> list[ReconciliationRow]:
+    """Each project's award, paid and final reported spend, by organisation then project."""
+    spend = _reported_spend(year)
+    rows = [
+        ReconciliationRow(item.project, item.award_pence, item.paid_pence, spend.get(item.project.id, 0))
+        for item in ledger.ledgers(year)
+    ]
+    return sorted(rows, key=_by_organisation_then_project)
