@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .project import QUANTITY, OutputMeasure, Project
 from .types import UTCDateTime, utcnow
 from .user import User
@@ -30,7 +30,7 @@ RAGS = ("green", "amber", "red")
 RAG_CHECK = "IS NULL OR {col} IN ('green', 'amber', 'red')"
 
 
-class MonitoringReturn(db.Model):
+class MonitoringReturn(Model):
     """One project's return for one quarter; edited as a draft, then kept as revisions."""
 
     __tablename__ = "monitoring_return"
@@ -92,7 +92,7 @@ class MonitoringReturn(db.Model):
         return next((value.value for value in self.values if value.measure_id == measure_id), None)
 
 
-class MeasureValue(db.Model):
+class MeasureValue(Model):
     __tablename__ = "measure_value"
     __table_args__ = (
         UniqueConstraint("return_id", "measure_id"),
@@ -108,7 +108,7 @@ class MeasureValue(db.Model):
     measure: Mapped[OutputMeasure] = relationship()
 
 
-class ReturnRevision(db.Model):
+class ReturnRevision(Model):
     """What was submitted, exactly as submitted: never updated or deleted (the database refuses)."""
 
     __tablename__ = "return_revision"

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .project import Project
 from .types import UTCDateTime, utcnow
 from .user import User
@@ -16,7 +16,7 @@ PAYMENT = "payment"
 REVERSAL = "reversal"
 
 
-class Payment(db.Model):
+class Payment(Model):
     __tablename__ = "payment"
     __table_args__ = (
         CheckConstraint("amount_pence > 0", name="amount_positive"),

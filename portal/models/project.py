@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .organisation import Organisation
 from .year import FinancialYear, FundingStream, Priority
 
@@ -17,7 +17,7 @@ COMBINES = (COMBINE_SUM, COMBINE_LATEST)
 QUANTITY = Numeric(12, 2)
 
 
-class Project(db.Model):
+class Project(Model):
     """One organisation's grant for one year from one funding stream."""
 
     __tablename__ = "project"
@@ -50,7 +50,7 @@ class Project(db.Model):
         return f"<Project {self.name!r}>"
 
 
-class OutputMeasure(db.Model):
+class OutputMeasure(Model):
     """What a project counts each quarter; totals are always computed, never typed."""
 
     __tablename__ = "output_measure"
