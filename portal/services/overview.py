@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import MultiDict
 
 from .delivery import ProjectDelivery
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
 
 RAG_ORDER = {"green": 0, "amber": 1, "red": 2, None: 3}
 STATUS_FILTERS = {
@@ -26,7 +30,7 @@ def _number(value: Decimal | int | None) -> tuple[int, Decimal]:
     return (1, Decimal(0)) if value is None else (0, Decimal(value))
 
 
-SORT_KEYS: dict[str, tuple[str, Callable[[ProjectDelivery], object]]] = {
+SORT_KEYS: dict[str, tuple[str, Callable[[ProjectDelivery], SupportsRichComparison]]] = {
     "organisation": ("Organisation", lambda d: d.project.organisation.name.lower()),
     "project": ("Project", lambda d: d.project.name.lower()),
     "priority": (
@@ -65,7 +69,7 @@ class OverviewQuery:
         )
         return query
 
-    def args(self, **changes) -> dict[str, str]:
+    def args(self, **changes: str) -> dict[str, str]:
         """URL arguments for this query with some changed; empty ones are left out."""
         values = {
             "priority": self.priority,
