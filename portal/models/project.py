@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .organisation import Organisation
+from .user import User
 from .year import FinancialYear, FundingStream, Priority
 
 COMBINE_SUM = "sum"
@@ -42,7 +43,7 @@ class Project(Model):
     priority: Mapped[Priority | None] = relationship()
     measures: Mapped[list[OutputMeasure]] = relationship(back_populates="project", order_by="OutputMeasure.position")
 
-    def can_access(self, user) -> bool:
+    def can_access(self, user: User) -> bool:
         """Partners see their own organisation's projects; every other role sees all."""
         return user.can_see_all_organisations or user.organisation_id == self.organisation_id
 
