@@ -47,6 +47,7 @@ browser-deps:
 lint: install-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 ## make test: lint, then every test on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set.
 test: install-dev browser-deps lint
@@ -57,4 +58,4 @@ test: install-dev browser-deps lint
 	else echo "TEST_DATABASE_URL is not set: PostgreSQL run skipped"; fi
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

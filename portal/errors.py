@@ -6,7 +6,7 @@ from flask import Flask, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, SecurityError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, SecurityError
 
 from .auth import keep_text
 from .extensions import db
@@ -60,7 +60,7 @@ def register(app: Flask) -> None:
     def _http(error: HTTPException):
         code = error.code or 500
         response = render_error(code)
-        if code == 405 and error.valid_methods:
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
             return response[0], code, {"Allow": ", ".join(error.valid_methods)}
         return response
 

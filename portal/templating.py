@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import NotRequired, TypedDict
 
 from flask import Flask, request, url_for
 from flask_login import current_user
@@ -11,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .calendar import to_uk
 from .extensions import db
-from .models import FinancialYear, vocabulary
+from .models import FinancialYear, User, vocabulary
 from .models.user import ADMIN, CSU, FINANCE, PARTNER
 from .money import format_pence
 from .quantities import format_quantity
@@ -23,6 +24,14 @@ NAVIGATION = (
     (FINANCE, "finance.home", "Funding"),
     (ADMIN, "admin.home", "Administration"),
 )
+
+
+class NavigationItem(TypedDict):
+    """One link of the service navigation, as govukServiceNavigation takes it."""
+
+    href: str
+    text: str
+    active: NotRequired[bool]
 
 
 def uk_date(value: date | datetime | None) -> str:
@@ -40,7 +49,7 @@ def uk_datetime(value: datetime | None) -> str:
     return f"{local.day} {local:%B %Y} at {local:%H:%M}"
 
 
-def _viewer():
+def _viewer() -> User | None:
     """The signed-in user, or None; an error page must render even when the database is down."""
     try:
         user = current_user._get_current_object()
@@ -70,9 +79,9 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["STATUS_TAG_CLASSES"] = vocabulary.STATUS_TAG_CLASSES
 
     @app.context_processor
-    def _shared():
+    def _shared() -> dict[str, object]:
         viewer = _viewer()
-        navigation = []
+        navigation: list[NavigationItem] = []
         if viewer is not None:
             for role, endpoint, text in NAVIGATION:
                 if viewer.has_role(role):

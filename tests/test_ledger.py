@@ -4,6 +4,7 @@ refusing changes by every path."""
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import pytest
 from freezegun import freeze_time
@@ -14,6 +15,8 @@ from sqlalchemy.exc import DatabaseError
 
 from portal.extensions import db
 from portal.models import AuditEvent, AwardVariation, MonitoringReturn, Payment, PaymentInstalment, Project
+from portal.models.payment import REVERSAL
+from portal.money import format_pence
 from portal.services import ledger as service
 
 
@@ -43,48 +46,75 @@ def counts():
 
 OPERATIONS = st.lists(
     st.one_of(
-        st.tuples(st.just("pay"), st.integers(min_value=1, max_value=5_000_000)),
-        st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=50)),
-        st.tuples(st.just("vary"), st.integers(min_value=0, max_value=20_000_000)),
+        # An amount, and whether a reason for paying over the award is given.
+        st.tuples(st.just("pay"), st.integers(min_value=1, max_value=5_000_000), st.booleans()),
+        # Which entry to reverse: a payment, one already reversed, or a reversal. (The flag is the pay's alone.)
+        st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=50), st.just(False)),
+        # The new award; None asks for the award it already is.
+        st.tuples(st.just("vary"), st.none() | st.integers(min_value=0, max_value=20_000_000), st.just(False)),
     ),
     max_size=25,
 )
 
 
+def refused(change, *, says: str, field: str | None) -> None:
+    """The change raises the LedgerError the rules give, naming the field, and writes nothing."""
+    before = counts()
+    with pytest.raises(service.LedgerError) as refusal:
+        change()
+    assert says in str(refusal.value)
+    assert refusal.value.field == field
+    assert counts() == before
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=OPERATIONS)
 def test_every_balance_equals_the_sum_of_its_entries(world, operations):
-    """Random payments, reversals and variations: the ledger stays exact in pence."""
+    """Random payments, reversals and variations: the ledger stays exact in pence, and the only refusals are the
+    ones its rules make for that change. Any other LedgerError fails the test."""
     project = project_of(world)
     finance = world["finance"]
+    # The world lives across examples: start from what earlier examples left.
     expected_award, expected_paid = project.amount_pence, service.net_paid(project)
-    payments = list(
-        db.session.scalars(select(Payment).where(Payment.project_id == project.id, Payment.kind == "payment"))
-    )
-    for operation, value in operations:
-        try:
-            if operation == "pay":
-                payments.append(
-                    service.record_payment(
-                        project,
-                        amount_pence=value,
-                        paid_on=date(2021, 5, 1),
-                        reference=None,
-                        note=None,
-                        reason="over the award is fine in this test",
-                        by=finance,
-                    )
-                )
+    entries = list(db.session.scalars(select(Payment).where(Payment.project_id == project.id).order_by(Payment.id)))
+    reversed_ids = {entry.reverses_id for entry in entries if entry.reverses_id is not None}
+    for operation, value, with_reason in operations:
+        if operation == "pay":
+            reason = "Agreed with the PCC" if with_reason else None
+            change = partial(
+                service.record_payment,
+                project,
+                amount_pence=value,
+                paid_on=date(2021, 5, 1),
+                reference=None,
+                note=None,
+                reason=reason,
+                by=finance,
+            )
+            if expected_paid + value > expected_award and not reason:
+                refused(change, says=f"more than the award of {format_pence(expected_award)}", field="reason")
+            else:
+                entries.append(change())
                 expected_paid += value
-            elif operation == "reverse" and payments:
-                target = payments[value % len(payments)]
-                service.reverse_payment(target, reason="mistake", by=finance)
+        elif operation == "reverse" and entries:
+            target = entries[value % len(entries)]
+            change = partial(service.reverse_payment, target, reason="Paid to the wrong project", by=finance)
+            if target.kind == REVERSAL:
+                refused(change, says="Only a payment can be reversed", field=None)
+            elif target.id in reversed_ids:
+                refused(change, says="This payment has already been reversed", field=None)
+            else:
+                entries.append(change())
+                reversed_ids.add(target.id)
                 expected_paid -= target.amount_pence
-            elif operation == "vary":
-                service.vary_award(project, to_pence=value, reason="test", by=finance)
-                expected_award = value
-        except service.LedgerError:
-            continue  # already reversed, or no change: refused, and nothing changed
+        elif operation == "vary":
+            to_pence = expected_award if value is None else value
+            change = partial(service.vary_award, project, to_pence=to_pence, reason="Agreed variation", by=finance)
+            if to_pence == expected_award:
+                refused(change, says=f"The award is already {format_pence(to_pence)}", field="amount")
+            else:
+                change()
+                expected_award = to_pence
     db.session.commit()
     ledger = service.project_ledger(project)
     assert ledger.award_pence == expected_award == project.amount_pence

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import Response, redirect, request, url_for
 from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
 
 from ..extensions import db
 from ..models import User
@@ -26,7 +27,7 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc
 
 
-def unauthorized() -> Response:
+def unauthorized() -> BaseResponse:
     sign_in = url_for("auth.sign_in", next=request.full_path.rstrip("?") if request.method == "GET" else None)
     if request.headers.get("HX-Request"):
         return Response("Sign in to continue", status=401, headers={"HX-Redirect": sign_in})

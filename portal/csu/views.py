@@ -114,7 +114,8 @@ def due_list():
             .where(User.organisation_id.in_(organisation_ids), User.active.is_(True), UserRole.role == PARTNER)
             .order_by(User.email)
         ):
-            contacts.setdefault(user.organisation_id, []).append(user)
+            if user.organisation_id is not None:
+                contacts.setdefault(user.organisation_id, []).append(user)
     return render_template("csu/due.html", items=items, contacts=contacts)
 
 

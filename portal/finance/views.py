@@ -69,6 +69,7 @@ def payment_record(project_id: int):
     project = load_project(project_id, check=Project.can_keep_ledger)
     form = PaymentForm()
     if form.validate():
+        assert form.paid_on.data is not None  # InputRequired: a valid form has its date
         try:
             service.record_payment(
                 project,

@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import DDL, JSON, ForeignKey, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime, utcnow
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -70,7 +70,7 @@ def drop_append_only_ddl(table: str, dialect: str) -> list[str]:
 
 
 def _attach_append_only(table_name: str) -> None:
-    table = db.Model.metadata.tables[table_name]
+    table = Model.metadata.tables[table_name]
     for dialect in ("sqlite", "postgresql"):
         for statement in append_only_ddl(table_name, dialect):
             # DDL() applies %-formatting; the plpgsql placeholder must survive it.

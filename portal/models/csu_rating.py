@@ -7,14 +7,14 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .project import Project
 from .types import UTCDateTime, utcnow
 from .user import User
 from .vocabulary import RAGS, sql_in
 
 
-class CsuRating(db.Model):
+class CsuRating(Model):
     __tablename__ = "csu_rating"
     __table_args__ = (
         UniqueConstraint("project_id", "quarter"),

@@ -7,13 +7,13 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .project import Project
 from .types import UTCDateTime, utcnow
 from .user import User
 
 
-class AwardVariation(db.Model):
+class AwardVariation(Model):
     """A change of award: from, to, why, who and when. Never updated or deleted."""
 
     __tablename__ = "award_variation"
@@ -38,7 +38,7 @@ class AwardVariation(db.Model):
         return self.to_pence - self.from_pence
 
 
-class PaymentInstalment(db.Model):
+class PaymentInstalment(Model):
     """A planned payment; it is held until the return it depends on is approved."""
 
     __tablename__ = "payment_instalment"

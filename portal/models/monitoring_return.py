@@ -9,7 +9,7 @@ from sqlalchemy import JSON, CheckConstraint, ColumnElement, ForeignKey, Integer
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .project import QUANTITY, OutputMeasure, Project
 from .types import UTCDateTime, utcnow
 from .user import CSU, User
@@ -26,7 +26,7 @@ from .vocabulary import (
 )
 
 
-class MonitoringReturn(db.Model):
+class MonitoringReturn(Model):
     """One project's return for one quarter; edited as a draft, then kept as revisions."""
 
     __tablename__ = "monitoring_return"
@@ -116,7 +116,7 @@ class MonitoringReturn(db.Model):
         return next((value.value for value in self.values if value.measure_id == measure_id), None)
 
 
-class MeasureValue(db.Model):
+class MeasureValue(Model):
     __tablename__ = "measure_value"
     __table_args__ = (
         UniqueConstraint("return_id", "measure_id"),
@@ -132,7 +132,7 @@ class MeasureValue(db.Model):
     measure: Mapped[OutputMeasure] = relationship()
 
 
-class ReturnRevision(db.Model):
+class ReturnRevision(Model):
     """What was submitted, exactly as submitted: never updated or deleted (the database refuses)."""
 
     __tablename__ = "return_revision"

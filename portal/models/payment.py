@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, ColumnElement, Date, ForeignKey, Integer
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .project import Project
 from .types import UTCDateTime, utcnow
 from .user import User
@@ -18,7 +18,7 @@ PAYMENT = "payment"
 REVERSAL = "reversal"
 
 
-class Payment(db.Model):
+class Payment(Model):
     __tablename__ = "payment"
     __table_args__ = (
         CheckConstraint("amount_pence > 0", name="amount_positive"),

@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .organisation import Organisation
 from .user import CSU, LEDGER_KEEPERS, User
 from .vocabulary import COMBINE_SUM, COMBINES, sql_in
@@ -16,7 +16,7 @@ from .year import FinancialYear, FundingStream, Priority
 QUANTITY = Numeric(12, 2)
 
 
-class Project(db.Model):
+class Project(Model):
     """One organisation's grant for one year from one funding stream."""
 
     __tablename__ = "project"
@@ -67,7 +67,7 @@ class Project(db.Model):
         return f"<Project {self.name!r}>"
 
 
-class OutputMeasure(db.Model):
+class OutputMeasure(Model):
     """What a project counts each quarter; totals are always computed, never typed."""
 
     __tablename__ = "output_measure"

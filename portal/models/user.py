@@ -9,7 +9,7 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..extensions import db
+from ..extensions import Model
 from .organisation import Organisation
 from .types import UTCDateTime, utcnow
 from .vocabulary import sql_in
@@ -28,7 +28,7 @@ def new_session_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "user"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -75,7 +75,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.email}>"
 
 
-class UserRole(db.Model):
+class UserRole(Model):
     __tablename__ = "user_role"
     __table_args__ = (
         UniqueConstraint("user_id", "role"),
@@ -87,7 +87,7 @@ class UserRole(db.Model):
     role: Mapped[str] = mapped_column(String(20))
 
 
-class SignInFailure(db.Model):
+class SignInFailure(Model):
     """One failed sign-in for an account key (a hash of the e-mail, known account or not)."""
 
     __tablename__ = "sign_in_failure"

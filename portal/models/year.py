@@ -9,12 +9,12 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..calendar import Quarter, quarters_of
-from ..extensions import db
+from ..extensions import Model
 from .types import UTCDateTime
 from .user import ADMIN, LEDGER_KEEPERS, User
 
 
-class FinancialYear(db.Model):
+class FinancialYear(Model):
     """1 April – 31 March, labelled like 2021-22; quarters and due dates are derived."""
 
     __tablename__ = "financial_year"
@@ -65,7 +65,7 @@ class FinancialYear(db.Model):
         return f"<FinancialYear {self.label}>"
 
 
-class FundingStream(db.Model):
+class FundingStream(Model):
     """A pot of money for one year from one funder."""
 
     __tablename__ = "funding_stream"
@@ -83,7 +83,7 @@ class FundingStream(db.Model):
     year: Mapped[FinancialYear] = relationship(back_populates="funding_streams")
 
 
-class Priority(db.Model):
+class Priority(Model):
     """A strategic priority of the year, ranked as in the strategic assessment."""
 
     __tablename__ = "priority"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..extensions import db
-from ..models import AuditEvent
+from ..models import AuditEvent, User
 
 
 def record(
@@ -14,7 +14,7 @@ def record(
     object_type: str,
     object_id: int | None,
     summary: str,
-    actor=None,
+    actor: User | None = None,
     organisation_id: int | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:

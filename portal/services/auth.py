@@ -32,11 +32,11 @@ class SignInResult:
 
 def recent_failures(key: str, now: datetime) -> int:
     window = timedelta(seconds=current_app.config["SIGN_IN_WINDOW_SECONDS"])
-    return db.session.scalar(
+    return db.session.execute(
         select(func.count())
         .select_from(SignInFailure)
         .where(SignInFailure.account_key == key, SignInFailure.at > now - window)
-    )
+    ).scalar_one()
 
 
 def authenticate(email: str, password: str, *, now: datetime | None = None) -> SignInResult:

@@ -18,6 +18,7 @@ pence (money) for every piece of text; floats are used only for pixel positions.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -467,8 +468,8 @@ class _Geometry:
         values: list[Decimal | None],
         value_texts: list[str | None],
         provisional: list[bool],
-        marker_values: list[Decimal | None],
-        marker_texts: list[str | None],
+        marker_values: Sequence[Decimal | None],
+        marker_texts: Sequence[str | None],
         value_heading: str,
         comparison_heading: str,
     ) -> Chart:
@@ -520,7 +521,7 @@ class _Geometry:
             y=self.y_of(value, scale_max),
             label=_quarter_label(index),
             value=value,
-            value_text=text,
+            value_text=text or "",
         )
 
     def _bar(
@@ -534,7 +535,7 @@ class _Geometry:
             width=width,
             height=round(self.bottom - top, 1),
             label=_quarter_label(index),
-            value_text=text,
+            value_text=text or "",
             provisional=provisional,
             value=value,
             label_y=_value_baseline(top, marker),
@@ -562,13 +563,13 @@ def _value_baseline(bar_top: float, marker: Marker | None) -> float:
 
 
 def _table_rows(
-    values: list[Decimal | None], value_texts: list[str | None], comparison_texts: list[str | None]
+    values: Sequence[Decimal | None], value_texts: Sequence[str | None], comparison_texts: Sequence[str | None]
 ) -> list[TableRow]:
     """The chart's data as a table, a row per quarter."""
     return [
         TableRow(
             label=_quarter_label(index),
-            value_text=NOT_REPORTED.capitalize() if values[index] is None else value_texts[index],
+            value_text=NOT_REPORTED.capitalize() if values[index] is None else value_texts[index] or "",
             comparison_text=comparison_texts[index] or "",
         )
         for index in range(len(QUARTERS))

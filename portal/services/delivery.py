@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TypeGuard
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -69,7 +70,7 @@ def delivery_rag(delivery_pct: Decimal | None) -> str | None:
     return RED
 
 
-def is_reported(mreturn: MonitoringReturn | None) -> bool:
+def is_reported(mreturn: MonitoringReturn | None) -> TypeGuard[MonitoringReturn]:
     return mreturn is not None and mreturn.is_reported
 
 

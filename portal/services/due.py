@@ -47,12 +47,12 @@ def due_and_overdue(now: datetime | None = None) -> list[DueItem]:
             .options(joinedload(Project.organisation), joinedload(Project.year))
         )
     )
-    returns = {}
+    returns: dict[tuple[int, int], MonitoringReturn] = {}
     if projects:
-        for mreturn in db.session.scalars(
+        for found in db.session.scalars(
             select(MonitoringReturn).where(MonitoringReturn.project_id.in_([p.id for p in projects]))
         ):
-            returns[(mreturn.project_id, mreturn.quarter)] = mreturn
+            returns[(found.project_id, found.quarter)] = found
     items = []
     for project in projects:
         for quarter in project.year.quarters:

@@ -21,8 +21,12 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypeVar
 
 from flask import Response, abort
+
+if TYPE_CHECKING:
+    from docx.document import Document
 
 from ..models import FinancialYear
 from .years import year_or_404
@@ -39,9 +43,10 @@ SHEET_TITLE_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 MAX_COLUMN_WIDTH = 60
 
 Value = str | int | Decimal | date | None
+_T = TypeVar("_T")
 
 
-def neutralise(value: object) -> object:
+def neutralise(value: _T) -> _T | str:
     """Text that a spreadsheet would run as a formula gets a leading apostrophe; numbers stay numbers."""
     if value is None:
         return ""
@@ -109,16 +114,21 @@ def csv_response(filename: str, columns: Sequence[str], rows: Iterable[Sequence[
 
 
 def _number_format(value: Decimal) -> str:
-    places = -value.as_tuple().exponent if isinstance(value.as_tuple().exponent, int) else 0
+    exponent = value.as_tuple().exponent  # "n", "N" or "F" for NaN and infinity
+    places = -exponent if isinstance(exponent, int) else 0
     return "0." + "0" * places if places > 0 else "0"
 
 
 def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
 
     workbook = Workbook()
     sheet = workbook.active
+    if not isinstance(sheet, Worksheet):  # a new workbook's active sheet is its one worksheet
+        raise TypeError(f"expected a worksheet, got {type(sheet).__name__}")
     sheet.title = SHEET_TITLE_FORBIDDEN.sub("-", sheet_title)[:31] or "Sheet1"
     widths = [len(column) for column in columns]
     sheet.append([xml_safe(str(neutralise(column))) for column in columns])
@@ -152,7 +162,7 @@ def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_ti
             if column_number <= len(widths):
                 widths[column_number - 1] = max(widths[column_number - 1], shown)
     for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = min(width + 2, MAX_COLUMN_WIDTH)
+        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, MAX_COLUMN_WIDTH)
     sheet.freeze_panes = "A2"
     buffer = io.BytesIO()
     workbook.save(buffer)
@@ -181,7 +191,7 @@ def table_response(
     raise ValueError(f"unknown export format {fmt!r}")
 
 
-def docx_response(filename: str, document) -> Response:
+def docx_response(filename: str, document: Document) -> Response:
     """A python-docx Document as a Word download."""
     buffer = io.BytesIO()
     document.save(buffer)

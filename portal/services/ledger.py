@@ -12,7 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from ..calendar import uk_today
 from ..extensions import db
-from ..models import AwardVariation, FinancialYear, MonitoringReturn, Payment, PaymentInstalment, Project
+from ..models import AwardVariation, FinancialYear, MonitoringReturn, Payment, PaymentInstalment, Project, User
 from ..models.payment import PAYMENT, REVERSAL
 from ..models.types import utcnow
 from ..models.vocabulary import APPROVED, DUE, HELD, NOT_YET_DUE, PAID
@@ -259,7 +259,7 @@ class LedgerEntry:
     amount_pence: int  # signed: what the entry does to the amount still to pay
     reference: str | None = None
     note: str | None = None
-    recorded_by: object | None = None
+    recorded_by: User | None = None
     payment: Payment | None = None
     balance_pence: int = 0  # award still to pay after this entry
 

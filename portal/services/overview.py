@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from werkzeug.datastructures import MultiDict
 
 from ..models.vocabulary import OVERDUE, OVERDUE_LABEL, QUARTERS, RAG_LABELS, RAGS, STATUS_LABELS
 from .delivery import ProjectDelivery
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
 
 RAG_ORDER: dict[str | None, int] = {**{rag: order for order, rag in enumerate(RAGS)}, None: len(RAGS)}
 STATUS_FILTERS = {OVERDUE: OVERDUE_LABEL, **STATUS_LABELS}
@@ -21,7 +25,7 @@ def _number(value: Decimal | int | None) -> tuple[int, Decimal]:
     return (1, Decimal(0)) if value is None else (0, Decimal(value))
 
 
-SORT_KEYS: dict[str, tuple[str, Callable[[ProjectDelivery], object]]] = {
+SORT_KEYS: dict[str, tuple[str, Callable[[ProjectDelivery], SupportsRichComparison]]] = {
     "organisation": ("Organisation", lambda d: d.project.organisation.name.lower()),
     "project": ("Project", lambda d: d.project.name.lower()),
     "priority": (
@@ -60,7 +64,7 @@ class OverviewQuery:
         )
         return query
 
-    def args(self, **changes) -> dict[str, str]:
+    def args(self, **changes: str) -> dict[str, str]:
         """URL arguments for this query with some changed; empty ones are left out."""
         values = {
             "priority": self.priority,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from ..extensions import db
-from ..models import CsuRating, Project
+from ..models import CsuRating, Project, User
 from . import audit
 from .returns import ReturnError
 
 
-def set_csu_rating(project: Project, quarter: int, rag: str, reason: str, *, by) -> CsuRating:
+def set_csu_rating(project: Project, quarter: int, rag: str, reason: str, *, by: User) -> CsuRating:
     if project.year.is_closed:
         raise ReturnError(f"The {project.year.label} financial year is closed")
     rating = db.session.scalar(
