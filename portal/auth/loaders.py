@@ -17,8 +17,10 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
-from ..models import MonitoringReturn, Payment, PaymentInstalment, Project, ReturnRevision, User
+from ..models import FinancialYear, MonitoringReturn, Payment, PaymentInstalment, Project, ReturnRevision, User
 from ..models.payment import PAYMENT
+from ..services.exports import EXPORT_FORMATS
+from ..services.years import all_years, default_year, find_year
 
 T = TypeVar("T")
 Check = Callable[[T, User], bool]
@@ -39,6 +41,27 @@ def _checked(obj: T, project: Project, check: Check[T] | None) -> T:
     if check is not None and not check(obj, user):
         _refuse(user)
     return obj
+
+
+def load_year(label: str) -> FinancialYear:
+    """The financial year a URL names, like 2021-22; 404 for a malformed label or a year not set up."""
+    year = find_year(label)
+    if year is None:
+        abort(404)
+    return year
+
+
+def load_download_year(label: str, fmt: str) -> FinancialYear:
+    """The year a table download is for; 404 too for a format not in EXPORT_FORMATS."""
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    return load_year(label)
+
+
+def pick_year(label: str | None) -> tuple[list[FinancialYear], FinancialYear | None]:
+    """Every year (for the year switcher) and the one a page shows: the URL's, else the current one."""
+    years = all_years()
+    return years, load_year(label) if label else default_year(years)
 
 
 def load_project(project_id: int, *, check: Check[Project] | None = None) -> Project:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import render_template
 
+from ..auth.loaders import load_download_year, load_year
 from ..services.annual_report import (
     annual_report_document,
     approved_progress,
@@ -19,24 +20,24 @@ from ..services.annual_report import (
 )
 from ..services.delivery import year_delivery
 from ..services.delivery_exports import MEASURE_COLUMNS, PROJECT_COLUMNS, measure_rows, project_rows
-from ..services.exports import docx_response, download_year_or_404, table_response
-from ..services.years import all_years, year_or_404
+from ..services.exports import docx_response, table_response
+from ..services.years import all_years
 
 
 def projects_export(year_label: str, fmt: str):
-    year = download_year_or_404(year_label, fmt)
+    year = load_download_year(year_label, fmt)
     rows = project_rows(year, year_delivery(year))
     return table_response(fmt, f"projects-{year.label}", PROJECT_COLUMNS, rows, f"Projects {year.label}")
 
 
 def measures_export(year_label: str, fmt: str):
-    year = download_year_or_404(year_label, fmt)
+    year = load_download_year(year_label, fmt)
     rows = measure_rows(year, year_delivery(year))
     return table_response(fmt, f"measures-{year.label}", MEASURE_COLUMNS, rows, f"Measures {year.label}")
 
 
 def annual_report_page(year_label: str):
-    year = year_or_404(year_label)
+    year = load_year(year_label)
     report = build_annual_report(year)
     return render_template(
         "csu/annual_report.html",
@@ -50,5 +51,5 @@ def annual_report_page(year_label: str):
 
 
 def annual_report_docx(year_label: str):
-    year = year_or_404(year_label)
+    year = load_year(year_label)
     return docx_response(f"annual-report-{year.label}.docx", annual_report_document(build_annual_report(year)))

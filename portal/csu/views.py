@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..auth.loaders import load_project
+from ..auth.loaders import load_project, load_year, pick_year
 from ..extensions import db
 from ..forms.returns import CsuRatingForm
 from ..htmx import page_or_fragment
@@ -19,12 +19,11 @@ from ..services.delivery import project_delivery, year_delivery
 from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewQuery
 from ..services.ratings import set_csu_rating
 from ..services.returns import ReturnError, review_history
-from ..services.years import all_years, default_year, year_or_404
+from ..services.years import all_years
 
 
 def home(year_label: str | None):
-    years = all_years()
-    year = year_or_404(year_label) if year_label else default_year(years)
+    years, year = pick_year(year_label)
     if year is None:
         return render_template("csu/home.html", years=years, year=None)
     query = OverviewQuery.from_args(request.args)
@@ -120,7 +119,7 @@ def due_list():
 
 
 def priorities(year_label: str):
-    year = year_or_404(year_label)
+    year = load_year(year_label)
     deliveries = year_delivery(year)
     by_priority: dict[int | None, list] = {}
     for delivery in deliveries:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..auth.loaders import load_download_year
 from ..services import ledger as ledger_service
-from ..services.exports import amount, download_year_or_404, table_response
+from ..services.exports import amount, table_response
 from ..services.funding import year_funding
 
 ALLOCATION_COLUMNS = (
@@ -30,7 +31,7 @@ LEDGER_COLUMNS = (
 
 
 def allocation_export(year_label: str, fmt: str):
-    year = download_year_or_404(year_label, fmt)
+    year = load_download_year(year_label, fmt)
     rows = [
         [
             year.label,
@@ -48,7 +49,7 @@ def allocation_export(year_label: str, fmt: str):
 
 
 def ledger_export(year_label: str, fmt: str):
-    year = download_year_or_404(year_label, fmt)
+    year = load_download_year(year_label, fmt)
     ledgers = sorted(
         ledger_service.ledgers(year), key=lambda item: (item.project.organisation.name.casefold(), item.project.name)
     )

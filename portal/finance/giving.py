@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from flask import Response, abort, current_app
 
+from ..auth.loaders import load_year
 from ..services import giving360
 from ..services.exports import csv_response
-from ..services.years import year_or_404
 
 
 def _package(year_label: str) -> tuple[str, dict]:
-    year = year_or_404(year_label)
+    year = load_year(year_label)
     projects = giving360.year_projects(year)
     if not projects:
         abort(404)  # a 360Giving package holds at least one grant: this year has none to publish

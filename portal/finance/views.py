@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..auth.loaders import load_instalment, load_payment, load_project
+from ..auth.loaders import load_instalment, load_payment, load_project, load_year, pick_year
 from ..extensions import db
 from ..forms.finance import (
     CloseYearForm,
@@ -18,12 +18,10 @@ from ..forms.finance import (
 from ..models import Payment, PaymentInstalment, Project
 from ..services import ledger as service
 from ..services.funding import reconciliation_rows, year_funding
-from ..services.years import all_years, default_year, year_or_404
 
 
 def home(year_label: str | None):
-    years = all_years()
-    year = year_or_404(year_label) if year_label else default_year(years)
+    years, year = pick_year(year_label)
     if year is None:
         return render_template("finance/home.html", years=years, year=None)
     funding = year_funding(year)
@@ -161,13 +159,13 @@ def instalment_remove(instalment_id: int):
 
 
 def ledger(year_label: str):
-    year = year_or_404(year_label)
+    year = load_year(year_label)
     ledgers = sorted(service.ledgers(year), key=lambda item: (item.project.organisation.name, item.project.name))
     return render_template("finance/ledger.html", year=year, ledgers=ledgers)
 
 
 def reconciliation(year_label: str):
-    return _reconciliation_page(year_or_404(year_label))
+    return _reconciliation_page(load_year(year_label))
 
 
 def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=None):
@@ -182,7 +180,7 @@ def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=N
 
 
 def year_close(year_label: str):
-    year = year_or_404(year_label)
+    year = load_year(year_label)
     if not year.can_close(current_user):
         abort(403)
     form = CloseYearForm()
@@ -199,7 +197,7 @@ def year_close(year_label: str):
 
 
 def year_reopen(year_label: str):
-    year = year_or_404(year_label)
+    year = load_year(year_label)
     if not year.can_reopen(current_user):
         abort(403)
     form = ReopenYearForm()

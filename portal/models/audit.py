@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
+from .vocabulary import APPROVED, CHANGES_REQUESTED, STATUS_LABELS, SUBMITTED
 
 
 class AuditEvent(Model):
@@ -27,9 +28,7 @@ class AuditEvent(Model):
     actor = relationship("User")
 
     ACTION_LABELS = {
-        "monitoring_return.submitted": "Submitted",
-        "monitoring_return.approved": "Approved",
-        "monitoring_return.changes_requested": "Changes requested",
+        **{f"monitoring_return.{status}": STATUS_LABELS[status] for status in (SUBMITTED, APPROVED, CHANGES_REQUESTED)},
         "monitoring_return.reopened": "Reopened",
     }
 

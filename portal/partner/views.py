@@ -5,16 +5,14 @@ from __future__ import annotations
 from flask import render_template
 from flask_login import current_user
 
-from ..auth.loaders import load_project
+from ..auth.loaders import load_project, pick_year
 from ..models import Project
 from ..services.delivery import year_delivery
 from ..services.ledger import project_ledger
-from ..services.years import all_years, default_year, year_or_404
 
 
 def home(year_label: str | None):
-    years = all_years()
-    year = year_or_404(year_label) if year_label else default_year(years)
+    years, year = pick_year(year_label)
     rows = year_delivery(year, organisation_id=current_user.organisation_id) if year else []
     rows.sort(key=lambda row: row.project.name.casefold())
     return render_template(

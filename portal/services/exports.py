@@ -23,13 +23,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar
 
-from flask import Response, abort
+from flask import Response
 
 if TYPE_CHECKING:
     from docx.document import Document
 
-from ..models import FinancialYear
-from .years import year_or_404
 
 EXPORT_FORMATS = ("csv", "xlsx")
 CSV_TYPE = "text/csv; charset=utf-8"
@@ -173,17 +171,10 @@ def xlsx_response(filename: str, columns: Sequence[str], rows: Iterable[Sequence
     return _download(xlsx_bytes(columns, rows, sheet_title), filename, XLSX_TYPE)
 
 
-def download_year_or_404(year_label: str, fmt: str) -> FinancialYear:
-    """The year a table download is for; 404 for a format not in EXPORT_FORMATS or a year not set up."""
-    if fmt not in EXPORT_FORMATS:
-        abort(404)
-    return year_or_404(year_label)
-
-
 def table_response(
     fmt: str, basename: str, columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str
 ) -> Response:
-    """The download in one of EXPORT_FORMATS; `download_year_or_404` has already 404ed any other."""
+    """The download in one of EXPORT_FORMATS; `load_download_year` has already 404ed any other."""
     if fmt == "csv":
         return csv_response(f"{basename}.csv", columns, rows)
     if fmt == "xlsx":

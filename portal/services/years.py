@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import abort
 from sqlalchemy import select
 
 from ..calendar import current_start_year, parse_year_label
@@ -14,14 +13,12 @@ def all_years() -> list[FinancialYear]:
     return list(db.session.scalars(select(FinancialYear).order_by(FinancialYear.start_year.desc())))
 
 
-def year_or_404(label: str) -> FinancialYear:
+def find_year(label: str) -> FinancialYear | None:
+    """The year with this label (like 2021-22), or None when the label is malformed or not set up."""
     start = parse_year_label(label)
     if start is None:
-        abort(404)
-    year = db.session.scalar(select(FinancialYear).where(FinancialYear.start_year == start))
-    if year is None:
-        abort(404)
-    return year
+        return None
+    return db.session.scalar(select(FinancialYear).where(FinancialYear.start_year == start))
 
 
 def default_year(years: list[FinancialYear]) -> FinancialYear | None:
