@@ -16,7 +16,7 @@ from ..models.vocabulary import QUARTERS
 from ..services import due
 from ..services.charts import outputs_chart, spend_chart
 from ..services.delivery import project_delivery, year_delivery
-from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewQuery
+from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewQuery, OverviewTotals
 from ..services.ratings import set_csu_rating
 from ..services.returns import ReturnError, review_history
 from ..services.years import all_years
@@ -29,11 +29,6 @@ def home(year_label: str | None):
     query = OverviewQuery.from_args(request.args)
     everything = year_delivery(year)
     rows = query.apply(everything)
-    totals = {
-        "award": sum(row.project.amount_pence for row in rows),
-        "paid": sum(row.paid_pence for row in rows),
-        "spend": sum(row.reported_spend_pence for row in rows),
-    }
     priorities = sorted({row.project.priority for row in everything if row.project.priority}, key=lambda p: p.rank)
     organisations = sorted({row.project.organisation for row in everything}, key=lambda o: o.name)
     return page_or_fragment(
@@ -43,7 +38,7 @@ def home(year_label: str | None):
         year=year,
         rows=rows,
         total_count=len(everything),
-        totals=totals,
+        totals=OverviewTotals.of(rows),
         query=query,
         priorities=priorities,
         organisations=organisations,

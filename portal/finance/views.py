@@ -16,7 +16,7 @@ from ..forms.finance import (
     VariationForm,
 )
 from ..models import Payment, PaymentInstalment, Project
-from ..services import ledger as service
+from ..services import ledger as ledger_service
 from ..services.funding import reconciliation_rows, year_funding
 
 
@@ -39,7 +39,7 @@ def _project_page(project: Project, status: int = 200, **forms):
     forms.setdefault("payment_form", PaymentForm(formdata=None))
     forms.setdefault("variation_form", VariationForm(formdata=None))
     forms.setdefault("instalment_form", InstalmentForm(formdata=None))
-    project_ledger = service.project_ledger(project)
+    project_ledger = ledger_service.project_ledger(project)
     return render_template(
         "finance/project.html",
         project=project,
@@ -54,7 +54,7 @@ def project_view(project_id: int):
     return _project_page(load_project(project_id))
 
 
-def _refused(form, error: service.LedgerError):
+def _refused(form, error: ledger_service.LedgerError):
     db.session.rollback()
     target = getattr(form, error.field, None) if error.field else None
     if target is not None:
@@ -69,7 +69,7 @@ def payment_record(project_id: int):
     if form.validate():
         assert form.paid_on.data is not None  # InputRequired: a valid form has its date
         try:
-            service.record_payment(
+            ledger_service.record_payment(
                 project,
                 amount_pence=form.amount.pence,
                 paid_on=form.paid_on.data,
@@ -78,7 +78,7 @@ def payment_record(project_id: int):
                 reason=form.reason.data,
                 by=current_user,
             )
-        except service.LedgerError as error:
+        except ledger_service.LedgerError as error:
             _refused(form, error)
             return _project_page(project, 409 if "closed" in str(error) else 422, payment_form=form)
         db.session.commit()
@@ -94,8 +94,8 @@ def payment_reverse(payment_id: int):
     if request.method == "POST":
         if form.validate():
             try:
-                service.reverse_payment(payment, reason=form.reason.data, by=current_user)
-            except service.LedgerError as error:
+                ledger_service.reverse_payment(payment, reason=form.reason.data, by=current_user)
+            except ledger_service.LedgerError as error:
                 _refused(form, error)
                 status = 409
             else:
@@ -112,8 +112,8 @@ def award_vary(project_id: int):
     form = VariationForm()
     if form.validate():
         try:
-            service.vary_award(project, to_pence=form.amount.pence, reason=form.reason.data, by=current_user)
-        except service.LedgerError as error:
+            ledger_service.vary_award(project, to_pence=form.amount.pence, reason=form.reason.data, by=current_user)
+        except ledger_service.LedgerError as error:
             _refused(form, error)
             return _project_page(project, 409 if "closed" in str(error) else 422, variation_form=form)
         db.session.commit()
@@ -127,7 +127,7 @@ def instalment_add(project_id: int):
     form = InstalmentForm()
     if form.validate():
         try:
-            service.add_instalment(
+            ledger_service.add_instalment(
                 project,
                 amount_pence=form.amount.pence,
                 due_on=form.due_on.data,
@@ -135,7 +135,7 @@ def instalment_add(project_id: int):
                 note=form.note.data,
                 by=current_user,
             )
-        except service.LedgerError as error:
+        except ledger_service.LedgerError as error:
             _refused(form, error)
             return _project_page(project, 409, instalment_form=form)
         db.session.commit()
@@ -148,8 +148,8 @@ def instalment_remove(instalment_id: int):
     instalment = load_instalment(instalment_id, check=PaymentInstalment.can_change)
     project_id = instalment.project_id
     try:
-        service.remove_instalment(instalment, by=current_user)
-    except service.LedgerError as error:
+        ledger_service.remove_instalment(instalment, by=current_user)
+    except ledger_service.LedgerError as error:
         db.session.rollback()
         flash(str(error))
         return redirect(url_for("finance.project_view", project_id=project_id)), 303
@@ -160,7 +160,7 @@ def instalment_remove(instalment_id: int):
 
 def ledger(year_label: str):
     year = load_year(year_label)
-    ledgers = sorted(service.ledgers(year), key=lambda item: (item.project.organisation.name, item.project.name))
+    ledgers = sorted(ledger_service.ledgers(year), key=lambda item: (item.project.organisation.name, item.project.name))
     return render_template("finance/ledger.html", year=year, ledgers=ledgers)
 
 
@@ -187,8 +187,8 @@ def year_close(year_label: str):
     if not form.validate():
         return _reconciliation_page(year, 422, close_form=form)
     try:
-        service.close_year(year, by=current_user)
-    except service.LedgerError as error:
+        ledger_service.close_year(year, by=current_user)
+    except ledger_service.LedgerError as error:
         _refused(form, error)
         return _reconciliation_page(year, 409, close_form=form)
     db.session.commit()
@@ -204,8 +204,8 @@ def year_reopen(year_label: str):
     if not form.validate():
         return _reconciliation_page(year, 422, reopen_form=form)
     try:
-        service.reopen_year(year, reason=form.reason.data, by=current_user)
-    except service.LedgerError as error:
+        ledger_service.reopen_year(year, reason=form.reason.data, by=current_user)
+    except ledger_service.LedgerError as error:
         _refused(form, error)
         return _reconciliation_page(year, 409, reopen_form=form)
     db.session.commit()

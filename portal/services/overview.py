@@ -103,3 +103,20 @@ class OverviewQuery:
         kept.sort(key=lambda row: row.project.name.lower())  # a stable order within ties
         kept.sort(key=key, reverse=self.direction == "desc")
         return kept
+
+
+@dataclass(frozen=True)
+class OverviewTotals:
+    """The overview's totals row: what its shown rows add up to."""
+
+    award_pence: int
+    paid_pence: int
+    spend_pence: int
+
+    @classmethod
+    def of(cls, rows: list[ProjectDelivery]) -> OverviewTotals:
+        return cls(
+            award_pence=sum(row.project.amount_pence for row in rows),
+            paid_pence=sum(row.paid_pence for row in rows),
+            spend_pence=sum(row.reported_spend_pence for row in rows),
+        )
