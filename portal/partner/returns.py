@@ -11,10 +11,11 @@ import secrets
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..auth.keep_text import is_autosave, keeps_text
+from ..auth.keep_text import keeps_text
 from ..calendar import uk_time
 from ..extensions import db
 from ..forms.returns import NarrativeForm, SpendForm, SubmitReturnForm, outputs_form, plain_pounds
+from ..htmx import is_autosave
 from ..models import MonitoringReturn, ReturnRevision
 from ..services import returns as service
 from ..services.personal_data import findings_for
