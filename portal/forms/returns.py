@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..money import MoneyError, format_pence, pence_from_pounds
 from ..services.quantities import QuantityError, parse_quantity
-from ..services.returns import NARRATIVE_LIMITS, RAG_LABELS
+from ..services.returns import NARRATIVE_LIMITS, RAG_LABELS, Unanswered
 
 # Tabs and line breaks are text; other control characters (a NUL above all) are not.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -122,15 +122,11 @@ class ReturnSectionForm(FlaskForm):
     def continuing(self) -> bool:
         return bool(self.save_continue.data)
 
-    def require(self, *names: str, messages: dict[str, str]) -> bool:
-        """On 'Save and continue' every named answer is needed; returns False when one is blank."""
-        ok = True
-        for name in names:
-            field = self[name]
-            if not field.errors and not (field.data or "").strip():
-                field.errors = [*field.errors, messages[name]]
-                ok = False
-        return ok
+    def require(self, unanswered: list[Unanswered]) -> bool:
+        """On 'Save and continue': each answer the service says is still needed gets its message beside it."""
+        for item in unanswered:
+            self[item.name].errors = [*self[item.name].errors, item.message]
+        return not unanswered
 
 
 def outputs_form(project, previous, *, formdata=None, mreturn=None, version: int = 0):

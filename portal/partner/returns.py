@@ -170,12 +170,9 @@ def return_outputs(project_id: int, quarter: int):
         abort(404)
     form = outputs_form(project, previous, formdata=request.form, mreturn=mreturn)
     if form.validate() and form.version_number is not None:
-        required = [f"m{measure.id}" for measure in project.measures]
-        if not form.continuing or form.require(
-            *required, messages={f"m{m.id}": f"Enter {m.name.lower()}" for m in project.measures}
-        ):
-            values = {measure.id: form[f"m{measure.id}"].parsed for measure in project.measures}
-            posted = {f"m{measure_id}": value for measure_id, value in values.items()}
+        values = {measure.id: form[f"m{measure.id}"].parsed for measure in project.measures}
+        posted = {f"m{measure_id}": value for measure_id, value in values.items()}
+        if not form.continuing or form.require(service.unanswered(project, quarter, posted, "outputs")):
             result = _save_section(
                 project,
                 quarter,
@@ -213,15 +210,9 @@ def return_spend(project_id: int, quarter: int):
     form = SpendForm(formdata=request.form, max_pence=max_pence)
     if form.validate() and form.version_number is not None:
         spend = form.spend.pence
-        reason = service.spend_explanation_reason(project, quarter, spend)
-        complete = True
-        if form.continuing:
-            complete = form.require("spend", messages={"spend": "Enter the spend in the quarter, like 2500.00"})
+        answers = {"spend": spend, "spend_explanation": form.spend_explanation.data}
         # A draft may keep its spend while the explanation is written later; moving on needs it.
-        if reason and not form.spend_explanation.data and form.continuing:
-            form.spend_explanation.errors = [reason]
-            complete = False
-        if complete:
+        if not form.continuing or form.require(service.unanswered(project, quarter, answers, "spend")):
             result = _save_section(
                 project,
                 quarter,
@@ -260,18 +251,8 @@ def return_narrative(project_id: int, quarter: int):
         return _respond("partner/return_narrative.html", project, quarter, mreturn, form, 200)
     form = NarrativeForm(formdata=request.form)
     if form.validate() and form.version_number is not None:
-        complete = not form.continuing or form.require(
-            "progress",
-            "partner_rag",
-            "partner_rag_reason",
-            messages={
-                "progress": "Enter the progress this quarter",
-                "partner_rag": "Select Green, Amber or Red",
-                "partner_rag_reason": "Enter the reason for your rating",
-            },
-        )
-        if complete:
-            answers = {name: form[name].data or None for name in NARRATIVE_ANSWERS}
+        answers = {name: form[name].data or None for name in NARRATIVE_ANSWERS}
+        if not form.continuing or form.require(service.unanswered(project, quarter, answers, "narrative")):
             result = _save_section(
                 project,
                 quarter,

@@ -37,6 +37,19 @@ NARRATIVE_LIMITS = {
 }
 RAG_LABELS = {"green": "Green", "amber": "Amber", "red": "Red"}
 
+# The one list of what a return needs: Save and continue checks a section's answers against it, and
+# the overview and Check your answers list what is still blank. By the answer's name on its page:
+# (section, message beside the field, message in the list of answers still needed). Every output
+# measure is needed too ("Enter referrals"). The spend's explanation is needed only when the spend is
+# far from the profile, and the message beside it (None here) says why.
+REQUIRED_ANSWERS: dict[str, tuple[str, str | None, str]] = {
+    "spend": ("spend", "Enter the spend in the quarter, like 2500.00", "Enter the spend in the quarter"),
+    "spend_explanation": ("spend", None, "Explain the spend to date"),
+    "progress": ("narrative", "Enter the progress this quarter", "Enter the progress this quarter"),
+    "partner_rag": ("narrative", "Select Green, Amber or Red", "Select a rating: Green, Amber or Red"),
+    "partner_rag_reason": ("narrative", "Enter the reason for your rating", "Enter the reason for your rating"),
+}
+
 
 class ReturnError(Exception):
     """A change the return's state does not allow; the message is for the person."""
@@ -56,6 +69,16 @@ class ReturnConflict(ReturnError):
         )
         self.current = current
         self.differences = differences
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A required answer still blank: where it is, the message beside it, and the one in the list."""
+
+    section: str
+    name: str
+    message: str
+    summary: str
 
 
 @dataclass
@@ -120,24 +143,42 @@ def spend_explanation_reason(project: Project, quarter: int, spend_pence: int | 
     return None
 
 
+def saved_answers(mreturn: MonitoringReturn | None) -> dict[str, object]:
+    """The return's answers by their names on its pages: "m<id>" for an output, "spend" in pence."""
+    if mreturn is None:
+        return {}
+    answers: dict[str, object] = {f"m{value.measure_id}": value.value for value in mreturn.values}
+    answers["spend"] = mreturn.spend_pence
+    answers.update({name: getattr(mreturn, name) for name in (*NARRATIVE_FIELDS, "partner_rag")})
+    return answers
+
+
+def _blank(answer: object) -> bool:
+    return answer is None or answer == ""
+
+
+def unanswered(
+    project: Project, quarter: int | None, answers: dict[str, object], section: str | None = None
+) -> list[Unanswered]:
+    """Every required answer still blank, in page order: for Save and continue on one section's page
+    (answers as posted), or for the whole return before it is submitted (answers as saved)."""
+    outputs = {f"m{m.id}": ("outputs", f"Enter {m.name.lower()}", f"Enter {m.name.lower()}") for m in project.measures}
+    found = []
+    for name, (in_section, message, summary) in {**outputs, **REQUIRED_ANSWERS}.items():
+        if section not in (None, in_section) or not _blank(answers.get(name)):
+            continue
+        if message is None:  # the spend's explanation: needed only when the spend is far from the profile
+            message = spend_explanation_reason(project, quarter, answers.get("spend"))
+            if message is None:
+                continue
+        found.append(Unanswered(in_section, name, message, summary))
+    return found
+
+
 def missing_answers(project: Project, mreturn: MonitoringReturn | None) -> list[tuple[str, str]]:
     """(section, message) for every answer still needed before the return can be submitted."""
-    missing = []
-    values = {value.measure_id: value.value for value in mreturn.values} if mreturn else {}
-    for measure in project.measures:
-        if values.get(measure.id) is None:
-            missing.append(("outputs", f"Enter {measure.name.lower()}"))
-    if mreturn is None or mreturn.spend_pence is None:
-        missing.append(("spend", "Enter the spend in the quarter"))
-    elif not mreturn.spend_explanation and spend_explanation_reason(project, mreturn.quarter, mreturn.spend_pence):
-        missing.append(("spend", "Explain the spend to date"))
-    if mreturn is None or not mreturn.progress:
-        missing.append(("narrative", "Enter the progress this quarter"))
-    if mreturn is None or not mreturn.partner_rag:
-        missing.append(("narrative", "Select a rating: Green, Amber or Red"))
-    if mreturn is None or not mreturn.partner_rag_reason:
-        missing.append(("narrative", "Enter the reason for your rating"))
-    return missing
+    quarter = mreturn.quarter if mreturn else None
+    return [(item.section, item.summary) for item in unanswered(project, quarter, saved_answers(mreturn))]
 
 
 # -- saving drafts ------------------------------------------------------------------------------

@@ -1,0 +1,80 @@
+"""The return's rules called directly, without a request: what is required, and stale saves."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from portal.extensions import db
+from portal.services import returns as service
+
+# -- what is required ---------------------------------------------------------------------------
+
+
+def _needed(project, answers, section=None, quarter=1):
+    return [
+        (item.section, item.name, item.message, item.summary)
+        for item in service.unanswered(project, quarter, answers, section)
+    ]
+
+
+def test_a_blank_return_needs_every_required_answer_in_page_order_with_one_wording_each(two_orgs):
+    project = two_orgs["davss_project"]
+    m = f"m{project.measures[0].id}"
+    assert _needed(project, {}) == [
+        ("outputs", m, "Enter referrals", "Enter referrals"),
+        ("spend", "spend", "Enter the spend in the quarter, like 2500.00", "Enter the spend in the quarter"),
+        ("narrative", "progress", "Enter the progress this quarter", "Enter the progress this quarter"),
+        ("narrative", "partner_rag", "Select Green, Amber or Red", "Select a rating: Green, Amber or Red"),
+        ("narrative", "partner_rag_reason", "Enter the reason for your rating", "Enter the reason for your rating"),
+    ]
+    # The list on the overview and on Check your answers is the same table's summary wording.
+    assert service.missing_answers(project, None) == [
+        (section, summary) for section, _, _, summary in _needed(project, {})
+    ]
+
+
+def test_one_sections_answers_are_checked_alone(two_orgs):
+    project = two_orgs["davss_project"]
+    assert [name for _, name, _, _ in _needed(project, {}, "narrative")] == [
+        "progress",
+        "partner_rag",
+        "partner_rag_reason",
+    ]
+    answers = {"progress": "Took 64 referrals.", "partner_rag": "green", "partner_rag_reason": "", "case_study": None}
+    assert [name for _, name, _, _ in _needed(project, answers, "narrative")] == ["partner_rag_reason"]
+    assert _needed(project, {f"m{project.measures[0].id}": Decimal(0)}, "outputs") == []  # nought is an answer
+
+
+@pytest.mark.parametrize(
+    ("spend_pence", "explanation", "needed"),
+    [
+        (250_000, None, []),  # a quarter of the £10,000 award: on profile
+        (0, "Nothing was spent yet.", []),
+        (0, "", ["Spend to date would be £0.00, more than 20% away from the expected £2,500.00"]),
+        (1_000_001, None, ["Spend to date would be £10,000.01, more than the award of £10,000.00: explain why"]),
+    ],
+)
+def test_the_spend_needs_an_explanation_only_when_far_from_the_profile(two_orgs, spend_pence, explanation, needed):
+    project = two_orgs["davss_project"]
+    items = service.unanswered(project, 1, {"spend": spend_pence, "spend_explanation": explanation}, "spend")
+    assert len(items) == len(needed)
+    for item, start in zip(items, needed, strict=True):
+        assert item.name == "spend_explanation" and item.message.startswith(start)
+        assert item.summary == "Explain the spend to date"
+
+
+def test_a_saved_return_is_checked_by_the_same_table(two_orgs):
+    project, partner = two_orgs["davss_project"], two_orgs["partner_a"]
+    mreturn = service.save_spend(project, 1, 0, None, version=0, by=partner)
+    mreturn = service.save_narrative(
+        project, 1, {"progress": "Took 64 referrals."}, version=mreturn.version, by=partner
+    )
+    db.session.commit()
+    assert service.missing_answers(project, mreturn) == [
+        ("outputs", "Enter referrals"),
+        ("spend", "Explain the spend to date"),
+        ("narrative", "Select a rating: Green, Amber or Red"),
+        ("narrative", "Enter the reason for your rating"),
+    ]
