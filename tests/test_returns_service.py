@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.orm.attributes import set_committed_value
 
 from portal.extensions import db
 from portal.services import returns as service
@@ -78,3 +79,63 @@ def test_a_saved_return_is_checked_by_the_same_table(two_orgs):
         ("narrative", "Select a rating: Green, Amber or Red"),
         ("narrative", "Enter the reason for your rating"),
     ]
+
+
+# -- stale saves --------------------------------------------------------------------------------
+
+NARRATIVE = {"progress": "Took 64 referrals.", "partner_rag": "green", "partner_rag_reason": "On profile."}
+
+
+@pytest.fixture
+def colleagues_save(two_orgs, make_user):
+    """The partner's first save, seen at its version; then a colleague's save that rewrote the progress."""
+    project, partner = two_orgs["davss_project"], two_orgs["partner_a"]
+    colleague = make_user("colleague@davss.example", ("partner",), two_orgs["davss"])
+    mreturn = service.save_narrative(project, 1, NARRATIVE, version=0, by=partner)
+    db.session.commit()
+    seen = mreturn.version
+    service.save_narrative(project, 1, {**NARRATIVE, "progress": "The colleague's."}, version=seen, by=colleague)
+    db.session.commit()
+    assert mreturn.version > seen
+    return project, partner, mreturn, seen
+
+
+def test_a_stale_save_raises_a_conflict_naming_the_saved_answers_that_differ(colleagues_save):
+    project, partner, mreturn, seen = colleagues_save
+    mine = {**NARRATIVE, "progress": "Mine.", "partner_rag": "red"}
+    with pytest.raises(service.ReturnConflict) as raised:
+        service.save_narrative(project, 1, mine, version=seen, by=partner)
+    conflict = raised.value
+    assert conflict.differences == ["Progress this quarter", "Rating"]
+    assert conflict.current is mreturn and conflict.current.version > seen
+    assert "colleague saved this return" in str(conflict)
+    assert "Saved answers that differ from yours: Progress this quarter; Rating." in str(conflict)
+    db.session.rollback()
+    assert service.find_return(project, 1).progress == "The colleague's."
+
+
+def test_a_stale_outputs_or_spend_save_names_the_saved_figure(two_orgs):
+    project, partner = two_orgs["davss_project"], two_orgs["partner_a"]
+    measure = project.measures[0]
+    seen = service.save_outputs(project, 1, {measure.id: Decimal(6)}, version=0, by=partner).version
+    service.save_spend(project, 1, 250_000, None, version=seen, by=partner)
+    db.session.commit()
+    with pytest.raises(service.ReturnConflict) as raised:
+        service.save_outputs(project, 1, {measure.id: Decimal(9)}, version=seen, by=partner)
+    assert raised.value.differences == ["Referrals (saved: 6)"]
+    db.session.rollback()
+    with pytest.raises(service.ReturnConflict) as raised:
+        service.save_spend(project, 1, 250_000, "Rent.", version=seen, by=partner)
+    assert raised.value.differences == ["Explanation of spend"]  # the same spend is no difference
+
+
+def test_a_save_that_loses_the_race_to_the_database_names_what_won(colleagues_save):
+    """Read before a colleague's save was committed, written after it: the flush is refused."""
+    project, partner, mreturn, seen = colleagues_save
+    saved, _ = mreturn.version, partner.id  # loaded now, so reading them cannot flush early
+    set_committed_value(mreturn, "version", seen)  # as if read before the colleague's save
+    with pytest.raises(service.ReturnConflict) as raised:
+        service.save_narrative(project, 1, {**NARRATIVE, "progress": "Mine."}, version=seen, by=partner)
+    assert raised.value.differences == ["Progress this quarter"]
+    assert raised.value.current.version == saved
+    assert service.find_return(project, 1).progress == "The colleague's."

@@ -143,15 +143,12 @@ def _invalid_autosave(form):
     return render_template("partner/_autosave_status.html", message=message, failed=True), 422
 
 
-def _save_section(project, quarter: int, form, section: str, save, posted: dict):
+def _save_section(project, quarter: int, form, section: str, save):
     """Save a section; a conflict or a locked return becomes a message on the page (None is returned)."""
     try:
         saved = save()
-    except service.ReturnConflict:
-        db.session.rollback()
-        current = service.find_return(project, quarter)
-        conflict = service.ReturnConflict(current, service.differences(project, current, posted))
-        return _not_saved(form, str(conflict), current, 409)
+    except service.ReturnConflict as conflict:
+        return _not_saved(form, str(conflict), conflict.current, 409)
     except service.ReturnError as error:
         return _not_saved(form, str(error), None, 409)
     return _saved(project, quarter, saved, section, form)
@@ -181,7 +178,6 @@ def return_outputs(project_id: int, quarter: int):
                 lambda: service.save_outputs(
                     project, quarter, values, version=form.version_number, by=current_user, editor=form.editor_token
                 ),
-                posted,
             )
             if result is not None:
                 return result
@@ -227,7 +223,6 @@ def return_spend(project_id: int, quarter: int):
                     by=current_user,
                     editor=form.editor_token,
                 ),
-                {"spend_pence": spend, "spend_explanation": form.spend_explanation.data},
             )
             if result is not None:
                 return result
@@ -261,7 +256,6 @@ def return_narrative(project_id: int, quarter: int):
                 lambda: service.save_narrative(
                     project, quarter, answers, version=form.version_number, by=current_user, editor=form.editor_token
                 ),
-                answers,
             )
             if result is not None:
                 return result

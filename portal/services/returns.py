@@ -184,8 +184,11 @@ def missing_answers(project: Project, mreturn: MonitoringReturn | None) -> list[
 # -- saving drafts ------------------------------------------------------------------------------
 
 
-def _editable_return(project: Project, quarter: int, version: int, by, editor: str | None) -> MonitoringReturn:
-    """The draft to change, created on the first save; refuses a stale version or a locked return."""
+def _editable_return(
+    project: Project, quarter: int, version: int, by, editor: str | None, posted: dict[str, object]
+) -> MonitoringReturn:
+    """The draft to change, created on the first save; refuses a locked return, and a stale version
+    with the saved answers that differ from those posted."""
     if project.year.closed_at is not None:
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be changed")
     if not quarter_is_open(project, quarter):
@@ -193,7 +196,7 @@ def _editable_return(project: Project, quarter: int, version: int, by, editor: s
     mreturn = find_return(project, quarter)
     if mreturn is None:
         if version != 0:
-            raise ReturnConflict(None, [])
+            raise _stale(project, None, posted)
         mreturn = MonitoringReturn(project=project, quarter=quarter, status=DRAFT, values=[], last_editor=editor)
         db.session.add(mreturn)
         return mreturn
@@ -202,7 +205,7 @@ def _editable_return(project: Project, quarter: int, version: int, by, editor: s
     if mreturn.status == APPROVED:
         raise ReturnError("This return has been approved: the CSU must reopen it before it can be changed")
     if mreturn.version != version and not _same_page(mreturn, editor, by):
-        raise ReturnConflict(mreturn, [])
+        raise _stale(project, mreturn, posted)
     mreturn.last_editor = editor
     return mreturn
 
@@ -213,15 +216,19 @@ def _same_page(mreturn: MonitoringReturn, editor: str | None, by) -> bool:
     return bool(editor) and mreturn.last_editor == editor and mreturn.updated_by_id == by.id
 
 
-def _flush(mreturn: MonitoringReturn, by) -> None:
+def _stale(project: Project, current: MonitoringReturn | None, posted: dict[str, object]) -> ReturnConflict:
+    return ReturnConflict(current, differences(project, current, posted))
+
+
+def _flush(project: Project, quarter: int, mreturn: MonitoringReturn, by, posted: dict[str, object]) -> None:
     mreturn.updated_at = utcnow()  # always bump the version, even when only measure values changed
     mreturn.updated_by_id = by.id
     try:
         db.session.flush()
     except (StaleDataError, IntegrityError) as error:
-        # Another save won the race between our read and our write.
+        # Another save won the race between our read and our write: say what it saved.
         db.session.rollback()
-        raise ReturnConflict(None, []) from error
+        raise _stale(project, find_return(project, quarter), posted) from error
 
 
 def _describe(value) -> str:
@@ -235,7 +242,8 @@ def _describe(value) -> str:
 def save_outputs(
     project: Project, quarter: int, values: dict[int, Decimal | None], *, version: int, by, editor: str | None = None
 ):
-    mreturn = _editable_return(project, quarter, version, by, editor)
+    posted = {f"m{measure_id}": value for measure_id, value in values.items()}
+    mreturn = _editable_return(project, quarter, version, by, editor, posted)
     existing = {value.measure_id: value for value in mreturn.values}
     changes = {}
     for measure in project.measures:
@@ -250,7 +258,7 @@ def save_outputs(
             mreturn.values.append(MeasureValue(measure=measure, value=new))
         else:
             row.value = new
-    _flush(mreturn, by)
+    _flush(project, quarter, mreturn, by, posted)
     _audit_save(mreturn, "outputs", changes, by)
     return mreturn
 
@@ -265,7 +273,8 @@ def save_spend(
     by,
     editor: str | None = None,
 ):
-    mreturn = _editable_return(project, quarter, version, by, editor)
+    posted = {"spend": spend_pence, "spend_explanation": explanation}
+    mreturn = _editable_return(project, quarter, version, by, editor, posted)
     changes = {}
     if mreturn.spend_pence != spend_pence:
         changes["Spend in the quarter"] = [
@@ -276,7 +285,7 @@ def save_spend(
         changes["Explanation of spend"] = ["changed", "changed"]
     mreturn.spend_pence = spend_pence
     mreturn.spend_explanation = explanation or None
-    _flush(mreturn, by)
+    _flush(project, quarter, mreturn, by, posted)
     _audit_save(mreturn, "spend", changes, by)
     return mreturn
 
@@ -284,7 +293,7 @@ def save_spend(
 def save_narrative(
     project: Project, quarter: int, answers: dict[str, str | None], *, version: int, by, editor: str | None = None
 ):
-    mreturn = _editable_return(project, quarter, version, by, editor)
+    mreturn = _editable_return(project, quarter, version, by, editor, answers)
     changes = {}
     for name in ("progress", "case_study", "challenges", "partner_rag", "partner_rag_reason"):
         if name not in answers:
@@ -295,7 +304,7 @@ def save_narrative(
             # Narratives are not copied into the audit trail: it records that they changed.
             changes[label] = [getattr(mreturn, name), new] if name == "partner_rag" else ["changed", "changed"]
             setattr(mreturn, name, new)
-    _flush(mreturn, by)
+    _flush(project, quarter, mreturn, by, answers)
     _audit_save(mreturn, "narrative", changes, by)
     return mreturn
 
@@ -313,7 +322,7 @@ def _audit_save(mreturn: MonitoringReturn, section: str, changes: dict, by) -> N
 
 
 def differences(project: Project, mreturn: MonitoringReturn | None, posted: dict[str, object]) -> list[str]:
-    """What the saved return says that differs from what the person typed (for a conflict message)."""
+    """What the saved return says that differs from what was posted, by the answers' names on the pages."""
     if mreturn is None:
         return []
     found = []
@@ -323,7 +332,7 @@ def differences(project: Project, mreturn: MonitoringReturn | None, posted: dict
             saved = mreturn.value_of(measure.id)
             if _describe(saved) != _describe(posted[key]):
                 found.append(f"{measure.name} (saved: {_describe(saved)})")
-    if "spend_pence" in posted and posted["spend_pence"] != mreturn.spend_pence:
+    if "spend" in posted and posted["spend"] != mreturn.spend_pence:
         found.append(f"Spend in the quarter (saved: {format_pence(mreturn.spend_pence) or 'blank'})")
     for name, label in (*NARRATIVE_FIELDS.items(), ("partner_rag", "Rating")):
         if name in posted and (posted[name] or None) != (getattr(mreturn, name) or None):
