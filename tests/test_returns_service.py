@@ -139,3 +139,13 @@ def test_a_save_that_loses_the_race_to_the_database_names_what_won(colleagues_sa
     assert raised.value.differences == ["Progress this quarter"]
     assert raised.value.current.version == saved
     assert service.find_return(project, 1).progress == "The colleague's."
+
+
+def test_a_stale_submit_raises_a_conflict_carrying_the_return_as_saved_now(colleagues_save):
+    project, partner, mreturn, seen = colleagues_save
+    with pytest.raises(service.ReturnConflict) as raised:
+        service.submit_return(project, 1, version=seen, submission_key="k" * 32, by=partner)
+    assert raised.value.current is mreturn and raised.value.current.progress == "The colleague's."
+    assert str(raised.value) == (
+        "This return was changed after you opened this page. Check the answers below, then submit again."
+    )

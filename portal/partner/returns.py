@@ -272,64 +272,57 @@ def _findings(mreturn: MonitoringReturn | None):
     return findings_for(fields)
 
 
+def _submittable(form, findings) -> bool:
+    """The form is whole, and the partner has confirmed that answers which look personal are not."""
+    key = form.submission_key.data or ""
+    if not (form.validate() and (form.version.data or "").isdigit() and 16 <= len(key) <= 64):
+        form.form_errors.append("Something went wrong with the form: go back to the return and try again")
+        return False
+    if findings and not form.confirm_no_personal_data.data:
+        form.confirm_no_personal_data.errors = [
+            "Confirm that you have checked these answers contain no personal information"
+        ]
+        return False
+    return True
+
+
+def _check_page(project, quarter: int, mreturn, form, status: int):
+    return _respond(
+        "partner/return_check.html",
+        project,
+        quarter,
+        mreturn,
+        form,
+        status,
+        findings=_findings(mreturn),
+        missing=service.missing_answers(project, mreturn),
+        answers=service.current_answers(project, mreturn),
+    )
+
+
 @keeps_text
 def return_check(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
-    findings = _findings(mreturn)
-    missing = service.missing_answers(project, mreturn)
-    status = 200
     if request.method == "GET":
         form = SubmitReturnForm(data={"version": str(_version(mreturn)), "submission_key": secrets.token_hex(16)})
-    else:
-        form = SubmitReturnForm(formdata=request.form)
-        key = form.submission_key.data or ""
-        if not (form.validate() and form.version.data and form.version.data.isdigit() and 16 <= len(key) <= 64):
-            form.form_errors.append("Something went wrong with the form: go back to the return and try again")
-            status = 422
-        elif findings and not form.confirm_no_personal_data.data:
-            form.confirm_no_personal_data.errors = [
-                "Confirm that you have checked these answers contain no personal information"
-            ]
-            status = 422
-        else:
-            try:
-                result = service.submit_return(
-                    project, quarter, version=int(form.version.data), submission_key=key, by=current_user
-                )
-            except service.ReturnConflict:
-                db.session.rollback()
-                current = service.find_return(project, quarter)
-                form.form_errors.append(
-                    "This return was changed after you opened this page. Check the answers below, then submit again."
-                )
-                mreturn, findings, missing = current, _findings(current), service.missing_answers(project, current)
-                form.version.data = str(_version(current))
-                status = 409
-            except service.ReturnError as error:
-                db.session.rollback()
-                form.form_errors.append(str(error))
-                status = 409
-            else:
-                db.session.commit()
-                return redirect(
-                    url_for(
-                        "partner.return_submitted",
-                        project_id=project.id,
-                        quarter=quarter,
-                        revision=result.revision.number,
-                    )
-                )
-    return render_template(
-        "partner/return_check.html",
-        project=project,
-        quarter=project.year.quarter(quarter),
-        mreturn=mreturn,
-        form=form,
-        findings=findings,
-        missing=missing,
-        answers=service.current_answers(project, mreturn),
-        locked=_locked(project, mreturn),
-    ), status
+        return _check_page(project, quarter, mreturn, form, 200)
+    form = SubmitReturnForm(formdata=request.form)
+    if not _submittable(form, _findings(mreturn)):
+        return _check_page(project, quarter, mreturn, form, 422)
+    try:
+        result = service.submit_return(
+            project, quarter, version=int(form.version.data), submission_key=form.submission_key.data, by=current_user
+        )
+    except service.ReturnError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        if isinstance(error, service.ReturnConflict):  # the answers as saved now, to check again
+            mreturn = error.current
+            form.version.data = str(_version(mreturn))
+        return _check_page(project, quarter, mreturn, form, 409)
+    db.session.commit()
+    revision = result.revision.number
+    return redirect(url_for("partner.return_submitted", project_id=project.id, quarter=quarter, revision=revision))
 
 
 def return_submitted(project_id: int, quarter: int, revision: int):

@@ -56,14 +56,16 @@ class ReturnError(Exception):
 
 
 class ReturnConflict(ReturnError):
-    """The form was based on an older version than the one saved."""
+    """The form was based on an older version than the one saved: `current` is the return as saved now,
+    `differences` its answers that differ from those posted."""
 
-    def __init__(self, current: MonitoringReturn | None, differences: list[str]):
+    def __init__(self, current: MonitoringReturn | None, differences: list[str], message: str | None = None):
         who = current.updated_by.name or current.updated_by.email if current and current.updated_by else "Someone"
         when = f" at {uk_time(current.updated_at)}" if current is not None else ""
         listed = "; ".join(differences) if differences else "no answer you typed"
         super().__init__(
-            f"Your changes have not been saved. {who} saved this return{when} after you opened it. "
+            message
+            or f"Your changes have not been saved. {who} saved this return{when} after you opened it. "
             f"Saved answers that differ from yours: {listed}. Your answers are still below: "
             "check them, then save again to keep them."
         )
@@ -353,6 +355,10 @@ def _lock(mreturn: MonitoringReturn) -> MonitoringReturn:
     )
 
 
+# A submit from a Check your answers page older than the answers is refused with the return as saved now.
+SUBMIT_CONFLICT = "This return was changed after you opened this page. Check the answers below, then submit again."
+
+
 def submit_return(project: Project, quarter: int, *, version: int, submission_key: str, by) -> SubmitResult:
     """Submit once: a retry or double-click with the same key returns the first submission."""
     mreturn = find_return(project, quarter)
@@ -369,7 +375,7 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
     if project.year.closed_at is not None:
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be submitted")
     if mreturn.version != version:
-        raise ReturnConflict(mreturn, [])
+        raise ReturnConflict(mreturn, [], SUBMIT_CONFLICT)
     if missing_answers(project, mreturn):
         raise ReturnError("Some answers are missing: complete them before you submit")
     now = utcnow()
@@ -402,7 +408,7 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
         db.session.flush()
     except (IntegrityError, StaleDataError) as error:
         db.session.rollback()
-        raise ReturnConflict(None, []) from error
+        raise ReturnConflict(find_return(project, quarter), [], SUBMIT_CONFLICT) from error
     audit.record(
         "monitoring_return.submitted",
         object_type="monitoring_return",
