@@ -7,6 +7,8 @@ based on, and a stale one is refused with what changed, keeping what was typed o
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -14,20 +16,22 @@ from flask_login import current_user
 from ..auth.keep_text import keeps_text
 from ..calendar import uk_time
 from ..extensions import db
-from ..forms.returns import NarrativeForm, SpendForm, SubmitReturnForm, outputs_form, plain_pounds
+from ..forms.returns import (
+    NarrativeForm,
+    ReturnSectionForm,
+    SpendForm,
+    SubmitReturnForm,
+    outputs_form,
+    plain_pounds,
+)
 from ..htmx import is_autosave
-from ..models import MonitoringReturn, ReturnRevision
+from ..models import MonitoringReturn, Project, ReturnRevision
 from ..services import returns as service
 from ..services.personal_data import findings_for
 from .views import project_for_partner
 
 SECTIONS = ("outputs", "spend", "narrative")
 SECTION_TITLES = {"outputs": "Outputs", "spend": "Spend", "narrative": "Progress and rating"}
-NEXT_PAGE = {
-    "outputs": "partner.return_spend",
-    "spend": "partner.return_narrative",
-    "narrative": "partner.return_check",
-}
 
 
 def _load(project_id: int, quarter: int):
@@ -101,168 +105,164 @@ def _respond(template: str, project, quarter: int, mreturn, form, status: int, *
     )
 
 
-def _saved(project, quarter: int, mreturn: MonitoringReturn, section: str, form):
-    db.session.commit()
-    if is_autosave():
-        return render_template(
-            "partner/_autosave_status.html",
-            message=f"Draft saved at {uk_time(mreturn.updated_at)}",
-            version=mreturn.version,
-        )
-    if form.continuing:
-        return redirect(url_for(NEXT_PAGE[section], project_id=project.id, quarter=quarter))
-    flash(f"Your answers were saved at {uk_time(mreturn.updated_at)}. You can come back to them at any time.")
-    return redirect(url_for("partner.return_overview", project_id=project.id, quarter=quarter))
+# -- the three section pages: one way of working, three descriptions ------------------------------
 
 
-def _not_saved(form, message: str, current: MonitoringReturn | None, status: int):
-    """Keep what was typed; offer the version now saved so a deliberate second save wins."""
-    db.session.rollback()
-    form.form_errors.append(message)
-    form.http_status = status
-    if current is not None:
-        form.version.data = str(current.version)
-    if is_autosave():
-        return render_template("partner/_autosave_status.html", message=message, failed=True), status
-    return None
-
-
-def _check_version(form) -> None:
-    if form.version_number is None:
-        form.form_errors.append("Something went wrong with the form: go back to the return and try again")
-
-
-def _status(form) -> int:
-    """422 for answers that need correcting, 409 when the return changed or is locked."""
-    return getattr(form, "http_status", 422)
-
-
-def _invalid_autosave(form):
-    fields = [field.label.text for field in form if field.errors]
-    message = "Draft not saved: check " + ", ".join(fields) if fields else "Draft not saved"
-    return render_template("partner/_autosave_status.html", message=message, failed=True), 422
-
-
-def _save_section(project, quarter: int, form, section: str, save):
-    """Save a section; a conflict or a locked return becomes a message on the page (None is returned)."""
-    try:
-        saved = save()
-    except service.ReturnConflict as conflict:
-        return _not_saved(form, str(conflict), conflict.current, 409)
-    except service.ReturnError as error:
-        return _not_saved(form, str(error), None, 409)
-    return _saved(project, quarter, saved, section, form)
-
-
-@keeps_text
-def return_outputs(project_id: int, quarter: int):
-    project, mreturn = _load(project_id, quarter)
-    previous = service.previous_return(project, quarter)
-    if request.method == "GET":
-        form = outputs_form(project, previous, mreturn=mreturn, version=_version(mreturn))
-        return _respond("partner/return_outputs.html", project, quarter, mreturn, form, 200, previous=previous)
+def _outputs_form(project, mreturn, formdata, previous) -> ReturnSectionForm:
+    if formdata is None:
+        return outputs_form(project, previous, mreturn=mreturn, version=_version(mreturn))
     # A measure id that is not one of this project's is a tampered form.
     allowed = {f"m{measure.id}" for measure in project.measures}
-    if any(key.startswith("m") and key[1:].isdigit() and key not in allowed for key in request.form):
+    if any(key.startswith("m") and key[1:].isdigit() and key not in allowed for key in formdata):
         abort(404)
-    form = outputs_form(project, previous, formdata=request.form, mreturn=mreturn)
-    if form.validate() and form.version_number is not None:
-        values = {measure.id: form[f"m{measure.id}"].parsed for measure in project.measures}
-        posted = {f"m{measure_id}": value for measure_id, value in values.items()}
-        if not form.continuing or form.require(service.unanswered(project, quarter, posted, "outputs")):
-            result = _save_section(
-                project,
-                quarter,
-                form,
-                "outputs",
-                lambda: service.save_outputs(
-                    project, quarter, values, version=form.version_number, by=current_user, editor=form.editor_token
-                ),
-            )
-            if result is not None:
-                return result
-    if is_autosave():
-        return _invalid_autosave(form)
-    _check_version(form)
-    return _respond("partner/return_outputs.html", project, quarter, mreturn, form, _status(form), previous=previous)
+    return outputs_form(project, previous, formdata=formdata, mreturn=mreturn)
 
 
-@keeps_text
-def return_spend(project_id: int, quarter: int):
-    project, mreturn = _load(project_id, quarter)
+def _spend_form(project, mreturn, formdata, **context) -> ReturnSectionForm:
     max_pence = current_app.config["MAX_QUARTER_SPEND_PENCE"]
-    before, quarters = service.reported_spend_before(project, quarter)
-    context = {"spend_before": before, "quarters_before": quarters}
-    if request.method == "GET":
-        form = SpendForm(
-            max_pence=max_pence,
-            data={
-                "version": str(_version(mreturn)),
-                "spend": plain_pounds(mreturn.spend_pence) if mreturn else "",
-                "spend_explanation": mreturn.spend_explanation if mreturn else "",
-            },
-        )
-        return _respond("partner/return_spend.html", project, quarter, mreturn, form, 200, **context)
-    form = SpendForm(formdata=request.form, max_pence=max_pence)
-    if form.validate() and form.version_number is not None:
-        spend = form.spend.pence
-        answers = {"spend": spend, "spend_explanation": form.spend_explanation.data}
-        # A draft may keep its spend while the explanation is written later; moving on needs it.
-        if not form.continuing or form.require(service.unanswered(project, quarter, answers, "spend")):
-            result = _save_section(
-                project,
-                quarter,
-                form,
-                "spend",
-                lambda: service.save_spend(
-                    project,
-                    quarter,
-                    spend,
-                    form.spend_explanation.data,
-                    version=form.version_number,
-                    by=current_user,
-                    editor=form.editor_token,
-                ),
-            )
-            if result is not None:
-                return result
-    if is_autosave():
-        return _invalid_autosave(form)
-    _check_version(form)
-    return _respond("partner/return_spend.html", project, quarter, mreturn, form, _status(form), **context)
+    if formdata is not None:
+        return SpendForm(formdata=formdata, max_pence=max_pence)
+    saved = {
+        "version": str(_version(mreturn)),
+        "spend": plain_pounds(mreturn.spend_pence) if mreturn else "",
+        "spend_explanation": mreturn.spend_explanation if mreturn else "",
+    }
+    return SpendForm(max_pence=max_pence, data=saved)
 
 
 NARRATIVE_ANSWERS = ("progress", "case_study", "challenges", "partner_rag", "partner_rag_reason")
 
 
+def _narrative_form(project, mreturn, formdata) -> ReturnSectionForm:
+    if formdata is not None:
+        return NarrativeForm(formdata=formdata)
+    saved = {"version": str(_version(mreturn))}
+    if mreturn is not None:
+        saved.update({name: getattr(mreturn, name) or "" for name in NARRATIVE_ANSWERS})
+    return NarrativeForm(data=saved)
+
+
+def _spend_so_far(project, quarter: int) -> dict:
+    before, quarters = service.reported_spend_before(project, quarter)
+    return {"spend_before": before, "quarters_before": quarters}
+
+
+@dataclass(frozen=True)
+class Section:
+    """What differs between the outputs, spend and narrative pages; `_section` does the rest."""
+
+    name: str
+    template: str
+    next_page: str  # where Save and continue goes
+    form: Callable[..., ReturnSectionForm]  # (project, mreturn, formdata, **context); no formdata: as saved
+    answers: Callable[[Project, ReturnSectionForm], dict[str, object]]  # posted, by their names on the page
+    save: Callable[..., MonitoringReturn]  # (project, quarter, answers, *, version, by, editor)
+    context: Callable[[Project, int], dict] = lambda project, quarter: {}
+
+
+OUTPUTS = Section(
+    name="outputs",
+    template="partner/return_outputs.html",
+    next_page="partner.return_spend",
+    form=_outputs_form,
+    answers=lambda project, form: {f"m{m.id}": form[f"m{m.id}"].parsed for m in project.measures},
+    save=lambda project, quarter, answers, **who: service.save_outputs(
+        project, quarter, {m.id: answers[f"m{m.id}"] for m in project.measures}, **who
+    ),
+    context=lambda project, quarter: {"previous": service.previous_return(project, quarter)},
+)
+SPEND = Section(
+    name="spend",
+    template="partner/return_spend.html",
+    next_page="partner.return_narrative",
+    form=_spend_form,
+    answers=lambda project, form: {"spend": form.spend.pence, "spend_explanation": form.spend_explanation.data},
+    save=lambda project, quarter, answers, **who: service.save_spend(
+        project, quarter, answers["spend"], answers["spend_explanation"], **who
+    ),
+    context=_spend_so_far,
+)
+NARRATIVE = Section(
+    name="narrative",
+    template="partner/return_narrative.html",
+    next_page="partner.return_check",
+    form=_narrative_form,
+    answers=lambda project, form: {name: form[name].data or None for name in NARRATIVE_ANSWERS},
+    save=service.save_narrative,
+)
+
+
+def _section(section: Section, project_id: int, quarter: int):
+    """A section's page. Its answers are saved and the partner moves on; or the page is shown again with
+    what to correct (422) or why they were not saved (409). An autosave is answered with a status fragment."""
+    project, mreturn = _load(project_id, quarter)
+    context = section.context(project, quarter)
+    if request.method == "GET":
+        form = section.form(project, mreturn, None, **context)
+        return _respond(section.template, project, quarter, mreturn, form, 200, **context)
+    form = section.form(project, mreturn, request.form, **context)
+    saved, status = _save(section, project, quarter, form)
+    if is_autosave():
+        return _autosave_status(form, saved, status)
+    if saved is None:
+        return _respond(section.template, project, quarter, mreturn, form, status, **context)
+    if form.continuing:
+        return redirect(url_for(section.next_page, project_id=project.id, quarter=quarter))
+    flash(f"Your answers were saved at {uk_time(saved.updated_at)}. You can come back to them at any time.")
+    return redirect(url_for("partner.return_overview", project_id=project.id, quarter=quarter))
+
+
+def _save(section: Section, project, quarter: int, form) -> tuple[MonitoringReturn | None, int]:
+    """(the return, saved and committed, 200); or (None, 422) with what to correct, or (None, 409) with why
+    the service refused, keeping what was typed."""
+    if not form.validate() or form.version_number is None:
+        if form.version_number is None:
+            form.form_errors.append("Something went wrong with the form: go back to the return and try again")
+        return None, 422
+    answers = section.answers(project, form)
+    # A draft may keep blanks; Save and continue needs every required answer of the page.
+    if form.continuing and not form.require(service.unanswered(project, quarter, answers, section.name)):
+        return None, 422
+    try:
+        saved = section.save(
+            project, quarter, answers, version=form.version_number, by=current_user, editor=form.editor_token
+        )
+    except service.ReturnError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        if isinstance(error, service.ReturnConflict) and error.current is not None:
+            form.version.data = str(error.current.version)  # so a deliberate second save wins
+        return None, 409
+    db.session.commit()
+    return saved, 200
+
+
+def _autosave_status(form, saved: MonitoringReturn | None, status: int):
+    """The fragment an autosave swaps into #autosave-status; a saved one moves the form to the new version."""
+    if saved is not None:
+        message = f"Draft saved at {uk_time(saved.updated_at)}"
+        return render_template("partner/_autosave_status.html", message=message, version=saved.version)
+    if status == 409:
+        message = form.form_errors[-1]
+    else:
+        fields = [field.label.text for field in form if field.errors]
+        message = "Draft not saved: check " + ", ".join(fields) if fields else "Draft not saved"
+    return render_template("partner/_autosave_status.html", message=message, failed=True), status
+
+
+@keeps_text
+def return_outputs(project_id: int, quarter: int):
+    return _section(OUTPUTS, project_id, quarter)
+
+
+@keeps_text
+def return_spend(project_id: int, quarter: int):
+    return _section(SPEND, project_id, quarter)
+
+
 @keeps_text
 def return_narrative(project_id: int, quarter: int):
-    project, mreturn = _load(project_id, quarter)
-    if request.method == "GET":
-        data = {"version": str(_version(mreturn))}
-        if mreturn is not None:
-            data.update({name: getattr(mreturn, name) or "" for name in NARRATIVE_ANSWERS})
-        form = NarrativeForm(data=data)
-        return _respond("partner/return_narrative.html", project, quarter, mreturn, form, 200)
-    form = NarrativeForm(formdata=request.form)
-    if form.validate() and form.version_number is not None:
-        answers = {name: form[name].data or None for name in NARRATIVE_ANSWERS}
-        if not form.continuing or form.require(service.unanswered(project, quarter, answers, "narrative")):
-            result = _save_section(
-                project,
-                quarter,
-                form,
-                "narrative",
-                lambda: service.save_narrative(
-                    project, quarter, answers, version=form.version_number, by=current_user, editor=form.editor_token
-                ),
-            )
-            if result is not None:
-                return result
-    if is_autosave():
-        return _invalid_autosave(form)
-    _check_version(form)
-    return _respond("partner/return_narrative.html", project, quarter, mreturn, form, _status(form))
+    return _section(NARRATIVE, project_id, quarter)
 
 
 def _findings(mreturn: MonitoringReturn | None):
