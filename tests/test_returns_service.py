@@ -149,3 +149,26 @@ def test_a_stale_submit_raises_a_conflict_carrying_the_return_as_saved_now(colle
     assert str(raised.value) == (
         "This return was changed after you opened this page. Check the answers below, then submit again."
     )
+
+
+# -- the CSU's decisions ------------------------------------------------------------------------
+
+
+def test_each_decision_moves_the_return_from_the_states_it_allows(two_orgs):
+    project, partner, csu = two_orgs["davss_project"], two_orgs["partner_a"], two_orgs["csu"]
+    mreturn = service.save_outputs(project, 1, {project.measures[0].id: Decimal(6)}, version=0, by=partner)
+    db.session.commit()
+    with pytest.raises(service.ReturnError, match="This return is draft: it cannot be changed that way"):
+        service.approve_return(mreturn, version=mreturn.version, by=csu)
+    db.session.rollback()
+    mreturn = service.find_return(project, 1)
+    mreturn.status = "submitted"
+    db.session.commit()
+
+    mreturn = service.approve_return(mreturn, version=mreturn.version, by=csu)
+    assert (mreturn.status, mreturn.approved_by_id) == ("approved", csu.id) and mreturn.approved_at is not None
+    mreturn = service.reopen_return(mreturn, version=mreturn.version, reason="A figure was wrong.", by=csu)
+    assert (mreturn.status, mreturn.review_comment) == ("changes_requested", "A figure was wrong.")
+    assert mreturn.approved_at is None and mreturn.approved_by_id is None
+    with pytest.raises(service.ReturnError, match="cannot be changed that way"):
+        service.request_changes(mreturn, version=mreturn.version, comment="Again", by=csu)

@@ -445,37 +445,39 @@ def _review(mreturn: MonitoringReturn, version: int, allowed: tuple[str, ...]) -
     return mreturn
 
 
-def approve_return(mreturn: MonitoringReturn, *, version: int, by) -> MonitoringReturn:
-    mreturn = _review(mreturn, version, (SUBMITTED,))
-    mreturn.status = APPROVED
-    mreturn.approved_at = utcnow()
-    mreturn.approved_by_id = by.id
+# The CSU's decisions: the states a return may be in, the state it moves to, and how it is audited.
+DECISIONS = {
+    "approve": ((SUBMITTED,), APPROVED, "approved", "Approved"),
+    "request_changes": ((SUBMITTED,), CHANGES_REQUESTED, "changes_requested", "Requested changes to"),
+    "reopen": ((APPROVED,), CHANGES_REQUESTED, "reopened", "Reopened"),
+}
+
+
+def _decide(mreturn: MonitoringReturn, decision: str, version: int, by, comment: str | None = None) -> MonitoringReturn:
+    allowed, status, action, verb = DECISIONS[decision]
+    mreturn = _review(mreturn, version, allowed)
+    mreturn.status = status
     mreturn.updated_by_id = by.id
+    if status == APPROVED:
+        mreturn.approved_at, mreturn.approved_by_id = utcnow(), by.id
+    else:  # sent back with the reason: no longer approved, if it was
+        mreturn.review_comment = comment
+        mreturn.approved_at = mreturn.approved_by_id = None
     db.session.flush()
-    _audit_review(mreturn, "approved", "Approved", None, by)
+    _audit_review(mreturn, action, verb, comment, by)
     return mreturn
+
+
+def approve_return(mreturn: MonitoringReturn, *, version: int, by) -> MonitoringReturn:
+    return _decide(mreturn, "approve", version, by)
 
 
 def request_changes(mreturn: MonitoringReturn, *, version: int, comment: str, by) -> MonitoringReturn:
-    mreturn = _review(mreturn, version, (SUBMITTED,))
-    mreturn.status = CHANGES_REQUESTED
-    mreturn.review_comment = comment
-    mreturn.updated_by_id = by.id
-    db.session.flush()
-    _audit_review(mreturn, "changes_requested", "Requested changes to", comment, by)
-    return mreturn
+    return _decide(mreturn, "request_changes", version, by, comment)
 
 
 def reopen_return(mreturn: MonitoringReturn, *, version: int, reason: str, by) -> MonitoringReturn:
-    mreturn = _review(mreturn, version, (APPROVED,))
-    mreturn.status = CHANGES_REQUESTED
-    mreturn.review_comment = reason
-    mreturn.approved_at = None
-    mreturn.approved_by_id = None
-    mreturn.updated_by_id = by.id
-    db.session.flush()
-    _audit_review(mreturn, "reopened", "Reopened", reason, by)
-    return mreturn
+    return _decide(mreturn, "reopen", version, by, reason)
 
 
 def _audit_review(mreturn: MonitoringReturn, action: str, verb: str, comment: str | None, by) -> None:
