@@ -7,7 +7,7 @@ measure name within project) and never duplicates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -273,7 +273,28 @@ def validate(data: dict) -> ImportPlan:
     """Check the whole file against itself and the database; return a normalised plan or raise."""
     check = _Checker()
     check.mapping(data, "file", TOP_LEVEL)
+    year, existing_year = _validate_year(check, data)
+    streams = _validate_streams(check, data)
+    priorities = _validate_priorities(check, data)
+    organisations = _validate_organisations(check, data)
+    projects = _validate_projects(check, data, streams=streams, priorities=priorities, organisations=organisations)
+    returns = _validate_returns(check, data, projects)
+    if not check.errors and existing_year is not None:
+        _check_existing_returns(check, existing_year, returns)
+    if check.errors:
+        raise YearImportError(check.errors)
+    return ImportPlan(
+        year=year,
+        streams=streams,
+        priorities=priorities,
+        organisations=organisations,
+        projects=projects,
+        returns=returns,
+    )
 
+
+def _validate_year(check: _Checker, data: dict) -> tuple[YearPlan, FinancialYear | None]:
+    """The year's own fields, and the year as the portal already holds it (which must be open)."""
     label = data.get("financial_year")
     start_year = parse_year_label(str(label)) if label is not None else None
     if label is None:
@@ -292,13 +313,19 @@ def validate(data: dict) -> ImportPlan:
         illustrative=illustrative is True,
         illustrative_note=check.text(data, "illustrative_note", "file", required=False, limit=2000),
     )
+    return year, _open_year(check, label, start_year)
 
-    existing_year = None
-    if start_year is not None:
-        existing_year = db.session.scalar(select(FinancialYear).where(FinancialYear.start_year == start_year))
-        if existing_year is not None and existing_year.closed_at is not None:
-            check.error("financial_year", f"{label} is closed: reopen it before importing changes")
 
+def _open_year(check: _Checker, label: Any, start_year: int | None) -> FinancialYear | None:
+    if start_year is None:
+        return None
+    existing = db.session.scalar(select(FinancialYear).where(FinancialYear.start_year == start_year))
+    if existing is not None and existing.closed_at is not None:
+        check.error("financial_year", f"{label} is closed: reopen it before importing changes")
+    return existing
+
+
+def _validate_streams(check: _Checker, data: dict) -> dict[str, StreamPlan]:
     streams: dict[str, StreamPlan] = {}
     for index, entry in enumerate(check.entries(data, "funding_streams", required=True)):
         where = f"funding_streams[{index}]{_label(entry, 'name')}"
@@ -311,7 +338,11 @@ def validate(data: dict) -> ImportPlan:
             check.error(where, f"name: the funding stream '{name}' is listed twice")
         elif name:
             streams[name] = StreamPlan(name=name, funder=funder or "", amount_pence=amount or 0)
+    return streams
 
+
+def _validate_priorities(check: _Checker, data: dict) -> list[str]:
+    """The priorities' names, in rank order."""
     priorities: list[str] = []
     for index, entry in enumerate(check.entries(data, "priorities", required=False)):
         where = f"priorities[{index}]"
@@ -321,7 +352,10 @@ def validate(data: dict) -> ImportPlan:
             check.error(where, f"the priority '{entry.strip()}' is listed twice")
         else:
             priorities.append(entry.strip())
+    return priorities
 
+
+def _validate_organisations(check: _Checker, data: dict) -> dict[str, OrganisationPlan]:
     organisations: dict[str, OrganisationPlan] = {}
     for index, entry in enumerate(check.entries(data, "organisations", required=False)):
         where = f"organisations[{index}]{_label(entry, 'short_name')}"
@@ -340,99 +374,69 @@ def validate(data: dict) -> ImportPlan:
             check.error(where, f"short_name: the organisation '{short_name}' is listed twice")
         elif short_name:
             organisations[short_name] = organisation
+    return organisations
 
+
+def _validate_projects(
+    check: _Checker,
+    data: dict,
+    *,
+    streams: dict[str, StreamPlan],
+    priorities: list[str],
+    organisations: dict[str, OrganisationPlan],
+) -> dict[tuple[str, str], ProjectPlan]:
+    """Projects by (organisation, name); an organisation may be in the file or already in the portal."""
     known_organisations = set(organisations) | set(db.session.scalars(select(Organisation.short_name)))
     projects: dict[tuple[str, str], ProjectPlan] = {}
     for index, entry in enumerate(check.entries(data, "projects", required=False)):
         where = f"projects[{index}]{_label(entry, 'organisation', 'name')}"
         if check.mapping(entry, where, PROJECT_FIELDS) is None:
             continue
-        organisation_name = check.text(entry, "organisation", where, limit=50)
-        name = check.text(entry, "name", where)
-        stream = check.text(entry, "funding_stream", where, limit=200)
-        priority = check.text(entry, "priority", where, required=False)
-        amount = check.money(entry, "amount", where)
-        if organisation_name and organisation_name not in known_organisations:
-            check.error(where, f"organisation: '{organisation_name}' is not an organisation in this file or the portal")
-        if stream and stream not in streams:
-            check.error(where, f"funding_stream: '{stream}' is not a funding stream in this file")
-        if priority and priority not in priorities:
-            check.error(where, f"priority: '{priority}' is not one of this file's priorities")
-        actions = entry.get("actions") or []
-        if not isinstance(actions, list) or not all(isinstance(a, (str, int, Decimal)) for a in actions):
-            check.error(where, 'actions: must be a list of action-plan references, like ["3.2", "3.5"]')
-            actions = []
-        project = ProjectPlan(
-            organisation=organisation_name or "",
-            name=name or "",
-            stream=stream or "",
-            priority=priority,
-            amount_pence=amount or 0,
-            actions=[str(action) for action in actions],
-            description=check.text(entry, "description", where, required=False, limit=2000),
-            measures=_validate_measures(check, entry.get("measures"), where),
-        )
+        project = _validate_project(check, entry, where, known_organisations, streams, priorities)
         if project.key in projects:
-            check.error(where, f"name: the project '{name}' of {organisation_name} is listed twice")
-        elif organisation_name and name:
+            check.error(where, f"name: the project '{project.name}' of {project.organisation} is listed twice")
+        elif project.organisation and project.name:
             projects[project.key] = project
+    return projects
 
-    returns: list[ReturnPlan] = []
-    seen_returns = set()
-    for index, entry in enumerate(check.entries(data, "returns", required=False)):
-        where = f"returns[{index}]{_label(entry, 'organisation', 'project', 'quarter')}"
-        if check.mapping(entry, where, RETURN_FIELDS) is None:
-            continue
-        key = (check.text(entry, "organisation", where, limit=50), check.text(entry, "project", where))
-        quarter = entry.get("quarter")
-        if isinstance(quarter, bool) or not isinstance(quarter, int) or not 1 <= quarter <= 4:
-            check.error(where, "quarter: must be 1, 2, 3 or 4")
-            quarter = None
-        organisation_name, name = key
-        planned = projects.get((organisation_name, name)) if organisation_name and name else None
-        if planned is None and all(key):
-            check.error(where, f"project: '{key[1]}' of {key[0]} is not a project in this file")
-        if quarter and (key, quarter) in seen_returns:
-            check.error(where, f"quarter: Q{quarter} of '{key[1]}' is listed twice")
-        seen_returns.add((key, quarter))
-        values = entry.get("values") or {}
-        parsed_values: dict[str, Decimal] = {}
-        if not isinstance(values, dict):
-            check.error(where, "values: must map each measure's name to its value")
-        elif planned is not None:
-            measures = {measure.name: measure for measure in planned.measures}
-            for measure_name, value in values.items():
-                measure = measures.get(str(measure_name))
-                if measure is None:
-                    check.error(where, f"values: '{measure_name}' is not a measure of this project")
-                    continue
-                number = check.quantity(value, where, f"values: {measure_name}", decimals=measure.decimals)
-                if number is not None:
-                    parsed_values[measure.name] = number
-        returns.append(
-            ReturnPlan(
-                organisation=organisation_name or "",
-                project=name or "",
-                quarter=quarter or 0,
-                spend_pence=check.money(entry, "spend", where, required=False),
-                values=parsed_values,
-                progress=check.text(entry, "progress", where, required=False, limit=NARRATIVE_LIMIT),
-                where=where,
-            )
-        )
 
-    if not check.errors and existing_year is not None:
-        _check_existing_returns(check, existing_year, returns)
-    if check.errors:
-        raise YearImportError(check.errors)
-    return ImportPlan(
-        year=year,
-        streams=streams,
-        priorities=priorities,
-        organisations=organisations,
-        projects=projects,
-        returns=returns,
+def _validate_project(
+    check: _Checker,
+    entry: dict,
+    where: str,
+    known_organisations: set[str],
+    streams: dict[str, StreamPlan],
+    priorities: list[str],
+) -> ProjectPlan:
+    organisation = check.text(entry, "organisation", where, limit=50)
+    name = check.text(entry, "name", where)
+    stream = check.text(entry, "funding_stream", where, limit=200)
+    priority = check.text(entry, "priority", where, required=False)
+    amount = check.money(entry, "amount", where)
+    if organisation and organisation not in known_organisations:
+        check.error(where, f"organisation: '{organisation}' is not an organisation in this file or the portal")
+    if stream and stream not in streams:
+        check.error(where, f"funding_stream: '{stream}' is not a funding stream in this file")
+    if priority and priority not in priorities:
+        check.error(where, f"priority: '{priority}' is not one of this file's priorities")
+    return ProjectPlan(
+        organisation=organisation or "",
+        name=name or "",
+        stream=stream or "",
+        priority=priority,
+        amount_pence=amount or 0,
+        actions=_validate_actions(check, entry, where),
+        description=check.text(entry, "description", where, required=False, limit=2000),
+        measures=_validate_measures(check, entry.get("measures"), where),
     )
+
+
+def _validate_actions(check: _Checker, entry: dict, where: str) -> list[str]:
+    actions = entry.get("actions") or []
+    if not isinstance(actions, list) or not all(isinstance(a, (str, int, Decimal)) for a in actions):
+        check.error(where, 'actions: must be a list of action-plan references, like ["3.2", "3.5"]')
+        return []
+    return [str(action) for action in actions]
 
 
 def _validate_measures(check: _Checker, measures: Any, where: str) -> list[MeasurePlan]:
@@ -446,39 +450,107 @@ def _validate_measures(check: _Checker, measures: Any, where: str) -> list[Measu
         at = f"{where} measures[{index}]{_label(entry, 'name')}"
         if check.mapping(entry, at, MEASURE_FIELDS) is None:
             continue
-        name = check.text(entry, "name", at, limit=200)
-        unit = check.text(entry, "unit", at, limit=50)
-        combine = entry.get("combine", "sum")
-        if combine not in COMBINES:
-            check.error(at, "combine: must be sum or latest")
-        decimals = (unit or "").lower() in {"hours", "hour"}
-        target = entry.get("annual_target")
-        annual = check.quantity(target, at, "annual_target", decimals=decimals) if target is not None else None
-        quarterly_raw = entry.get("quarterly_targets")
-        quarterly: list[Decimal | None] = [None] * 4
-        if quarterly_raw is not None:
-            if not isinstance(quarterly_raw, list) or len(quarterly_raw) != 4:
-                check.error(at, "quarterly_targets: must list 4 targets, one per quarter")
-            else:
-                quarterly = [
-                    check.quantity(value, at, f"quarterly_targets[{q}]", decimals=decimals)
-                    for q, value in enumerate(quarterly_raw)
-                ]
-        if any(measure.name == name for measure in found):
-            check.error(at, f"name: the measure '{name}' is listed twice")
-        elif name:
-            found.append(
-                MeasurePlan(
-                    name=name,
-                    unit=unit or "",
-                    definition=check.text(entry, "definition", at, required=False, limit=2000),
-                    combine=combine,
-                    annual_target=annual,
-                    quarterly_targets=quarterly,
-                    decimals=decimals,
-                )
-            )
+        measure = _validate_measure(check, entry, at)
+        if any(other.name == measure.name for other in found):
+            check.error(at, f"name: the measure '{measure.name}' is listed twice")
+        elif measure.name:
+            # Only a measure that is kept has its definition checked.
+            definition = check.text(entry, "definition", at, required=False, limit=2000)
+            found.append(replace(measure, definition=definition))
     return found
+
+
+def _validate_measure(check: _Checker, entry: dict, at: str) -> MeasurePlan:
+    """Every field but the definition, which the caller checks once it keeps the measure."""
+    name = check.text(entry, "name", at, limit=200)
+    unit = check.text(entry, "unit", at, limit=50)
+    combine = entry.get("combine", "sum")
+    if combine not in COMBINES:
+        check.error(at, "combine: must be sum or latest")
+    decimals = (unit or "").lower() in {"hours", "hour"}
+    target = entry.get("annual_target")
+    annual = check.quantity(target, at, "annual_target", decimals=decimals) if target is not None else None
+    return MeasurePlan(
+        name=name or "",
+        unit=unit or "",
+        definition=None,
+        combine=combine,
+        annual_target=annual,
+        quarterly_targets=_validate_quarterly_targets(check, entry.get("quarterly_targets"), at, decimals),
+        decimals=decimals,
+    )
+
+
+def _validate_quarterly_targets(check: _Checker, targets: Any, at: str, decimals: bool) -> list[Decimal | None]:
+    if targets is None:
+        return [None] * 4
+    if not isinstance(targets, list) or len(targets) != 4:
+        check.error(at, "quarterly_targets: must list 4 targets, one per quarter")
+        return [None] * 4
+    return [check.quantity(value, at, f"quarterly_targets[{q}]", decimals=decimals) for q, value in enumerate(targets)]
+
+
+def _validate_returns(check: _Checker, data: dict, projects: dict[tuple[str, str], ProjectPlan]) -> list[ReturnPlan]:
+    returns: list[ReturnPlan] = []
+    seen: set[tuple[tuple[str | None, str | None], int | None]] = set()
+    for index, entry in enumerate(check.entries(data, "returns", required=False)):
+        where = f"returns[{index}]{_label(entry, 'organisation', 'project', 'quarter')}"
+        if check.mapping(entry, where, RETURN_FIELDS) is None:
+            continue
+        returns.append(_validate_return(check, entry, where, projects, seen))
+    return returns
+
+
+def _validate_return(
+    check: _Checker,
+    entry: dict,
+    where: str,
+    projects: dict[tuple[str, str], ProjectPlan],
+    seen: set[tuple[tuple[str | None, str | None], int | None]],
+) -> ReturnPlan:
+    """One return; `seen` collects (organisation, project) and quarter to find one listed twice."""
+    organisation = check.text(entry, "organisation", where, limit=50)
+    name = check.text(entry, "project", where)
+    quarter = entry.get("quarter")
+    if isinstance(quarter, bool) or not isinstance(quarter, int) or not 1 <= quarter <= 4:
+        check.error(where, "quarter: must be 1, 2, 3 or 4")
+        quarter = None
+    project = projects.get((organisation, name)) if organisation and name else None
+    if project is None and organisation and name:
+        check.error(where, f"project: '{name}' of {organisation} is not a project in this file")
+    if quarter and ((organisation, name), quarter) in seen:
+        check.error(where, f"quarter: Q{quarter} of '{name}' is listed twice")
+    seen.add(((organisation, name), quarter))
+    values = _validate_values(check, entry.get("values") or {}, project, where)
+    return ReturnPlan(
+        organisation=organisation or "",
+        project=name or "",
+        quarter=quarter or 0,
+        spend_pence=check.money(entry, "spend", where, required=False),
+        values=values,
+        progress=check.text(entry, "progress", where, required=False, limit=NARRATIVE_LIMIT),
+        where=where,
+    )
+
+
+def _validate_values(check: _Checker, values: Any, project: ProjectPlan | None, where: str) -> dict[str, Decimal]:
+    """A return's figures by measure name; they can only be checked against a project in the file."""
+    if not isinstance(values, dict):
+        check.error(where, "values: must map each measure's name to its value")
+        return {}
+    if project is None:
+        return {}
+    measures = {measure.name: measure for measure in project.measures}
+    parsed: dict[str, Decimal] = {}
+    for measure_name, value in values.items():
+        measure = measures.get(str(measure_name))
+        if measure is None:
+            check.error(where, f"values: '{measure_name}' is not a measure of this project")
+            continue
+        number = check.quantity(value, where, f"values: {measure_name}", decimals=measure.decimals)
+        if number is not None:
+            parsed[measure.name] = number
+    return parsed
 
 
 def _check_existing_returns(check: _Checker, year: FinancialYear, returns: list[ReturnPlan]) -> None:
