@@ -640,20 +640,37 @@ def _upsert(
 
 
 def apply(plan: ImportPlan, *, actor: User | None = None) -> ImportSummary:
+    """Write a validated plan by natural key, table by table; the caller commits."""
     summary = ImportSummary(year_label=plan.year.label)
-    year = _upsert(
-        FinancialYear,
-        {"start_year": plan.year.start_year},
-        {
-            "return_due_days": plan.year.return_due_days,
-            "illustrative": plan.year.illustrative,
-            "illustrative_note": plan.year.illustrative_note,
-        },
-        summary,
-        "financial_year",
-        summary.year_label,
-    )
-    streams = {
+    year = _apply_year(plan.year, summary)
+    streams = _apply_streams(plan.streams, year, summary)
+    priorities = _apply_priorities(plan.priorities, year, summary)
+    organisations = _apply_organisations(plan.organisations, summary)
+    projects = {
+        key: _apply_project(
+            planned, year, summary, streams=streams, priorities=priorities, organisations=organisations, actor=actor
+        )
+        for key, planned in plan.projects.items()
+    }
+    for entry in plan.returns:
+        project, measures = projects[entry.key]
+        _import_return(project, measures, entry, summary)
+    return summary
+
+
+def _apply_year(year: YearPlan, summary: ImportSummary) -> FinancialYear:
+    values = {
+        "return_due_days": year.return_due_days,
+        "illustrative": year.illustrative,
+        "illustrative_note": year.illustrative_note,
+    }
+    return _upsert(FinancialYear, {"start_year": year.start_year}, values, summary, "financial_year", year.label)
+
+
+def _apply_streams(
+    streams: dict[str, StreamPlan], year: FinancialYear, summary: ImportSummary
+) -> dict[str, FundingStream]:
+    return {
         name: _upsert(
             FundingStream,
             {"year_id": year.id, "name": name},
@@ -662,89 +679,102 @@ def apply(plan: ImportPlan, *, actor: User | None = None) -> ImportSummary:
             "funding_stream",
             f"{name} {format_pence(stream.amount_pence)}",
         )
-        for name, stream in plan.streams.items()
+        for name, stream in streams.items()
     }
-    priorities = {
+
+
+def _apply_priorities(priorities: list[str], year: FinancialYear, summary: ImportSummary) -> dict[str, Priority]:
+    return {
         name: _upsert(Priority, {"year_id": year.id, "name": name}, {"rank": rank}, summary, "priority", name)
-        for rank, name in enumerate(plan.priorities, start=1)
+        for rank, name in enumerate(priorities, start=1)
     }
-    organisations = {
+
+
+def _apply_organisations(organisations: dict[str, OrganisationPlan], summary: ImportSummary) -> dict[str, Organisation]:
+    return {
         short_name: _upsert(
             Organisation,
             {"short_name": short_name},
             {
-                "name": fields.name,
-                "charity_number": fields.charity_number,
-                "company_number": fields.company_number,
-                "contact_email": fields.contact_email,
-                "contact_phone": fields.contact_phone,
+                "name": organisation.name,
+                "charity_number": organisation.charity_number,
+                "company_number": organisation.company_number,
+                "contact_email": organisation.contact_email,
+                "contact_phone": organisation.contact_phone,
             },
             summary,
             "organisation",
             short_name,
         )
-        for short_name, fields in plan.organisations.items()
+        for short_name, organisation in organisations.items()
     }
-    projects = {}
-    for (short_name, name), planned in plan.projects.items():
-        organisation = organisations.get(short_name) or db.session.scalar(
-            select(Organisation).where(Organisation.short_name == short_name)
+
+
+def _apply_project(
+    planned: ProjectPlan,
+    year: FinancialYear,
+    summary: ImportSummary,
+    *,
+    streams: dict[str, FundingStream],
+    priorities: dict[str, Priority],
+    organisations: dict[str, Organisation],
+    actor: User | None,
+) -> tuple[Project, dict[str, OutputMeasure]]:
+    """The project and its measures by name; an organisation not in the file is already in the portal."""
+    organisation = organisations.get(planned.organisation) or db.session.scalar(
+        select(Organisation).where(Organisation.short_name == planned.organisation)
+    )
+    lookup = {"organisation_id": organisation.id, "year_id": year.id, "name": planned.name}
+    existing = db.session.scalar(select(Project).filter_by(**lookup))
+    values = {
+        "funding_stream_id": streams[planned.stream].id,
+        "priority_id": priorities[planned.priority].id if planned.priority else None,
+        "actions": planned.actions,
+        "description": planned.description,
+    }
+    if existing is None:
+        values["amount_pence"] = planned.amount_pence
+    describe = f"{planned.organisation}: {planned.name} {format_pence(planned.amount_pence)}"
+    project = _upsert(Project, lookup, values, summary, "project", describe)
+    if existing is not None and project.amount_pence != planned.amount_pence:
+        # A changed award is a variation, kept with the original like any other.
+        vary_award(
+            project,
+            to_pence=planned.amount_pence,
+            reason="Changed by the year import",
+            by=actor,
+            action="award.varied_by_import",
         )
-        existing = db.session.scalar(
-            select(Project).filter_by(organisation_id=organisation.id, year_id=year.id, name=name)
-        )
-        values = {
-            "funding_stream_id": streams[planned.stream].id,
-            "priority_id": priorities[planned.priority].id if planned.priority else None,
-            "actions": planned.actions,
-            "description": planned.description,
-        }
-        if existing is None:
-            values["amount_pence"] = planned.amount_pence
-        project = _upsert(
-            Project,
-            {"organisation_id": organisation.id, "year_id": year.id, "name": name},
-            values,
+        summary.count("award_variation", True)
+    return project, _apply_measures(planned, project, organisation.id, summary)
+
+
+def _apply_measures(
+    planned: ProjectPlan, project: Project, organisation_id: int, summary: ImportSummary
+) -> dict[str, OutputMeasure]:
+    """The project's measures by name, in the file's order."""
+    return {
+        measure.name: _upsert(
+            OutputMeasure,
+            {"project_id": project.id, "name": measure.name},
+            {
+                "position": position,
+                "unit": measure.unit,
+                "definition": measure.definition,
+                "combine": measure.combine,
+                "annual_target": measure.annual_target,
+                "q1_target": measure.quarterly_targets[0],
+                "q2_target": measure.quarterly_targets[1],
+                "q3_target": measure.quarterly_targets[2],
+                "q4_target": measure.quarterly_targets[3],
+            },
             summary,
-            "project",
-            f"{short_name}: {name} {format_pence(planned.amount_pence)}",
+            "output_measure",
+            f"{planned.organisation}: {planned.name}: {measure.name}",
+            organisation_id=organisation_id,
         )
-        if existing is not None and project.amount_pence != planned.amount_pence:
-            # A changed award is a variation, kept with the original like any other.
-            vary_award(
-                project,
-                to_pence=planned.amount_pence,
-                reason="Changed by the year import",
-                by=actor,
-                action="award.varied_by_import",
-            )
-            summary.count("award_variation", True)
-        measures = {}
-        for position, measure in enumerate(planned.measures):
-            measures[measure.name] = _upsert(
-                OutputMeasure,
-                {"project_id": project.id, "name": measure.name},
-                {
-                    "position": position,
-                    "unit": measure.unit,
-                    "definition": measure.definition,
-                    "combine": measure.combine,
-                    "annual_target": measure.annual_target,
-                    "q1_target": measure.quarterly_targets[0],
-                    "q2_target": measure.quarterly_targets[1],
-                    "q3_target": measure.quarterly_targets[2],
-                    "q4_target": measure.quarterly_targets[3],
-                },
-                summary,
-                "output_measure",
-                f"{short_name}: {name}: {measure.name}",
-                organisation_id=organisation.id,
-            )
-        projects[(short_name, name)] = (project, measures)
-    for entry in plan.returns:
-        project, measures = projects[entry.key]
-        _import_return(project, measures, entry, summary)
-    return summary
+        for position, measure in enumerate(planned.measures)
+    }
 
 
 def _import_return(
