@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from sqlalchemy import select
@@ -610,18 +610,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _Row(Protocol):
+    id: int
+
+
+_R = TypeVar("_R", bound=_Row)
+
+
 def _upsert(
-    model,
+    model: type[_R],
     lookup: dict[str, Any],
     values: dict[str, Any],
     summary: ImportSummary,
     kind: str,
     describe: str,
     organisation_id: int | None = None,
-):
+) -> _R:
+    """Find the row by its natural key or add it, set `values`, and audit what changed."""
     obj = db.session.scalar(select(model).filter_by(**lookup))
     created = obj is None
-    if created:
+    if obj is None:
         obj = model(**lookup)
         db.session.add(obj)
     changes = _assign(obj, values)
@@ -721,8 +729,9 @@ def _apply_project(
     actor: User | None,
 ) -> tuple[Project, dict[str, OutputMeasure]]:
     """The project and its measures by name; an organisation not in the file is already in the portal."""
-    organisation = organisations.get(planned.organisation) or db.session.scalar(
-        select(Organisation).where(Organisation.short_name == planned.organisation)
+    organisation = (
+        organisations.get(planned.organisation)
+        or db.session.scalars(select(Organisation).where(Organisation.short_name == planned.organisation)).one()
     )
     lookup = {"organisation_id": organisation.id, "year_id": year.id, "name": planned.name}
     existing = db.session.scalar(select(Project).filter_by(**lookup))
