@@ -152,15 +152,14 @@ class ReturnPlan:
 
 @dataclass(frozen=True)
 class ImportPlan:
-    """The whole file, checked and normalised, keyed as the database is; `apply` writes it.
+    """The whole file, checked and normalised, keyed by natural key; `apply` writes it.
 
-    While validating, a required field that failed holds an empty placeholder ("" or 0) beside its
-    error; a plan is only returned when there are no errors, so a returned plan never holds one.
+    A required field that failed holds "" or 0 beside its error, and `validate` never returns such a plan.
     """
 
     year: YearPlan
     streams: dict[str, StreamPlan]
-    priorities: list[str]
+    priorities: list[str]  # names, in rank order
     organisations: dict[str, OrganisationPlan]
     projects: dict[tuple[str, str], ProjectPlan]
     returns: list[ReturnPlan]
