@@ -405,25 +405,8 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
     if missing_answers(project, mreturn):
         raise ReturnError("Some answers are missing: complete them before you submit")
     now = utcnow()
-    measures = {measure.id: measure for measure in project.measures}
-    revision = ReturnRevision(
-        monitoring_return=mreturn,
-        number=_revision_count(mreturn) + 1,
-        submission_key=submission_key,
-        values={
-            measures[value.measure_id].name: str(value.value)
-            for value in mreturn.values
-            if value.value is not None and value.measure_id in measures
-        },
-        spend_pence=mreturn.spend_pence,
-        spend_explanation=mreturn.spend_explanation,
-        progress=mreturn.progress,
-        case_study=mreturn.case_study,
-        challenges=mreturn.challenges,
-        partner_rag=mreturn.partner_rag,
-        partner_rag_reason=mreturn.partner_rag_reason,
-        submitted_at=now,
-        submitted_by_id=by.id,
+    revision = ReturnRevision.snapshot(
+        mreturn, number=_revision_count(mreturn) + 1, at=now, by_id=by.id, submission_key=submission_key
     )
     db.session.add(revision)
     mreturn.status = SUBMITTED

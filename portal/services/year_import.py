@@ -29,9 +29,9 @@ from ..models import (
     ReturnRevision,
     User,
 )
-from ..models.monitoring_return import APPROVED
 from ..models.project import COMBINES
 from ..models.types import utcnow
+from ..models.vocabulary import APPROVED, COMBINE_SUM, NARRATIVE_LIMITS
 from ..money import MoneyError, format_pence, pence_from_pounds
 from ..quantities import QuantityError, parse_quantity
 from . import audit
@@ -53,7 +53,6 @@ ORGANISATION_FIELDS = {"short_name", "name", "charity_number", "company_number",
 PROJECT_FIELDS = {"organisation", "name", "funding_stream", "amount", "priority", "actions", "description", "measures"}
 MEASURE_FIELDS = {"name", "unit", "definition", "combine", "annual_target", "quarterly_targets"}
 RETURN_FIELDS = {"organisation", "project", "quarter", "spend", "values", "progress"}
-NARRATIVE_LIMIT = 5000
 
 
 class YearImportError(Exception):
@@ -319,7 +318,7 @@ def _open_year(check: _Checker, label: Any, start_year: int | None) -> Financial
     if start_year is None:
         return None
     existing = db.session.scalar(select(FinancialYear).where(FinancialYear.start_year == start_year))
-    if existing is not None and existing.closed_at is not None:
+    if existing is not None and existing.is_closed:
         check.error("financial_year", f"{label} is closed: reopen it before importing changes")
     return existing
 
@@ -463,7 +462,7 @@ def _validate_measure(check: _Checker, entry: dict, at: str) -> MeasurePlan:
     """Every field but the definition, which the caller checks once it keeps the measure."""
     name = check.text(entry, "name", at, limit=200)
     unit = check.text(entry, "unit", at, limit=50)
-    combine = entry.get("combine", "sum")
+    combine = entry.get("combine", COMBINE_SUM)
     if combine not in COMBINES:
         check.error(at, "combine: must be sum or latest")
     decimals = (unit or "").lower() in {"hours", "hour"}
@@ -527,7 +526,7 @@ def _validate_return(
         quarter=quarter or 0,
         spend_pence=check.money(entry, "spend", where, required=False),
         values=values,
-        progress=check.text(entry, "progress", where, required=False, limit=NARRATIVE_LIMIT),
+        progress=check.text(entry, "progress", where, required=False, limit=NARRATIVE_LIMITS["progress"]),
         where=where,
     )
 
@@ -808,16 +807,7 @@ def _import_return(
     )
     db.session.add(mreturn)
     db.session.flush()
-    db.session.add(
-        ReturnRevision(
-            monitoring_return=mreturn,
-            number=1,
-            values={name: str(value) for name, value in entry.values.items()},
-            spend_pence=entry.spend_pence,
-            progress=entry.progress,
-            submitted_at=now,
-        )
-    )
+    db.session.add(ReturnRevision.snapshot(mreturn, number=1, at=now, by_id=None, submission_key=None))
     summary.count("monitoring_return", True)
     audit.record(
         "monitoring_return.imported",
