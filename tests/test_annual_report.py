@@ -22,6 +22,7 @@ from portal.models.monitoring_return import MeasureValue
 from portal.services import demo
 from portal.services.annual_report import quarter_list
 
+STREAM = "PCC Crime Reduction Grant"
 AWARD = "Award £10,000.00 from the PCC Crime Reduction Grant."
 OUTPUTS = "[outputs table]"
 FUNDING = "[funding table]"
@@ -99,6 +100,11 @@ def by_project(lines: list[str], headings: list[str]) -> dict[str, list[str]]:
     starts = [lines.index(heading) for heading in headings]
     ends = [*starts[1:], len(lines)]
     return {heading: lines[start + 1 : end] for heading, start, end in zip(headings, starts, ends, strict=True)}
+
+
+def top_lines(lines: list[str]) -> list[str]:
+    """The title and what is said before the first funding stream's heading."""
+    return lines[: lines.index(STREAM)]
 
 
 def both(client, label: str) -> dict[str, list[str]]:
@@ -198,6 +204,8 @@ def test_each_project_says_what_is_true_of_it(year_of, client, case):
     for source, lines in both(client, "2022-23").items():
         assert by_project(lines, list(headings.values()))[headings[case]] == EXPECTED[case], source
         assert_no_wrong_sentence(lines)
+        # Some returns are in, so the year is not flagged.
+        assert top_lines(lines) == ["Annual report tables 2022-23"], source
 
 
 def test_page_and_document_say_the_same_of_every_project(year_of, client):
@@ -206,6 +214,7 @@ def test_page_and_document_say_the_same_of_every_project(year_of, client):
     lines = both(client, "2022-23")
     page, document = lines["page"], lines["docx"]
     assert page[page.index("Projects") :] == document[document.index("Projects") :]
+    assert top_lines(page) == top_lines(document)
 
 
 def test_a_project_with_nothing_reported_has_no_table_of_blanks(year_of, client):
@@ -214,6 +223,41 @@ def test_a_project_with_nothing_reported_has_no_table_of_blanks(year_of, client)
     for source, lines in both(client, "2022-23").items():
         assert lines.count(OUTPUTS) == 1, source
         assert by_project(lines, list(headings.values()))[headings["Silent"]] == [AWARD, NOTHING], source
+
+
+# -- a year with no returns -------------------------------------------------------------------------
+
+NO_RETURNS_2022_23 = "No returns have been submitted for 2022-23 yet: the tables below show awards only."
+
+
+def test_a_year_with_no_returns_is_flagged_and_prints_no_empty_tables(year_of, client):
+    cases = {"Untouched": [], "Drafted": [(1, "draft", "Words.")], "Sent back": [(1, "changes_requested", "Words.")]}
+    headings = year_of(2022, cases)
+
+    for source, lines in both(client, "2022-23").items():
+        assert top_lines(lines) == ["Annual report tables 2022-23", NO_RETURNS_2022_23], source
+        # The PCC funding table stays; no project prints an outputs table, a progress heading or a footnote.
+        assert lines.count(FUNDING) == 1, source
+        assert OUTPUTS not in lines and PROGRESS not in lines, source
+        assert not [line for line in lines if line.startswith("Figures marked *")], source
+        assert set(map(tuple, by_project(lines, list(headings.values())).values())) == {(AWARD, NOTHING)}, source
+        assert_no_wrong_sentence(lines)
+
+
+def test_one_submitted_return_is_enough_not_to_flag_the_year(year_of, client):
+    year_of(2022, {"Submitted": [(3, "submitted", "Words.")], "Untouched": []})
+
+    for source, lines in both(client, "2022-23").items():
+        assert top_lines(lines) == ["Annual report tables 2022-23"], source
+        assert NO_RETURNS_2022_23 not in lines, source
+
+
+def test_a_year_with_no_awards_is_not_flagged(make_year, make_stream, make_user, client, login):
+    make_stream(make_year(2022))
+    login(client, make_user())
+
+    for source, lines in both(client, "2022-23").items():
+        assert top_lines(lines) == ["Annual report tables 2022-23"], source
 
 
 # -- the demo ---------------------------------------------------------------------------------------
@@ -239,6 +283,10 @@ def demo_client(app, client, login):
 
 def test_the_demo_2021_22_has_awards_but_no_returns(demo_client):
     for source, lines in both(demo_client, "2021-22").items():
+        assert top_lines(lines) == [
+            "Annual report tables 2021-22",
+            "No returns have been submitted for 2021-22 yet: the tables below show awards only.",
+        ], source
         assert list(by_project(lines, DEMO_2021_22).values()) == [
             ["Award £10,000.00 from the PCC Crime Reduction Grant.", NOTHING],
             ["Award £10,000.00 from the PCC Crime Reduction Grant.", NOTHING],

@@ -97,6 +97,13 @@ class AnnualReport:
     def provisional_note(self) -> str | None:
         return PROVISIONAL_NOTE if self.has_provisional else None
 
+    @property
+    def no_returns_warning(self) -> str | None:
+        """Said at the top when the year has awards but not one submitted or approved return."""
+        if not self.projects or any(entry.has_reported for entry in self.projects):
+            return None
+        return f"No returns have been submitted for {self.year.label} yet: the tables below show awards only."
+
 
 def _has_progress(mreturn: MonitoringReturn) -> bool:
     return bool(mreturn.progress and mreturn.progress.strip())
@@ -186,6 +193,8 @@ def annual_report_document(report: AnnualReport) -> WordDocument:
     document.core_properties.title = title
     document.core_properties.author = report.partnership
     document.add_heading(title, level=0)
+    if report.no_returns_warning:
+        document.add_paragraph().add_run(report.no_returns_warning).bold = True
     for section in report.streams:
         _add_stream(document, report, section)
     if not report.projects:
