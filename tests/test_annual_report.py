@@ -7,6 +7,7 @@ same list of lines (headings, paragraphs and a marker for each table), so one ex
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from decimal import Decimal
 from html.parser import HTMLParser
 
@@ -135,8 +136,8 @@ def year_of(make_year, make_stream, make_org, make_project, make_user, client, l
     """A year whose projects are named by the case they show, with the CSU signed in."""
     login(client, make_user())
 
-    def make(start_year: int, cases: dict[str, list[tuple]]) -> dict[str, str]:
-        year = make_year(start_year)
+    def make(start_year: int, cases: dict[str, list[tuple]], *, closed: bool = False) -> dict[str, str]:
+        year = make_year(start_year, closed_at=datetime(start_year + 1, 5, 1, tzinfo=UTC) if closed else None)
         stream = make_stream(year)
         headings = {}
         for number, (case, returns) in enumerate(cases.items()):
@@ -258,6 +259,34 @@ def test_a_year_with_no_awards_is_not_flagged(make_year, make_stream, make_user,
 
     for source, lines in both(client, "2022-23").items():
         assert top_lines(lines) == ["Annual report tables 2022-23"], source
+
+
+def test_a_closed_year_says_what_was_never_reported(year_of, client):
+    headings = year_of(2022, {"Untouched": []}, closed=True)
+
+    for source, lines in both(client, "2022-23").items():
+        assert top_lines(lines) == [
+            "Annual report tables 2022-23",
+            "No returns were submitted for 2022-23 before it was closed: the tables below show awards only.",
+        ], source
+        assert by_project(lines, list(headings.values()))[headings["Untouched"]] == [
+            AWARD,
+            "Nothing was reported for this project before the year was closed.",
+        ], source
+        assert NOTHING not in lines and NO_RETURNS_2022_23 not in lines, source
+
+
+def test_a_closed_year_does_not_say_a_return_awaits_approval(year_of, client):
+    headings = year_of(2022, {"Late": [(4, "submitted", "Words.")]}, closed=True)
+
+    for source, lines in both(client, "2022-23").items():
+        assert by_project(lines, list(headings.values()))[headings["Late"]] == [
+            AWARD,
+            OUTPUTS,
+            PROGRESS,
+            "Q4 submitted, not approved before the year was closed.",
+        ], source
+        assert not [line for line in lines if "awaiting approval" in line], source
 
 
 # -- the demo ---------------------------------------------------------------------------------------

@@ -30,7 +30,9 @@ MEASURE_HEADERS = ["Measure", "Q1", "Q2", "Q3", "Q4", "Total", "Annual target", 
 
 PROVISIONAL_NOTE = "Figures marked * are provisional: submitted, not yet approved."
 NO_MEASURES = "No output measures have been agreed for this project."
+# What is missing, said as still to come in an open year and as settled once the year is closed.
 NOTHING_REPORTED = "Nothing has been reported for this project yet."
+NOTHING_REPORTED_CLOSED = "Nothing was reported for this project before the year was closed."
 
 
 def quarter_list(quarters: Sequence[int]) -> str:
@@ -102,7 +104,11 @@ class AnnualReport:
         """Said at the top when the year has awards but not one submitted or approved return."""
         if not self.projects or any(entry.has_reported for entry in self.projects):
             return None
-        return f"No returns have been submitted for {self.year.label} yet: the tables below show awards only."
+        if self.year.is_closed:
+            missing = f"No returns were submitted for {self.year.label} before it was closed"
+        else:
+            missing = f"No returns have been submitted for {self.year.label} yet"
+        return f"{missing}: the tables below show awards only."
 
 
 def _has_progress(mreturn: MonitoringReturn) -> bool:
@@ -115,18 +121,26 @@ def _no_progress_sentence(quarters: list[int]) -> str:
     return f"The approved {quarter_list(quarters)} returns have no progress text."
 
 
+def _awaiting_sentence(quarters: list[int], *, closed: bool) -> str:
+    if closed:
+        return f"{quarter_list(quarters)} submitted, not approved before the year was closed."
+    return f"{quarter_list(quarters)} submitted, awaiting approval."
+
+
 def project_report(delivery: ProjectDelivery) -> ProjectReport:
     """Approved progress by quarter, and a sentence for each reported quarter whose progress is not published."""
+    closed = delivery.project.year.is_closed
     returns = [delivery.returns[quarter] for quarter in QUARTERS if quarter in delivery.returns]
     if not any(mreturn.is_reported for mreturn in returns):
-        return ProjectReport(delivery, progress=[], notes=[NOTHING_REPORTED], has_reported=False)
+        nothing = NOTHING_REPORTED_CLOSED if closed else NOTHING_REPORTED
+        return ProjectReport(delivery, progress=[], notes=[nothing], has_reported=False)
     approved = [mreturn for mreturn in returns if mreturn.is_approved]
     progress = [(mreturn.quarter, (mreturn.progress or "").strip()) for mreturn in approved if _has_progress(mreturn)]
     notes = []
     if silent := [mreturn.quarter for mreturn in approved if not _has_progress(mreturn)]:
         notes.append(_no_progress_sentence(silent))
     if awaiting := [mreturn.quarter for mreturn in returns if mreturn.is_provisional]:
-        notes.append(f"{quarter_list(awaiting)} submitted, awaiting approval.")
+        notes.append(_awaiting_sentence(awaiting, closed=closed))
     return ProjectReport(delivery, progress=progress, notes=notes, has_reported=True)
 
 
