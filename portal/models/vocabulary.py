@@ -45,6 +45,18 @@ COMBINE_SUM = "sum"  # added up, like referrals
 COMBINE_LATEST = "latest"  # a level at quarter end, like open cases: the latest quarter's value
 COMBINES = (COMBINE_SUM, COMBINE_LATEST)
 COMBINE_LABELS = {COMBINE_SUM: "Added up", COMBINE_LATEST: "Latest quarter"}
+COMBINE_HINTS = {
+    COMBINE_SUM: "Each quarter's figure is added to the year's total, like referrals",
+    COMBINE_LATEST: "The year's figure is the latest quarter's, like cases open at quarter end",
+}
+# Whether a measure's values may have decimal places; a new measure in one of DECIMAL_UNITS may, by default.
+WHOLE = "whole"
+DECIMAL = "decimal"
+PRECISIONS = (WHOLE, DECIMAL)
+PRECISION_LABELS = {WHOLE: "Whole numbers", DECIMAL: "Up to 2 decimal places"}
+DECIMAL_UNITS = ("hours", "hour")
+RETIRED_LABEL = "Retired"  # a measure no longer asked for in new returns
+RETIRED_TAG_CLASS = "govuk-tag--grey"
 
 # -- return statuses ---------------------------------------------------------------------------
 
