@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..calendar import uk_time, uk_today
 from ..extensions import db
-from ..models import AuditEvent, MeasureValue, MonitoringReturn, Project, ReturnRevision
+from ..models import AuditEvent, MeasureValue, MonitoringReturn, OutputMeasure, Project, ReturnRevision
 from ..models.types import utcnow
 from ..models.vocabulary import (
     ANSWER_LABELS,
@@ -146,6 +146,14 @@ def spend_explanation_reason(project: Project, quarter: int, spend_pence: int | 
     return None
 
 
+def return_measures(project: Project, mreturn: MonitoringReturn | None) -> list[OutputMeasure]:
+    """The measures a return asks for: a retired measure is left out of every return not yet submitted, and
+    shown in a submitted or approved one only where it holds a figure."""
+    if mreturn is None or not mreturn.is_reported:
+        return project.measures_in()
+    return project.measures_in({value.measure_id for value in mreturn.values if value.value is not None})
+
+
 def saved_answers(mreturn: MonitoringReturn | None) -> dict[str, object]:
     """The return's answers by their names on its pages: "m<id>" for an output, "spend" in pence."""
     if mreturn is None:
@@ -165,7 +173,9 @@ def unanswered(
 ) -> list[Unanswered]:
     """Every required answer still blank, in page order: for Save and continue on one section's page
     (answers as posted), or for the whole return before it is submitted (answers as saved)."""
-    outputs = {f"m{m.id}": ("outputs", f"Enter {m.name.lower()}", f"Enter {m.name.lower()}") for m in project.measures}
+    outputs = {
+        f"m{m.id}": ("outputs", f"Enter {m.name.lower()}", f"Enter {m.name.lower()}") for m in project.measures_in()
+    }
     found = []
     for name, (in_section, message, summary) in {**outputs, **REQUIRED_ANSWERS}.items():
         if section not in (None, in_section) or not _blank(answers.get(name)):
@@ -556,7 +566,7 @@ def compare_revisions(project: Project, older: ReturnRevision, newer: ReturnRevi
 def current_answers(project: Project, mreturn: MonitoringReturn | None) -> list[dict]:
     """The draft's answers for Check your answers: section, question, answer."""
     rows = []
-    for measure in project.measures:
+    for measure in return_measures(project, mreturn):
         value = mreturn.value_of(measure.id) if mreturn else None
         answer = f"{format_quantity(value)} {measure.unit}" if value is not None else ""
         rows.append({"section": "outputs", "question": measure.name, "answer": answer})
