@@ -208,6 +208,8 @@ class ImportSummary:
     year_label: str
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    actor: User | None = None  # who is importing, for the audit trail (None from the command line)
+    source: str = "the year import"  # what changed an award, as the ledger's variation says
 
     def count(self, kind: str, created: bool) -> None:
         target = self.created if created else self.updated
@@ -703,15 +705,17 @@ def _upsert(
             object_type=kind,
             object_id=obj.id,
             summary=f"{'Imported' if created else 'Updated by import'}: {describe}",
+            actor=summary.actor,
             organisation_id=organisation_id if organisation_id is not None else getattr(obj, "organisation_id", None),
             details={"changes": changes},
         )
     return obj
 
 
-def apply(plan: ImportPlan, *, actor: User | None = None) -> ImportSummary:
-    """Write a validated plan by natural key, table by table; the caller commits."""
-    summary = ImportSummary(year_label=plan.year.label)
+def apply(plan: ImportPlan, *, actor: User | None = None, source: str = "the year import") -> ImportSummary:
+    """Write a validated plan by natural key, table by table; the caller commits. `source` names what is
+    importing (the year file, the set-up workbook) in the reason of an award it changes."""
+    summary = ImportSummary(year_label=plan.year.label, actor=actor, source=source)
     year = _apply_year(plan.year, summary)
     streams = _apply_streams(plan.streams, year, summary)
     priorities = _apply_priorities(plan.priorities, year, summary)
@@ -812,7 +816,7 @@ def _apply_project(
         vary_award(
             project,
             to_pence=planned.amount_pence,
-            reason="Changed by the year import",
+            reason=f"Changed by {summary.source}",
             by=actor,
             action="award.varied_by_import",
         )
