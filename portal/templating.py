@@ -18,11 +18,12 @@ from .money import format_pence
 from .quantities import format_quantity
 
 NAVIGATION = (
-    (PARTNER, "partner.home", "Your projects"),
-    (CSU, "csu.home", "Projects overview"),
-    (CSU, "csu.review_queue", "Returns to review"),
-    (FINANCE, "finance.home", "Funding"),
-    (ADMIN, "admin.home", "Administration"),
+    ((PARTNER,), "partner.home", "Your projects"),
+    ((CSU,), "csu.home", "Projects overview"),
+    ((CSU,), "csu.review_queue", "Returns to review"),
+    ((FINANCE,), "finance.home", "Funding"),
+    ((CSU, ADMIN, FINANCE), "setup.home", "Set-up"),
+    ((ADMIN,), "admin.home", "Administration"),
 )
 
 
@@ -83,8 +84,8 @@ def register(app: Flask) -> None:
         viewer = _viewer()
         navigation: list[NavigationItem] = []
         if viewer is not None:
-            for role, endpoint, text in NAVIGATION:
-                if viewer.has_role(role):
+            for roles, endpoint, text in NAVIGATION:
+                if viewer.has_role(*roles):
                     navigation.append({"href": url_for(endpoint), "text": text})
             # The item whose address is the longest prefix of this page is the current one.
             matches = [item for item in navigation if request.path.startswith(item["href"])]

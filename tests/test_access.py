@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from portal.extensions import db
-from portal.models import MonitoringReturn, Payment, PaymentInstalment, ReturnRevision
+from portal.models import MonitoringReturn, Payment, PaymentInstalment, Priority, ReturnRevision
 
 VISITORS = ("anonymous", "partner_a", "partner_b", "csu", "finance", "admin")
 SIGN_IN = 302  # a signed-out visitor is sent to sign in
@@ -18,6 +18,8 @@ SIGN_IN = 302  # a signed-out visitor is sent to sign in
 STAFF_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200}
 CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 422, "finance": 403, "admin": 403}
 FINANCE_CHANGES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 422, "admin": 422}
+# The set-up: finance reads it; the CSU and admin change it (finance is refused its forms); partners never see it.
+SETUP_FORM = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 403, "admin": 200}
 OWN_PARTNER_ONLY = {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403}
 
 # rule -> (method, {visitor: status}); partner_a is DAVSS, whose project and return the URLs name.
@@ -94,6 +96,28 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/finance/instalments/<int:instalment_id>/remove": ("POST", {**FINANCE_CHANGES, "finance": 302, "admin": 302}),
     "/finance/<year_label>/close": ("POST", FINANCE_CHANGES),
     "/finance/<year_label>/reopen": ("POST", {**FINANCE_CHANGES, "finance": 403}),
+    "/setup/": ("GET", STAFF_READ),
+    "/setup/<year_label>/": ("GET", STAFF_READ),
+    "/setup/projects/<int:project_id>": ("GET", STAFF_READ),
+    "/setup/<year_label>/workbook.xlsx": ("GET", STAFF_READ),
+    **{
+        rule: ("GET", SETUP_FORM)
+        for rule in (
+            "/setup/years/new",
+            "/setup/<year_label>/edit",
+            "/setup/<year_label>/streams/new",
+            "/setup/streams/<int:stream_id>/edit",
+            "/setup/<year_label>/priorities/new",
+            "/setup/priorities/<int:priority_id>/edit",
+            "/setup/<year_label>/roll-over",
+            "/setup/<year_label>/projects/new",
+            "/setup/projects/<int:project_id>/edit",
+            "/setup/projects/<int:project_id>/measures/new",
+            "/setup/measures/<int:measure_id>/edit",
+            "/setup/measures/<int:measure_id>/retire",
+            "/setup/<year_label>/workbook",
+        )
+    },
     **{
         f"/partner/projects/<int:project_id>/q<int:quarter>/{page}": ("GET", OWN_PARTNER_ONLY)
         for page in (
@@ -122,6 +146,9 @@ def url_for_rule(rule: str, fixture: dict) -> str:
         .replace("<fmt>", "csv")
         .replace("<int:payment_id>", str(fixture["payment"].id))
         .replace("<int:instalment_id>", str(fixture["instalment"].id))
+        .replace("<int:stream_id>", str(fixture["stream"].id))
+        .replace("<int:priority_id>", str(fixture["priority"].id))
+        .replace("<int:measure_id>", str(fixture["davss_project"].measures[0].id))
     )
 
 
@@ -133,9 +160,10 @@ def world(two_orgs):
     db.session.add(ReturnRevision(monitoring_return=mreturn, number=1, values={}, spend_pence=100))
     payment = Payment(project=two_orgs["davss_project"], amount_pence=500, paid_on=date(2021, 5, 1))
     instalment = PaymentInstalment(project=two_orgs["davss_project"], number=1, amount_pence=500)
-    db.session.add_all([payment, instalment])
+    priority = Priority(year=two_orgs["year"], name="Domestic Abuse", rank=1)
+    db.session.add_all([payment, instalment, priority])
     db.session.commit()
-    return {**two_orgs, "davss_return": mreturn, "payment": payment, "instalment": instalment}
+    return {**two_orgs, "davss_return": mreturn, "payment": payment, "instalment": instalment, "priority": priority}
 
 
 def test_every_route_is_in_the_table(app):

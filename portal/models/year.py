@@ -43,9 +43,14 @@ class FinancialYear(Model):
     def _is_closed_expression(cls) -> ColumnElement[bool]:
         return cls.closed_at.is_not(None)
 
-    def can_set_up(self, user: User) -> bool:
-        """The CSU and administrators set a year up (streams, priorities, projects, measures); finance reads it."""
+    @staticmethod
+    def can_create(user: User) -> bool:
+        """The CSU and administrators set years up; finance reads their set-up."""
         return user.has_role(*SETS_UP)
+
+    def can_set_up(self, user: User) -> bool:
+        """Change the year's set-up: its streams, priorities, projects and measures (while it is open)."""
+        return FinancialYear.can_create(user)
 
     def setup_is_editable_by(self, user: User) -> bool:
         """What the set-up pages offer: their forms, while the year is open."""

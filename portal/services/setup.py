@@ -472,6 +472,13 @@ def organisations() -> list[Organisation]:
     return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
 
 
+def organisation(organisation_id: int) -> Organisation:
+    found = db.session.get(Organisation, organisation_id)
+    if found is None:
+        raise SetupError("Select the organisation", "organisation")
+    return found
+
+
 # -- rolling a year over into the next --------------------------------------------------------------
 
 
