@@ -103,7 +103,7 @@ class StreamForm(FlaskForm):
 
 class PriorityForm(FlaskForm):
     name = _text("Name", 300, required="Enter the priority's name", hint="For example Domestic Abuse")
-    rank = _text("Rank", 3, hint="1 is the highest priority. Leave blank to put it last.")
+    rank = _text("Rank", 10, hint="1 is the highest priority. Leave blank to put it last.")
     save = SubmitField("Save", widget=GovSubmitInput())
 
     def validate_rank(self, field) -> None:
