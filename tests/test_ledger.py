@@ -288,11 +288,11 @@ def test_schedule_states_follow_payments_and_approved_returns(client, world, log
 # -- year end -----------------------------------------------------------------------------------
 
 
-def test_reconciliation_shows_underspend_and_overspend(client, world, login):
+def test_reconciliation_shows_underspend_to_recover_and_spent_beyond_payments(client, world, login):
     login(client, world["finance"])
     davss, kenward = project_of(world), project_of(world, "kenward_project")
-    for project, paid in ((davss, "8000.00"), (kenward, "1000.00")):
-        pay(client, project, amount=paid)
+    for project, paid, reference in ((davss, "8000.00", "BACS-1"), (kenward, "1000.00", "BACS-2")):
+        assert pay(client, project, amount=paid, reference=reference).status_code == 302
     db.session.add_all(
         [
             MonitoringReturn(project_id=davss.id, quarter=1, status="approved", spend_pence=500_000),
@@ -303,7 +303,9 @@ def test_reconciliation_shows_underspend_and_overspend(client, world, login):
     db.session.commit()
     page = client.get("/finance/2021-22/reconciliation").text
     assert "£3,000.00" in page  # DAVSS: paid 8,000 - spend 5,000 to recover
-    assert "£1,500.00" in page  # Kenward: spend 2,500 - paid 1,000 overspent (the draft does not count)
+    assert "£1,500.00" in page  # Kenward: spend 2,500 - paid 1,000 spent beyond payments (the draft does not count)
+    assert "Underspend to recover" in page and "Spent beyond payments" in page and "Overspend" not in page
+    assert "it may be owed to the partner" in page
 
 
 def close(client, year="2021-22"):

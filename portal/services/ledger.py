@@ -465,8 +465,10 @@ class ReconciliationRow:
 
     @property
     def underspend_to_recover_pence(self) -> int:
+        """What was paid above the final reported spend: to recover from the partner."""
         return max(self.paid_pence - self.spend_pence, 0)
 
     @property
-    def overspend_pence(self) -> int:
+    def spent_beyond_payments_pence(self) -> int:
+        """Final reported spend above what was paid: it may be owed to the partner."""
         return max(self.spend_pence - self.paid_pence, 0)
