@@ -33,9 +33,13 @@ class LedgerError(ValueError):
         self.field = field
 
 
+class LedgerConflict(LedgerError):
+    """Refused because of the ledger's state (a closed year, a payment already reversed), not what was typed."""
+
+
 def ensure_open(year: FinancialYear) -> None:
     if year.is_closed:
-        raise LedgerError(f"The {year.label} financial year is closed: its awards and payments cannot change")
+        raise LedgerConflict(f"The {year.label} financial year is closed: its awards and payments cannot change")
 
 
 def net_paid(project: Project) -> int:
@@ -101,12 +105,12 @@ def reverse_payment(payment: Payment, *, reason: str, by) -> Payment:
     """Undo a payment with an equal and opposite entry; the original stays on the ledger."""
     ensure_open(payment.project.year)
     if payment.kind != PAYMENT:
-        raise LedgerError("Only a payment can be reversed")
+        raise LedgerConflict("Only a payment can be reversed")
     if not reason:
         raise LedgerError("Enter why the payment is being reversed", "reason")
     already = db.session.scalar(select(Payment.id).where(Payment.reverses_id == payment.id))
     if already is not None:
-        raise LedgerError("This payment has already been reversed")
+        raise LedgerConflict("This payment has already been reversed")
     reversal = Payment(
         project_id=payment.project_id,
         kind=REVERSAL,
@@ -122,7 +126,7 @@ def reverse_payment(payment: Payment, *, reason: str, by) -> Payment:
         db.session.flush()
     except IntegrityError as error:  # a concurrent reversal of the same payment won
         db.session.rollback()
-        raise LedgerError("This payment has already been reversed") from error
+        raise LedgerConflict("This payment has already been reversed") from error
     audit.record(
         "payment.reversed",
         object_type="payment",
@@ -219,7 +223,7 @@ def remove_instalment(instalment: PaymentInstalment, *, by) -> None:
 
 def close_year(year: FinancialYear, *, by) -> None:
     if year.is_closed:
-        raise LedgerError(f"{year.label} is already closed")
+        raise LedgerConflict(f"{year.label} is already closed")
     year.closed_at = utcnow()
     db.session.flush()
     audit.record(
@@ -233,7 +237,7 @@ def close_year(year: FinancialYear, *, by) -> None:
 
 def reopen_year(year: FinancialYear, *, reason: str, by) -> None:
     if not year.is_closed:
-        raise LedgerError(f"{year.label} is not closed")
+        raise LedgerConflict(f"{year.label} is not closed")
     if not reason:
         raise LedgerError("Enter why the year is being reopened", "reason")
     year.closed_at = None

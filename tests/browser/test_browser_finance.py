@@ -124,7 +124,7 @@ def test_record_and_reverse_a_payment_and_the_streams_figures_follow(finance: Pa
     with page.expect_navigation():
         page.get_by_role("button", name="Record payment").click()
     expect(page).to_have_url(project_url)
-    expect(page.get_by_text("Payment of 2500.00 recorded.")).to_be_visible()
+    expect(page.get_by_text("Payment of £2,500.00 recorded.")).to_be_visible()
     assert project_figure(page, "paid") == project_paid_before + PAYMENT
     assert project_figure(page, "balance") == balance_before - PAYMENT
     entry = ledger_entry(page, reference, "Payment")
@@ -152,7 +152,7 @@ def test_record_and_reverse_a_payment_and_the_streams_figures_follow(finance: Pa
     with page.expect_navigation():
         page.get_by_role("button", name="Reverse payment").click()
     expect(page).to_have_url(project_url)
-    expect(page.get_by_text("The payment has been reversed.")).to_be_visible()
+    expect(page.get_by_text("The payment of £2,500.00 has been reversed.")).to_be_visible()
     assert project_figure(page, "paid") == project_paid_before
     assert project_figure(page, "balance") == balance_before
     expect(entry).to_contain_text("Reversed")
