@@ -45,6 +45,16 @@ class GovDateField(DateField):
             raise ValueError(f"{self.label.text} must be a real date, like {self.example}") from None
 
 
+def own_ids(form: FlaskForm, prefix: str) -> None:
+    """Three forms share the finance project page: the later two prefix their fields' ids (never their names), so
+    that each label and error link finds its own field. Date boxes and checkboxes take their ids from their names,
+    which no two of the forms share."""
+    for field in form:
+        if not isinstance(field.widget, (GovDateInput, GovCheckboxInput)):
+            field.id = f"{prefix}-{field.id}"
+            field.label.field_id = field.id
+
+
 class PaymentForm(FlaskForm):
     amount = StringField(
         "Amount",
@@ -105,6 +115,7 @@ class VariationForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
+        own_ids(self, "variation")
 
 
 class InstalmentForm(FlaskForm):
@@ -127,6 +138,7 @@ class InstalmentForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
+        own_ids(self, "instalment")
 
     @property
     def quarter(self) -> int | None:
