@@ -46,12 +46,12 @@ def counts():
 
 OPERATIONS = st.lists(
     st.one_of(
-        # An amount, and whether a reason for paying over the award is given.
+        # An amount, and whether a reason for paying over the award is given. (The flag is also the vary's.)
         st.tuples(st.just("pay"), st.integers(min_value=1, max_value=5_000_000), st.booleans()),
-        # Which entry to reverse: a payment, one already reversed, or a reversal. (The flag is the pay's alone.)
+        # Which entry to reverse: a payment, one already reversed, or a reversal.
         st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=50), st.just(False)),
-        # The new award; None asks for the award it already is.
-        st.tuples(st.just("vary"), st.none() | st.integers(min_value=0, max_value=20_000_000), st.just(False)),
+        # The new award (None asks for the award it already is), and whether an over-allocation is confirmed.
+        st.tuples(st.just("vary"), st.none() | st.integers(min_value=0, max_value=20_000_000), st.booleans()),
     ),
     max_size=25,
 )
@@ -74,6 +74,8 @@ def test_every_balance_equals_the_sum_of_its_entries(world, operations):
     ones its rules make for that change. Any other LedgerError fails the test."""
     project = project_of(world)
     finance = world["finance"]
+    stream_total = world["stream"].amount_pence
+    others_awarded = project_of(world, "kenward_project").amount_pence
     # The world lives across examples: start from what earlier examples left.
     expected_award, expected_paid = project.amount_pence, service.net_paid(project)
     entries = list(db.session.scalars(select(Payment).where(Payment.project_id == project.id).order_by(Payment.id)))
@@ -109,9 +111,19 @@ def test_every_balance_equals_the_sum_of_its_entries(world, operations):
                 expected_paid -= target.amount_pence
         elif operation == "vary":
             to_pence = expected_award if value is None else value
-            change = partial(service.vary_award, project, to_pence=to_pence, reason="Agreed variation", by=finance)
+            over = others_awarded + to_pence - stream_total if to_pence > expected_award else 0
+            change = partial(
+                service.vary_award,
+                project,
+                to_pence=to_pence,
+                reason="Agreed variation",
+                by=finance,
+                over_allocation_confirmed=str(over) if with_reason else None,
+            )
             if to_pence == expected_award:
                 refused(change, says=f"The award is already {format_pence(to_pence)}", field="amount")
+            elif over > 0 and not with_reason:
+                refused(change, says=f"over by {format_pence(over)}", field="confirm_over_allocation")
             else:
                 change()
                 expected_award = to_pence
@@ -256,13 +268,23 @@ def test_bad_variations_are_refused(client, world, login, data, message):
     assert counts() == before
 
 
-def test_over_allocation_is_shown(client, world, login):
+def test_over_allocation_is_confirmed_then_shown_on_every_finance_page(client, world, login):
     login(client, world["finance"])
     project = project_of(world)
-    client.post(f"/finance/projects/{project.id}/variations", data={"amount": "30000.00", "reason": "Big year"})
-    page = client.get("/finance/2021-22/").text
+    data = {"amount": "30000.00", "reason": "Big year"}
+    refused = client.post(f"/finance/projects/{project.id}/variations", data=data)
+    assert refused.status_code == 422 and "over by £5,782.00" in refused.text
     # £34,218 received; awards now £30,000 + £10,000.
+    confirmed = client.post(
+        f"/finance/projects/{project.id}/variations", data={**data, "confirm_over_allocation": "578200"}
+    )
+    assert confirmed.status_code == 302
+    page = client.get("/finance/2021-22/").text
     assert "Over-allocated" in page and 'data-figure="unallocated">£5,782.00' in page
+    for path in (f"/finance/projects/{project.id}", "/finance/2021-22/reconciliation", "/finance/2021-22/ledger"):
+        page = client.get(path).text
+        assert "Over-allocated: PCC Crime Reduction Grant has £40,000.00 awarded" in page, path
+        assert "over by £5,782.00" in page, path
 
 
 # -- schedule -----------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ from ..forms.finance import (
     ReversalForm,
     VariationForm,
 )
-from ..models import Payment, PaymentInstalment, Project
+from ..models import FinancialYear, Payment, PaymentInstalment, Project
 from ..money import format_pence
 from ..services import ledger as ledger_service
+from ..services.figures import StreamFigures, stream_figures
 from ..services.funding import reconciliation_rows, year_funding
 
 
@@ -35,6 +36,11 @@ def home(year_label: str | None):
     )
 
 
+def _over_allocated(year: FinancialYear) -> list[StreamFigures]:
+    """The year's streams whose awards add up to more than their total: every finance page says so."""
+    return [figures for figures in stream_figures(year) if figures.over_allocated]
+
+
 def _project_page(project: Project, status: int = 200, **forms):
     # Only the form that was posted carries the request's data; the others start empty.
     forms.setdefault("payment_form", PaymentForm(formdata=None))
@@ -46,6 +52,7 @@ def _project_page(project: Project, status: int = 200, **forms):
         project=project,
         ledger=project_ledger,
         schedule=project_ledger.schedule(),
+        over_allocated=[item for item in _over_allocated(project.year) if item.stream.id == project.funding_stream_id],
         has_errors=any(form.errors for form in forms.values()),
         **forms,
     ), status
@@ -56,11 +63,13 @@ def project_view(project_id: int):
 
 
 def _refused(form, error: ledger_service.LedgerError) -> int:
-    """Put the ledger's refusal beside its field; the status to answer with."""
+    """Put the ledger's refusal beside its field (asking, when it may be confirmed); the status to answer with."""
     db.session.rollback()
     target = getattr(form, error.field, None) if error.field else None
     if target is not None:
         target.errors = [*target.errors, str(error)]
+        if error.confirms is not None:
+            target.asks = error.confirms
     else:
         form.form_errors.append(str(error))
     return 409 if isinstance(error, ledger_service.LedgerConflict) else 422
@@ -114,7 +123,11 @@ def award_vary(project_id: int):
     if form.validate():
         try:
             variation = ledger_service.vary_award(
-                project, to_pence=form.amount.pence, reason=form.reason.data, by=current_user
+                project,
+                to_pence=form.amount.pence,
+                reason=form.reason.data,
+                by=current_user,
+                over_allocation_confirmed=form.confirm_over_allocation.confirmed,
             )
         except ledger_service.LedgerError as error:
             return _project_page(project, _refused(form, error), variation_form=form)
@@ -166,7 +179,7 @@ def instalment_remove(instalment_id: int):
 def ledger(year_label: str):
     year = load_year(year_label)
     ledgers = sorted(ledger_service.ledgers(year), key=lambda item: (item.project.organisation.name, item.project.name))
-    return render_template("finance/ledger.html", year=year, ledgers=ledgers)
+    return render_template("finance/ledger.html", year=year, ledgers=ledgers, over_allocated=_over_allocated(year))
 
 
 def reconciliation(year_label: str):
@@ -178,6 +191,7 @@ def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=N
         "finance/reconciliation.html",
         year=year,
         rows=reconciliation_rows(year),
+        over_allocated=_over_allocated(year),
         close_form=close_form or CloseYearForm(formdata=None),
         reopen_form=reopen_form or ReopenYearForm(formdata=None),
         has_errors=bool((close_form and close_form.errors) or (reopen_form and reopen_form.errors)),

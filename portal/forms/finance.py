@@ -55,6 +55,29 @@ def own_ids(form: FlaskForm, prefix: str) -> None:
             field.label.field_id = field.id
 
 
+class ConfirmField(BooleanField):
+    """A box ticked to go ahead with a change the ledger asked about. Shown only once asked: `asks` is the
+    value the ledger wants back (see LedgerError.confirms), and the box carries it, never a bare "yes"."""
+
+    def __init__(self, label: str, **kwargs):
+        super().__init__(label, widget=GovCheckboxInput(), **kwargs)
+        self.asks: str | None = None
+
+    @property
+    def confirmed(self) -> str | None:
+        """What the ticked box confirms; None when it was not ticked."""
+        return self.raw_data[0] if self.data and self.raw_data else None
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.asks or self.confirmed)
+
+    @property
+    def item(self) -> dict:
+        """The checkbox as the GOV.UK macro takes it: a new question is never ticked in advance."""
+        return {"value": self.asks or self.confirmed, "checked": self.asks is None and self.confirmed is not None}
+
+
 class PaymentForm(FlaskForm):
     amount = StringField(
         "Amount",
@@ -110,6 +133,7 @@ class VariationForm(FlaskForm):
         validators=[DataRequired(message="Enter the new award")],
     )
     reason = text_area("Reason for the change", 1000, required="Enter the reason for the change")
+    confirm_over_allocation = ConfirmField("Change the award anyway: I confirm the over-allocation")
     save = SubmitField("Change award", widget=GovSubmitInput())
 
     def __init__(self, *args, **kwargs):

@@ -12,7 +12,16 @@ from sqlalchemy.orm import joinedload
 
 from ..calendar import uk_today
 from ..extensions import db
-from ..models import AwardVariation, FinancialYear, MonitoringReturn, Payment, PaymentInstalment, Project, User
+from ..models import (
+    AwardVariation,
+    FinancialYear,
+    FundingStream,
+    MonitoringReturn,
+    Payment,
+    PaymentInstalment,
+    Project,
+    User,
+)
 from ..models.payment import PAYMENT, REVERSAL
 from ..models.types import utcnow
 from ..models.vocabulary import APPROVED, DUE, HELD, NOT_YET_DUE, PAID
@@ -23,14 +32,23 @@ from .figures import paid_by_project
 AWARD = "award"
 VARIATION = "variation"
 ENTRY_TYPES = (AWARD, VARIATION, PAYMENT, REVERSAL)
+# A person's variation, asked to confirm an over-allocation. The year import passes its own action: its file is
+# the partnership's plan, and there is nobody to ask.
+AWARD_VARIED = "award.varied"
 
 
 class LedgerError(ValueError):
-    """A change the ledger's rules refuse; the message is for the person and names the field."""
+    """A change the ledger's rules refuse; the message is for the person and names the field.
 
-    def __init__(self, message: str, field: str | None = None):
+    When the change may go ahead once the person confirms it, `confirms` is the value the field's box must
+    carry: it names what the message described (an amount over, the payments that used a reference), so a box
+    ticked for one figure never confirms another, nor one that changed meanwhile.
+    """
+
+    def __init__(self, message: str, field: str | None = None, *, confirms: str | None = None):
         super().__init__(message)
         self.field = field
+        self.confirms = confirms
 
 
 class LedgerConflict(LedgerError):
@@ -44,6 +62,43 @@ def ensure_open(year: FinancialYear) -> None:
 
 def net_paid(project: Project) -> int:
     return paid_by_project([project.id]).get(project.id, 0)
+
+
+# -- guard rails: what a change would do that a person must confirm or explain ------------------
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A funding stream's total against what its projects are awarded, now and after one award changes."""
+
+    stream: FundingStream
+    awarded_now_pence: int
+    awarded_after_pence: int
+
+    @property
+    def over_by_pence(self) -> int:
+        return max(self.awarded_after_pence - self.stream.amount_pence, 0)
+
+    def refusal(self) -> str:
+        return (
+            f"This change takes {self.stream.name} past its total of {format_pence(self.stream.amount_pence)}: "
+            f"{format_pence(self.awarded_now_pence)} is awarded now and {format_pence(self.awarded_after_pence)} "
+            f"would be after the change, over by {format_pence(self.over_by_pence)}. "
+            "Enter a smaller award, or confirm the over-allocation"
+        )
+
+
+def allocation_after(project: Project, to_pence: int) -> Allocation:
+    """The project's stream with every award as it is, and as it would be with this project's award at to_pence."""
+    awarded = int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Project.amount_pence), 0)).where(
+                Project.funding_stream_id == project.funding_stream_id
+            )
+        )
+        or 0
+    )
+    return Allocation(project.funding_stream, awarded, awarded - project.amount_pence + to_pence)
 
 
 # -- changes ------------------------------------------------------------------------------------
@@ -139,12 +194,26 @@ def reverse_payment(payment: Payment, *, reason: str, by) -> Payment:
     return reversal
 
 
-def vary_award(project: Project, *, to_pence: int, reason: str, by, action: str = "award.varied") -> AwardVariation:
+def vary_award(
+    project: Project,
+    *,
+    to_pence: int,
+    reason: str,
+    by,
+    action: str = AWARD_VARIED,
+    over_allocation_confirmed: str | None = None,
+) -> AwardVariation:
+    """Change an award, keeping the original. A person's rise that takes the stream past its total is refused
+    unless `over_allocation_confirmed` is the `confirms` of that refusal (the pence over, as shown)."""
     ensure_open(project.year)
     if to_pence == project.amount_pence:
         raise LedgerError(f"The award is already {format_pence(to_pence)}", "amount")
     if not reason:
         raise LedgerError("Enter the reason for the change", "reason")
+    allocation = allocation_after(project, to_pence)
+    over = allocation.over_by_pence if to_pence > project.amount_pence else 0
+    if over and action == AWARD_VARIED and over_allocation_confirmed != str(over):
+        raise LedgerError(allocation.refusal(), "confirm_over_allocation", confirms=str(over))
     variation = AwardVariation(
         project=project,
         from_pence=project.amount_pence,
@@ -155,16 +224,25 @@ def vary_award(project: Project, *, to_pence: int, reason: str, by, action: str 
     db.session.add(variation)
     project.amount_pence = to_pence
     db.session.flush()
+    details: dict[str, object] = {"from_pence": variation.from_pence, "to_pence": to_pence, "reason": reason}
+    if over:
+        details |= {
+            "over_allocation_confirmed": action == AWARD_VARIED,
+            "over_allocated_by_pence": over,
+            "stream_total_pence": allocation.stream.amount_pence,
+            "awarded_after_pence": allocation.awarded_after_pence,
+        }
     audit.record(
         action,
         object_type="project",
         object_id=project.id,
         summary=(
             f"Award for {project.name} changed from {format_pence(variation.from_pence)} to {format_pence(to_pence)}"
+            + (f", over-allocating {allocation.stream.name} by {format_pence(over)} (confirmed)" if over else "")
         ),
         actor=by,
         organisation_id=project.organisation_id,
-        details={"from_pence": variation.from_pence, "to_pence": to_pence, "reason": reason},
+        details=details,
     )
     return variation
 
