@@ -427,8 +427,8 @@ def test_csu_reads_finance_pages_but_cannot_change_them(client, world, login):
 def test_partners_get_404_for_finance_and_see_their_own_payments_on_their_home(app, client, world, login):
     finance = app.test_client()
     login(finance, world["finance"])
-    pay(finance, project_of(world), amount="750.00")
-    pay(finance, project_of(world, "kenward_project"), amount="333.00")
+    assert pay(finance, project_of(world), amount="750.00").status_code == 302
+    assert pay(finance, project_of(world, "kenward_project"), amount="333.00", reference="BACS-2").status_code == 302
     login(client, world["partner_a"])
     assert client.get("/finance/2021-22/").status_code == 404
     assert client.get(f"/finance/projects/{world['davss_project'].id}").status_code == 404

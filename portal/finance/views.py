@@ -89,6 +89,7 @@ def payment_record(project_id: int):
                 note=form.note.data,
                 reason=form.reason.data,
                 by=current_user,
+                reference_confirmed=form.confirm_reference.confirmed,
             )
         except ledger_service.LedgerError as error:
             return _project_page(project, _refused(form, error), payment_form=form)

@@ -101,11 +101,13 @@ class PaymentForm(FlaskForm):
             no_control_characters,
         ],
     )
+    confirm_reference = ConfirmField("This payment is intended: record it with the same reference")
     note = text_area("Note", 1000)
     reason = text_area(
-        "Reason for paying more than the award",
+        "Reason for paying",
         1000,
-        hint="Only needed when the total paid would be more than the award.",
+        hint="Needed when the total paid would be more than the award, or when the instalment it pays is held "
+        "until a return is approved.",
     )
     save = SubmitField("Record payment", widget=GovSubmitInput())
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from ..calendar import uk_today
 from ..extensions import db
@@ -64,6 +64,10 @@ def net_paid(project: Project) -> int:
     return paid_by_project([project.id]).get(project.id, 0)
 
 
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
 # -- guard rails: what a change would do that a person must confirm or explain ------------------
 
 
@@ -101,7 +105,105 @@ def allocation_after(project: Project, to_pence: int) -> Allocation:
     return Allocation(project.funding_stream, awarded, awarded - project.amount_pence + to_pence)
 
 
+def reference_uses(year: FinancialYear, reference: str | None) -> list[Payment]:
+    """The payments of a year (any project) that used this reference, trimmed and in any case. A reversal is not
+    a use, and neither is a payment since reversed: its money is back."""
+    text = (reference or "").strip()
+    if not text:
+        return []
+    reversal = aliased(Payment)
+    return list(
+        db.session.scalars(
+            select(Payment)
+            .join(Project, Payment.project_id == Project.id)
+            .where(
+                Project.year_id == year.id,
+                Payment.kind == PAYMENT,
+                func.lower(func.trim(Payment.reference)) == func.lower(text),
+                ~exists().where(reversal.reverses_id == Payment.id),
+            )
+            .options(joinedload(Payment.project).joinedload(Project.organisation))
+            .order_by(Payment.paid_on, Payment.id)
+        )
+    )
+
+
+def _uses_token(uses: list[Payment]) -> str:
+    return ",".join(str(payment.id) for payment in uses)
+
+
+def _reference_refusal(reference: str, year: FinancialYear, uses: list[Payment]) -> str:
+    described = "; ".join(
+        f"{format_pence(payment.amount_pence)} to {payment.project.organisation.short_name}: {payment.project.name} "
+        f"on {_day(payment.paid_on)}"
+        for payment in uses
+    )
+    used_by = "the payment of" if len(uses) == 1 else f"{len(uses)} payments:"
+    return (
+        f"Reference {reference} is already used in {year.label} by {used_by} {described}. "
+        "Enter a different reference, or confirm this payment is intended"
+    )
+
+
+def _reason_refusal(held: list[PaymentInstalment], paid_after: int, award_pence: int) -> str | None:
+    """Why this payment needs a reason (a held instalment, more than the award), or None when it needs none."""
+    parts = []
+    if held:
+        first = held[0]
+        parts.append(
+            f"Instalment {first.number} of {format_pence(first.amount_pence)} is held until the "
+            f"Q{first.after_quarter} return is approved"
+        )
+    if paid_after > award_pence:
+        parts.append(
+            f"this payment takes the total paid to {format_pence(paid_after)}, more than the award of "
+            f"{format_pence(award_pence)}"
+        )
+    if not parts:
+        return None
+    message = ", and ".join(parts) + ": give a reason"
+    return message[0].upper() + message[1:]
+
+
 # -- changes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentChecks:
+    """What a payment would do that a person had to confirm or explain, kept for its audit record."""
+
+    reference_used_by: list[Payment]
+    held: list[PaymentInstalment]
+    over_award_pence: int
+
+    def details(self) -> dict[str, object]:
+        found: dict[str, object] = {}
+        if self.reference_used_by:
+            found["confirmed_reference_used_by"] = [payment.id for payment in self.reference_used_by]
+        if self.held:
+            found["held_instalment"] = self.held[0].number
+        if self.over_award_pence:
+            found["over_award_by_pence"] = self.over_award_pence
+        return found
+
+
+def _check_payment(
+    project: Project, amount_pence: int, reference: str | None, reason: str | None, reference_confirmed: str | None
+) -> PaymentChecks:
+    """Refuse a reference already used in the year unless confirmed; ask a reason for a held instalment or for
+    paying more than the award."""
+    uses = reference_uses(project.year, reference)
+    if uses and reference_confirmed != _uses_token(uses):
+        raise LedgerError(
+            _reference_refusal(reference or "", project.year, uses), "confirm_reference", confirms=_uses_token(uses)
+        )
+    ledger = project_ledger(project)
+    held = ledger.held_instalments_paid_by(amount_pence)
+    paid_after = ledger.paid_pence + amount_pence
+    needs_reason = _reason_refusal(held, paid_after, project.amount_pence)
+    if needs_reason and not reason:
+        raise LedgerError(needs_reason, "reason")
+    return PaymentChecks(uses, held, max(paid_after - project.amount_pence, 0))
 
 
 def record_payment(
@@ -113,36 +215,39 @@ def record_payment(
     note: str | None,
     reason: str | None,
     by,
+    reference_confirmed: str | None = None,
 ) -> Payment:
+    """Record a payment. A reference already used in the year is refused unless `reference_confirmed` is the
+    `confirms` of that refusal; paying a held instalment, or more than the award, needs a reason."""
     ensure_open(project.year)
     if amount_pence <= 0:
         raise LedgerError("Amount must be more than £0.00", "amount")
     if paid_on > uk_today():
         raise LedgerError("Date paid must be today or in the past", "paid_on")
-    after = net_paid(project) + amount_pence
-    if after > project.amount_pence and not reason:
-        raise LedgerError(
-            f"This payment takes the total paid to {format_pence(after)}, more than the award of "
-            f"{format_pence(project.amount_pence)}: give a reason",
-            "reason",
-        )
+    reference = (reference or "").strip() or None
+    checks = _check_payment(project, amount_pence, reference, reason, reference_confirmed)
     payment = Payment(
         project=project,
         kind=PAYMENT,
         amount_pence=amount_pence,
         paid_on=paid_on,
-        reference=reference or None,
+        reference=reference,
         note=note or None,
         reason=reason or None,
         recorded_by_id=by.id,
     )
     db.session.add(payment)
     db.session.flush()
+    summary = f"Recorded a payment of {format_pence(amount_pence)} to {project.name}"
+    if checks.reference_used_by:
+        summary += ", confirmed although its reference was already used"
+    if checks.held:
+        summary += f", while instalment {checks.held[0].number} was held"
     audit.record(
         "payment.recorded",
         object_type="payment",
         object_id=payment.id,
-        summary=f"Recorded a payment of {format_pence(amount_pence)} to {project.name}",
+        summary=summary,
         actor=by,
         organisation_id=project.organisation_id,
         details={
@@ -151,6 +256,7 @@ def record_payment(
             "paid_on": paid_on.isoformat(),
             "reference": reference,
             "reason": reason,
+            **checks.details(),
         },
     )
     return payment
@@ -397,6 +503,19 @@ class ProjectLedger:
             else:
                 states.append((instalment, NOT_YET_DUE))
         return states
+
+    def held_instalments_paid_by(self, amount_pence: int, today: date | None = None) -> list[PaymentInstalment]:
+        """The held instalments a payment of this amount would pay, in full or in part: payments go to the
+        instalments in order, after what earlier payments cover."""
+        left = self.paid_pence + amount_pence
+        held = []
+        for instalment, state in self.schedule(today):
+            if left <= 0:
+                break
+            if state == HELD:
+                held.append(instalment)
+            left -= instalment.amount_pence
+        return held
 
     @property
     def schedule_summary(self) -> str:
