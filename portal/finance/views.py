@@ -193,6 +193,7 @@ def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=N
         year=year,
         rows=reconciliation_rows(year),
         over_allocated=_over_allocated(year),
+        year_end=None if year.is_closed else ledger_service.year_end_check(year),
         close_form=close_form or CloseYearForm(formdata=None),
         reopen_form=reopen_form or ReopenYearForm(formdata=None),
         has_errors=bool((close_form and close_form.errors) or (reopen_form and reopen_form.errors)),
@@ -207,7 +208,7 @@ def year_close(year_label: str):
     if not form.validate():
         return _reconciliation_page(year, 422, close_form=form)
     try:
-        ledger_service.close_year(year, by=current_user)
+        ledger_service.close_year(year, by=current_user, reason=form.reason.data)
     except ledger_service.LedgerError as error:
         return _reconciliation_page(year, _refused(form, error), close_form=form)
     db.session.commit()

@@ -177,6 +177,8 @@ class CloseYearForm(FlaskForm):
         widget=GovCheckboxInput(),
         validators=[DataRequired(message="Confirm that you understand what closing the year does")],
     )
+    # Asked for (by the ledger) only when returns are outstanding or the Q4 returns are not yet due.
+    reason = text_area("Why is the year being closed now?", 1000)
     save = SubmitField("Close the year", widget=GovSubmitInput())
 
 

@@ -24,7 +24,7 @@ from ..models import (
 )
 from ..models.payment import PAYMENT, REVERSAL
 from ..models.types import utcnow
-from ..models.vocabulary import APPROVED, DUE, HELD, NOT_YET_DUE, PAID
+from ..models.vocabulary import APPROVED, DUE, HELD, NOT_STARTED, NOT_YET_DUE, PAID, QUARTERS
 from ..money import format_pence
 from . import audit
 from .figures import paid_by_project
@@ -405,17 +405,98 @@ def remove_instalment(instalment: PaymentInstalment, *, by) -> None:
     db.session.flush()
 
 
-def close_year(year: FinancialYear, *, by) -> None:
+@dataclass(frozen=True)
+class OpenReturn:
+    """A return of the year not approved: its status, or NOT_STARTED for an opened quarter with none."""
+
+    project: Project
+    quarter: int
+    status: str
+
+
+@dataclass(frozen=True)
+class YearEndCheck:
+    """What is still outstanding when a year is closed: its Q4 returns not yet due, returns not approved."""
+
+    year: FinancialYear
+    today: date
+    open_returns: list[OpenReturn]
+
+    @property
+    def q4_due(self) -> date:
+        return self.year.quarter(4).due
+
+    @property
+    def before_q4_due(self) -> bool:
+        return self.today <= self.q4_due
+
+    @property
+    def needs_reason(self) -> bool:
+        return self.before_q4_due or bool(self.open_returns)
+
+    def outstanding(self) -> str:
+        """'The Q4 returns are not due until 14 April 2027 and 3 returns are not approved'; empty when nothing is."""
+        parts = []
+        if self.before_q4_due:
+            parts.append(f"The Q4 returns are not due until {_day(self.q4_due)}")
+        count = len(self.open_returns)
+        if count:
+            parts.append(f"{count} {'return is' if count == 1 else 'returns are'} not approved")
+        return " and ".join(parts)
+
+    def refusal(self) -> str:
+        return f"{self.outstanding()}: enter why the year is being closed now"
+
+
+def year_end_check(year: FinancialYear, today: date | None = None) -> YearEndCheck:
+    """Each project's returns not approved, quarter by quarter, by organisation then project. Two queries."""
+    today = today or uk_today()
+    projects = sorted(_year_projects(year, None), key=lambda item: (item.organisation.name, item.name))
+    statuses = {
+        (project_id, quarter): status
+        for project_id, quarter, status in db.session.execute(
+            select(MonitoringReturn.project_id, MonitoringReturn.quarter, MonitoringReturn.status)
+            .join(Project, MonitoringReturn.project_id == Project.id)
+            .where(Project.year_id == year.id)
+        )
+    }
+    opened = {number for number in QUARTERS if year.quarter(number).has_started(today)}
+    open_returns = []
+    for project in projects:
+        for number in QUARTERS:
+            status = statuses.get((project.id, number))
+            if status is None and number in opened:
+                open_returns.append(OpenReturn(project, number, NOT_STARTED))
+            elif status is not None and status != APPROVED:
+                open_returns.append(OpenReturn(project, number, status))
+    return YearEndCheck(year, today, open_returns)
+
+
+def close_year(year: FinancialYear, *, by, reason: str | None = None) -> None:
+    """Close a year. Before its Q4 returns are due, or with returns not approved, it needs a reason."""
     if year.is_closed:
         raise LedgerConflict(f"{year.label} is already closed")
+    check = year_end_check(year)
+    if check.needs_reason and not reason:
+        raise LedgerError(check.refusal(), "reason")
     year.closed_at = utcnow()
     db.session.flush()
     audit.record(
         "financial_year.closed",
         object_type="financial_year",
         object_id=year.id,
-        summary=f"Closed the {year.label} financial year",
+        summary=f"Closed the {year.label} financial year"
+        + (f" with a reason ({check.outstanding()})" if check.needs_reason else ""),
         actor=by,
+        details={
+            "reason": reason or None,
+            "before_q4_due": check.before_q4_due,
+            "q4_due": check.q4_due.isoformat(),
+            "open_returns": [
+                {"project_id": item.project.id, "quarter": item.quarter, "status": item.status}
+                for item in check.open_returns
+            ],
+        },
     )
 
 
