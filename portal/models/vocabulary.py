@@ -83,6 +83,11 @@ NOT_YET_DUE = "Not yet due"
 SCHEDULE_TAG_CLASSES = {PAID: "govuk-tag--green", HELD: "govuk-tag--orange", DUE: "govuk-tag--blue"}
 SCHEDULE_TAG_DEFAULT = "govuk-tag--grey"
 
+# -- allocation --------------------------------------------------------------------------------
+
+OVER_ALLOCATED = "Over-allocated"  # a funding stream whose awards add up to more than its total
+OVER_ALLOCATED_TAG_CLASS = "govuk-tag--orange"
+
 # -- the return's sections, as its task list shows them ----------------------------------------
 
 SECTIONS = ("outputs", "spend", "narrative")
