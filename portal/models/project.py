@@ -55,6 +55,10 @@ class Project(Model):
         """The CSU's own rating is the CSU's: finance and admin read it."""
         return user.has_role(CSU)
 
+    def can_arrange_returns(self, user: User) -> bool:
+        """Extending a quarter's due date or waiving its return is the CSU's: finance and admin read it."""
+        return user.has_role(CSU)
+
     def can_keep_ledger(self, user: User) -> bool:
         """Finance (and admin) record payments, variations and the schedule; the CSU reads them."""
         return user.has_role(*LEDGER_KEEPERS)
