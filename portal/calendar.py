@@ -88,6 +88,11 @@ def to_uk(moment: datetime) -> datetime:
     return moment.astimezone(UK)
 
 
+def day_text(day: date) -> str:
+    """'14 February 2027', as every page writes a date."""
+    return f"{day.day} {day:%B %Y}"
+
+
 def uk_time(moment: datetime) -> str:
     """'14:32' in UK time."""
     return f"{to_uk(moment):%H:%M}"
