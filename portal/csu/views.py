@@ -19,6 +19,7 @@ from ..services import due
 from ..services.arrangements import ArrangementError, set_arrangement
 from ..services.charts import outputs_chart, spend_chart
 from ..services.delivery import ProjectDelivery, project_delivery, year_delivery
+from ..services.figures import stream_figures
 from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewQuery, OverviewTotals
 from ..services.ratings import set_csu_rating
 from ..services.returns import ReturnError, review_history
@@ -41,7 +42,7 @@ def home(year_label: str | None):
         year=year,
         rows=rows,
         total_count=len(everything),
-        totals=OverviewTotals.of(rows),
+        totals=OverviewTotals.of(rows, stream_figures(year)),
         query=query,
         priorities=priorities,
         organisations=organisations,

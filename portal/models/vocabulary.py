@@ -95,6 +95,11 @@ NOT_REQUIRED_LABEL = "Not required"
 NOT_REQUIRED_TAG_CLASS = "govuk-tag--grey"
 EXTENDED_LABEL = "extended"  # beside a due date: "14 February 2027 (extended)"
 
+# -- a funding stream's remainder -------------------------------------------------------------------
+
+NOT_ALLOCATED_LABEL = "Not allocated"
+OVER_ALLOCATED_LABEL = "Over-allocated"
+
 # -- the payment schedule ----------------------------------------------------------------------
 
 PAID = "Paid"
