@@ -201,3 +201,47 @@ def test_the_form_is_offered_only_to_the_csu(app, world, login, who, shown):
     login(client, world[who])
     page = client.get(f"/csu/projects/{world['project'].id}").text
     assert ("Change a due date" in page) is shown
+
+
+# -- the number of queries ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["/csu/2021-22/", "/csu/due", "/csu/2021-22/projects.csv", "/csu/2021-22/priorities", "/partner/"]
+)
+def test_pages_with_arrangements_issue_a_fixed_number_of_queries(
+    app, make_org, make_year, make_stream, make_project, make_user, login, count_queries, path
+):
+    stream = make_stream(make_year(2021))
+    org = make_org("BIG")
+    user = make_user("p@big.example", ("partner",), org) if path == "/partner/" else make_user("c@x.example")
+    made: list = []
+
+    def grow(count: int) -> None:
+        for number in range(len(made), len(made) + count):
+            project = make_project(
+                org, stream, f"Project {number:03d}", measures=[{"name": "People", "annual_target": 8}]
+            )
+            project.spend_profile = [400_000, 200_000, 200_000, 200_000]
+            made.append(project)
+            report(project, 1, {"People": 2}, spend_pence=100_000)
+            db.session.add_all(
+                [
+                    ReturnArrangement(project=project, quarter=2, due_on=date(2021, 12, 1), reason="later"),
+                    ReturnArrangement(project=project, quarter=3, not_required=True, reason="waived"),
+                ]
+            )
+        db.session.commit()
+
+    client = app.test_client()
+    login(client, user)
+    counts = []
+    for size in (5, 195):
+        grow(size)
+        with count_queries() as counter:
+            response = client.get(path)
+        assert response.status_code == 200
+        counts.append(counter.count)
+    assert counts[0] == counts[1], counts
+    if path == "/csu/2021-22/projects.csv":
+        assert response.text.count("Not required") == 200
