@@ -12,5 +12,10 @@ def wants_fragment() -> bool:
     )
 
 
+def is_autosave() -> bool:
+    """An htmx autosave of a form: answered with the small status fragment, never with a page."""
+    return bool(request.headers.get("HX-Request")) and request.form.get("autosave") == "1"
+
+
 def page_or_fragment(page: str, fragment: str, **context):
     return render_template(fragment if wants_fragment() else page, **context)

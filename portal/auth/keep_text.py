@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 
+from ..htmx import is_autosave
 from ..models.vocabulary import ANSWER_LABELS
 
 # Endpoints whose forms carry long typed answers.
@@ -24,10 +25,6 @@ def keeps_text(view):
 
 def applies() -> bool:
     return request.method == "POST" and request.endpoint in KEEP_TEXT_ENDPOINTS
-
-
-def is_autosave() -> bool:
-    return bool(request.headers.get("HX-Request")) and request.form.get("autosave") == "1"
 
 
 def posted_answers() -> list[tuple[str, str]]:

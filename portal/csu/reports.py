@@ -13,7 +13,6 @@ from flask import render_template
 from ..auth.loaders import load_download_year, load_year
 from ..services.annual_report import (
     annual_report_document,
-    approved_progress,
     build_annual_report,
     funded_sentence,
     remainder_sentence,
@@ -44,7 +43,6 @@ def annual_report_page(year_label: str):
         year=year,
         years=all_years(),
         report=report,
-        approved_progress=approved_progress,
         funded_sentence=funded_sentence,
         remainder_sentence=remainder_sentence,
     )

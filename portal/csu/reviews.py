@@ -3,7 +3,7 @@ approve or send back with a comment, and reopen an approved return with a reason
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth.keep_text import keeps_text
@@ -12,6 +12,7 @@ from ..extensions import db
 from ..forms.returns import ApproveForm, ReopenForm, RequestChangesForm
 from ..models import MonitoringReturn
 from ..quantities import plain_quantity
+from ..revision_pages import compare_page, revision_page
 from ..services import returns as service
 
 
@@ -127,34 +128,9 @@ def return_reopen(return_id: int):
 
 def return_revision(return_id: int, number: int):
     mreturn = load_return(return_id)
-    revision = next((item for item in mreturn.revisions if item.number == number), None)
-    if revision is None:
-        abort(404)
-    return render_template(
-        "returns/revision.html",
-        project=mreturn.project,
-        quarter=mreturn.project.year.quarter(mreturn.quarter),
-        mreturn=mreturn,
-        revision=revision,
-        answers=service.revision_answers(mreturn.project, revision),
-        back=url_for("csu.return_review", return_id=mreturn.id),
-    )
+    return revision_page(mreturn, number, back=url_for("csu.return_review", return_id=mreturn.id))
 
 
 def return_compare(return_id: int):
     mreturn = load_return(return_id)
-    older, newer = service.revisions_to_compare(
-        mreturn, request.args.get("from", type=int), request.args.get("to", type=int)
-    )
-    if older is None:
-        abort(404)
-    return render_template(
-        "returns/compare.html",
-        project=mreturn.project,
-        quarter=mreturn.project.year.quarter(mreturn.quarter),
-        mreturn=mreturn,
-        older=older,
-        newer=newer,
-        rows=service.compare_revisions(mreturn.project, older, newer),
-        back=url_for("csu.return_review", return_id=mreturn.id),
-    )
+    return compare_page(mreturn, back=url_for("csu.return_review", return_id=mreturn.id))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
+from typing import Protocol
 
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
@@ -89,6 +91,13 @@ class PoundsInput:
         field.pence = pence
 
 
+class FieldMessage(Protocol):
+    """An answer still needed, as the returns service reports it: the field's name and its message."""
+
+    name: str
+    message: str
+
+
 EDITOR = re.compile(r"^[0-9a-f]{16,32}$")
 
 
@@ -114,15 +123,11 @@ class ReturnSectionForm(FlaskForm):
     def continuing(self) -> bool:
         return bool(self.save_continue.data)
 
-    def require(self, *names: str, messages: dict[str, str]) -> bool:
-        """On 'Save and continue' every named answer is needed; returns False when one is blank."""
-        ok = True
-        for name in names:
-            field = self[name]
-            if not field.errors and not (field.data or "").strip():
-                field.errors = [*field.errors, messages[name]]
-                ok = False
-        return ok
+    def require(self, unanswered: Sequence[FieldMessage]) -> bool:
+        """On 'Save and continue': each answer the service says is still needed gets its message beside it."""
+        for item in unanswered:
+            self[item.name].errors = [*self[item.name].errors, item.message]
+        return not unanswered
 
 
 def outputs_form(project, previous, *, formdata=None, mreturn=None, version: int = 0):

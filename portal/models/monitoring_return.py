@@ -158,3 +158,25 @@ class ReturnRevision(Model):
 
     monitoring_return: Mapped[MonitoringReturn] = relationship(back_populates="revisions")
     submitted_by: Mapped[User | None] = relationship()
+
+    @classmethod
+    def snapshot(
+        cls, mreturn: MonitoringReturn, *, number: int, at: datetime, by_id: int | None, submission_key: str | None
+    ) -> ReturnRevision:
+        """Exactly what the return says now: each measure's value by the measure's name, the spend and
+        every written answer. Submitting and importing a return both keep it this way."""
+        return cls(
+            monitoring_return=mreturn,
+            number=number,
+            submission_key=submission_key,
+            values={value.measure.name: str(value.value) for value in mreturn.values if value.value is not None},
+            spend_pence=mreturn.spend_pence,
+            spend_explanation=mreturn.spend_explanation,
+            progress=mreturn.progress,
+            case_study=mreturn.case_study,
+            challenges=mreturn.challenges,
+            partner_rag=mreturn.partner_rag,
+            partner_rag_reason=mreturn.partner_rag_reason,
+            submitted_at=at,
+            submitted_by_id=by_id,
+        )

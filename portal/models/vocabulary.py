@@ -26,7 +26,8 @@ RAG_MEANINGS = {
 }
 RAG_TAG_CLASSES = {GREEN: "govuk-tag--green", AMBER: "govuk-tag--orange", RED: "govuk-tag--red"}
 NO_RAG_LABEL = "None"
-SELECT_RAG = "Select Green, Amber or Red"
+SELECT_RAG = "Select Green, Amber or Red"  # beside the question
+SELECT_A_RATING = "Select a rating: Green, Amber or Red"  # in the list of answers still needed
 
 # The delivery RAG: Green at GREEN_FROM % of target to date or more, Amber at AMBER_FROM % or more, else Red.
 GREEN_FROM = Decimal("90.0")

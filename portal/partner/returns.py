@@ -7,32 +7,36 @@ based on, and a stale one is refused with what changed, keeping what was typed o
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from ..auth.keep_text import is_autosave, keeps_text
+from ..auth.keep_text import keeps_text
 from ..auth.loaders import load_project
 from ..calendar import uk_time
 from ..extensions import db
-from ..forms.returns import NarrativeForm, SpendForm, SubmitReturnForm, outputs_form, plain_pounds
-from ..models import MonitoringReturn, Project, ReturnRevision
+from ..forms.returns import (
+    NarrativeForm,
+    ReturnSectionForm,
+    SpendForm,
+    SubmitReturnForm,
+    outputs_form,
+    plain_pounds,
+)
+from ..htmx import is_autosave
+from ..models import MonitoringReturn, Project
+from ..models.vocabulary import QUARTERS, SECTION_TITLES
+from ..revision_pages import compare_page, revision_page
 from ..services import returns as service
 from ..services.personal_data import findings_for
-
-SECTIONS = ("outputs", "spend", "narrative")
-SECTION_TITLES = {"outputs": "Outputs", "spend": "Spend", "narrative": "Progress and rating"}
-NEXT_PAGE = {
-    "outputs": "partner.return_spend",
-    "spend": "partner.return_narrative",
-    "narrative": "partner.return_check",
-}
 
 
 def _load(project_id: int, quarter: int):
     """The partner's own project and an open quarter (404 otherwise), with its return if one exists."""
     project = load_project(project_id, check=Project.can_edit_returns)
-    if quarter not in (1, 2, 3, 4) or not service.quarter_is_open(project, quarter):
+    if quarter not in QUARTERS or not service.quarter_is_open(project, quarter):
         abort(404)
     return project, service.find_return(project, quarter)
 
@@ -46,28 +50,6 @@ def _version(mreturn: MonitoringReturn | None) -> int:
     return mreturn.version if mreturn else 0
 
 
-def _section_states(project, mreturn) -> dict[str, str]:
-    missing = {section for section, _ in service.missing_answers(project, mreturn)}
-    started = mreturn is not None
-    states = {}
-    for section in SECTIONS:
-        if section not in missing:
-            states[section] = "Completed"
-        elif started and _section_started(section, project, mreturn):
-            states[section] = "In progress"
-        else:
-            states[section] = "Not started"
-    return states
-
-
-def _section_started(section: str, project, mreturn) -> bool:
-    if section == "outputs":
-        return any(value.value is not None for value in mreturn.values)
-    if section == "spend":
-        return mreturn.spend_pence is not None
-    return any(getattr(mreturn, name) for name in ("progress", "case_study", "challenges", "partner_rag"))
-
-
 def return_overview(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
     return render_template(
@@ -75,7 +57,7 @@ def return_overview(project_id: int, quarter: int):
         project=project,
         quarter=project.year.quarter(quarter),
         mreturn=mreturn,
-        states=_section_states(project, mreturn),
+        states=service.section_states(project, mreturn),
         titles=SECTION_TITLES,
         missing=service.missing_answers(project, mreturn),
         review_history=service.review_history(mreturn),
@@ -100,193 +82,164 @@ def _respond(template: str, project, quarter: int, mreturn, form, status: int, *
     )
 
 
-def _saved(project, quarter: int, mreturn: MonitoringReturn, section: str, form):
-    db.session.commit()
-    if is_autosave():
-        return render_template(
-            "partner/_autosave_status.html",
-            message=f"Draft saved at {uk_time(mreturn.updated_at)}",
-            version=mreturn.version,
-        )
-    if form.continuing:
-        return redirect(url_for(NEXT_PAGE[section], project_id=project.id, quarter=quarter))
-    flash(f"Your answers were saved at {uk_time(mreturn.updated_at)}. You can come back to them at any time.")
-    return redirect(url_for("partner.return_overview", project_id=project.id, quarter=quarter))
+# -- the three section pages: one way of working, three descriptions ------------------------------
 
 
-def _not_saved(form, message: str, current: MonitoringReturn | None, status: int):
-    """Keep what was typed; offer the version now saved so a deliberate second save wins."""
-    db.session.rollback()
-    form.form_errors.append(message)
-    form.http_status = status
-    if current is not None:
-        form.version.data = str(current.version)
-    if is_autosave():
-        return render_template("partner/_autosave_status.html", message=message, failed=True), status
-    return None
-
-
-def _check_version(form) -> None:
-    if form.version_number is None:
-        form.form_errors.append("Something went wrong with the form: go back to the return and try again")
-
-
-def _status(form) -> int:
-    """422 for answers that need correcting, 409 when the return changed or is locked."""
-    return getattr(form, "http_status", 422)
-
-
-def _invalid_autosave(form):
-    fields = [field.label.text for field in form if field.errors]
-    message = "Draft not saved: check " + ", ".join(fields) if fields else "Draft not saved"
-    return render_template("partner/_autosave_status.html", message=message, failed=True), 422
-
-
-def _save_section(project, quarter: int, form, section: str, save, posted: dict):
-    """Save a section; a conflict or a locked return becomes a message on the page (None is returned)."""
-    try:
-        saved = save()
-    except service.ReturnConflict:
-        db.session.rollback()
-        current = service.find_return(project, quarter)
-        conflict = service.ReturnConflict(current, service.differences(project, current, posted))
-        return _not_saved(form, str(conflict), current, 409)
-    except service.ReturnError as error:
-        return _not_saved(form, str(error), None, 409)
-    return _saved(project, quarter, saved, section, form)
-
-
-@keeps_text
-def return_outputs(project_id: int, quarter: int):
-    project, mreturn = _load(project_id, quarter)
-    previous = service.previous_return(project, quarter)
-    if request.method == "GET":
-        form = outputs_form(project, previous, mreturn=mreturn, version=_version(mreturn))
-        return _respond("partner/return_outputs.html", project, quarter, mreturn, form, 200, previous=previous)
+def _outputs_form(project, mreturn, formdata, previous) -> ReturnSectionForm:
+    if formdata is None:
+        return outputs_form(project, previous, mreturn=mreturn, version=_version(mreturn))
     # A measure id that is not one of this project's is a tampered form.
     allowed = {f"m{measure.id}" for measure in project.measures}
-    if any(key.startswith("m") and key[1:].isdigit() and key not in allowed for key in request.form):
+    if any(key.startswith("m") and key[1:].isdigit() and key not in allowed for key in formdata):
         abort(404)
-    form = outputs_form(project, previous, formdata=request.form, mreturn=mreturn)
-    if form.validate() and form.version_number is not None:
-        required = [f"m{measure.id}" for measure in project.measures]
-        if not form.continuing or form.require(
-            *required, messages={f"m{m.id}": f"Enter {m.name.lower()}" for m in project.measures}
-        ):
-            values = {measure.id: form[f"m{measure.id}"].parsed for measure in project.measures}
-            posted = {f"m{measure_id}": value for measure_id, value in values.items()}
-            result = _save_section(
-                project,
-                quarter,
-                form,
-                "outputs",
-                lambda: service.save_outputs(
-                    project, quarter, values, version=form.version_number, by=current_user, editor=form.editor_token
-                ),
-                posted,
-            )
-            if result is not None:
-                return result
-    if is_autosave():
-        return _invalid_autosave(form)
-    _check_version(form)
-    return _respond("partner/return_outputs.html", project, quarter, mreturn, form, _status(form), previous=previous)
+    return outputs_form(project, previous, formdata=formdata, mreturn=mreturn)
 
 
-@keeps_text
-def return_spend(project_id: int, quarter: int):
-    project, mreturn = _load(project_id, quarter)
+def _spend_form(project, mreturn, formdata, **context) -> ReturnSectionForm:
     max_pence = current_app.config["MAX_QUARTER_SPEND_PENCE"]
-    before, quarters = service.reported_spend_before(project, quarter)
-    context = {"spend_before": before, "quarters_before": quarters}
-    if request.method == "GET":
-        form = SpendForm(
-            max_pence=max_pence,
-            data={
-                "version": str(_version(mreturn)),
-                "spend": plain_pounds(mreturn.spend_pence) if mreturn else "",
-                "spend_explanation": mreturn.spend_explanation if mreturn else "",
-            },
-        )
-        return _respond("partner/return_spend.html", project, quarter, mreturn, form, 200, **context)
-    form = SpendForm(formdata=request.form, max_pence=max_pence)
-    if form.validate() and form.version_number is not None:
-        spend = form.spend.pence
-        reason = service.spend_explanation_reason(project, quarter, spend)
-        complete = True
-        if form.continuing:
-            complete = form.require("spend", messages={"spend": "Enter the spend in the quarter, like 2500.00"})
-        # A draft may keep its spend while the explanation is written later; moving on needs it.
-        if reason and not form.spend_explanation.data and form.continuing:
-            form.spend_explanation.errors = [reason]
-            complete = False
-        if complete:
-            result = _save_section(
-                project,
-                quarter,
-                form,
-                "spend",
-                lambda: service.save_spend(
-                    project,
-                    quarter,
-                    spend,
-                    form.spend_explanation.data,
-                    version=form.version_number,
-                    by=current_user,
-                    editor=form.editor_token,
-                ),
-                {"spend_pence": spend, "spend_explanation": form.spend_explanation.data},
-            )
-            if result is not None:
-                return result
-    if is_autosave():
-        return _invalid_autosave(form)
-    _check_version(form)
-    return _respond("partner/return_spend.html", project, quarter, mreturn, form, _status(form), **context)
+    if formdata is not None:
+        return SpendForm(formdata=formdata, max_pence=max_pence)
+    saved = {
+        "version": str(_version(mreturn)),
+        "spend": plain_pounds(mreturn.spend_pence) if mreturn else "",
+        "spend_explanation": mreturn.spend_explanation if mreturn else "",
+    }
+    return SpendForm(max_pence=max_pence, data=saved)
 
 
 NARRATIVE_ANSWERS = ("progress", "case_study", "challenges", "partner_rag", "partner_rag_reason")
 
 
+def _narrative_form(project, mreturn, formdata) -> ReturnSectionForm:
+    if formdata is not None:
+        return NarrativeForm(formdata=formdata)
+    saved = {"version": str(_version(mreturn))}
+    if mreturn is not None:
+        saved.update({name: getattr(mreturn, name) or "" for name in NARRATIVE_ANSWERS})
+    return NarrativeForm(data=saved)
+
+
+def _spend_so_far(project, quarter: int) -> dict:
+    before, quarters = service.reported_spend_before(project, quarter)
+    return {"spend_before": before, "quarters_before": quarters}
+
+
+@dataclass(frozen=True)
+class Section:
+    """What differs between the outputs, spend and narrative pages; `_section` does the rest."""
+
+    name: str
+    template: str
+    next_page: str  # where Save and continue goes
+    form: Callable[..., ReturnSectionForm]  # (project, mreturn, formdata, **context); no formdata: as saved
+    answers: Callable[[Project, ReturnSectionForm], dict[str, object]]  # posted, by their names on the page
+    save: Callable[..., MonitoringReturn]  # (project, quarter, answers, *, version, by, editor)
+    context: Callable[[Project, int], dict] = lambda project, quarter: {}
+
+
+OUTPUTS = Section(
+    name="outputs",
+    template="partner/return_outputs.html",
+    next_page="partner.return_spend",
+    form=_outputs_form,
+    answers=lambda project, form: {f"m{m.id}": form[f"m{m.id}"].parsed for m in project.measures},
+    save=lambda project, quarter, answers, **who: service.save_outputs(
+        project, quarter, {m.id: answers[f"m{m.id}"] for m in project.measures}, **who
+    ),
+    context=lambda project, quarter: {"previous": service.previous_return(project, quarter)},
+)
+SPEND = Section(
+    name="spend",
+    template="partner/return_spend.html",
+    next_page="partner.return_narrative",
+    form=_spend_form,
+    answers=lambda project, form: {"spend": form.spend.pence, "spend_explanation": form.spend_explanation.data},
+    save=lambda project, quarter, answers, **who: service.save_spend(
+        project, quarter, answers["spend"], answers["spend_explanation"], **who
+    ),
+    context=_spend_so_far,
+)
+NARRATIVE = Section(
+    name="narrative",
+    template="partner/return_narrative.html",
+    next_page="partner.return_check",
+    form=_narrative_form,
+    answers=lambda project, form: {name: form[name].data or None for name in NARRATIVE_ANSWERS},
+    save=service.save_narrative,
+)
+
+
+def _section(section: Section, project_id: int, quarter: int):
+    """A section's page. Its answers are saved and the partner moves on; or the page is shown again with
+    what to correct (422) or why they were not saved (409). An autosave is answered with a status fragment."""
+    project, mreturn = _load(project_id, quarter)
+    context = section.context(project, quarter)
+    if request.method == "GET":
+        form = section.form(project, mreturn, None, **context)
+        return _respond(section.template, project, quarter, mreturn, form, 200, **context)
+    form = section.form(project, mreturn, request.form, **context)
+    saved, status = _save(section, project, quarter, form)
+    if is_autosave():
+        return _autosave_status(form, saved, status)
+    if saved is None:
+        return _respond(section.template, project, quarter, mreturn, form, status, **context)
+    if form.continuing:
+        return redirect(url_for(section.next_page, project_id=project.id, quarter=quarter))
+    flash(f"Your answers were saved at {uk_time(saved.updated_at)}. You can come back to them at any time.")
+    return redirect(url_for("partner.return_overview", project_id=project.id, quarter=quarter))
+
+
+def _save(section: Section, project, quarter: int, form) -> tuple[MonitoringReturn | None, int]:
+    """(the return, saved and committed, 200); or (None, 422) with what to correct, or (None, 409) with why
+    the service refused, keeping what was typed."""
+    if not form.validate() or form.version_number is None:
+        if form.version_number is None:
+            form.form_errors.append("Something went wrong with the form: go back to the return and try again")
+        return None, 422
+    answers = section.answers(project, form)
+    # A draft may keep blanks; Save and continue needs every required answer of the page.
+    if form.continuing and not form.require(service.unanswered(project, quarter, answers, section.name)):
+        return None, 422
+    try:
+        saved = section.save(
+            project, quarter, answers, version=form.version_number, by=current_user, editor=form.editor_token
+        )
+    except service.ReturnError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        if isinstance(error, service.ReturnConflict) and error.current is not None:
+            form.version.data = str(error.current.version)  # so a deliberate second save wins
+        return None, 409
+    db.session.commit()
+    return saved, 200
+
+
+def _autosave_status(form, saved: MonitoringReturn | None, status: int):
+    """The fragment an autosave swaps into #autosave-status; a saved one moves the form to the new version."""
+    if saved is not None:
+        message = f"Draft saved at {uk_time(saved.updated_at)}"
+        return render_template("partner/_autosave_status.html", message=message, version=saved.version)
+    if status == 409:
+        message = form.form_errors[-1]
+    else:
+        fields = [field.label.text for field in form if field.errors]
+        message = "Draft not saved: check " + ", ".join(fields) if fields else "Draft not saved"
+    return render_template("partner/_autosave_status.html", message=message, failed=True), status
+
+
+@keeps_text
+def return_outputs(project_id: int, quarter: int):
+    return _section(OUTPUTS, project_id, quarter)
+
+
+@keeps_text
+def return_spend(project_id: int, quarter: int):
+    return _section(SPEND, project_id, quarter)
+
+
 @keeps_text
 def return_narrative(project_id: int, quarter: int):
-    project, mreturn = _load(project_id, quarter)
-    if request.method == "GET":
-        data = {"version": str(_version(mreturn))}
-        if mreturn is not None:
-            data.update({name: getattr(mreturn, name) or "" for name in NARRATIVE_ANSWERS})
-        form = NarrativeForm(data=data)
-        return _respond("partner/return_narrative.html", project, quarter, mreturn, form, 200)
-    form = NarrativeForm(formdata=request.form)
-    if form.validate() and form.version_number is not None:
-        complete = not form.continuing or form.require(
-            "progress",
-            "partner_rag",
-            "partner_rag_reason",
-            messages={
-                "progress": "Enter the progress this quarter",
-                "partner_rag": "Select Green, Amber or Red",
-                "partner_rag_reason": "Enter the reason for your rating",
-            },
-        )
-        if complete:
-            answers = {name: form[name].data or None for name in NARRATIVE_ANSWERS}
-            result = _save_section(
-                project,
-                quarter,
-                form,
-                "narrative",
-                lambda: service.save_narrative(
-                    project, quarter, answers, version=form.version_number, by=current_user, editor=form.editor_token
-                ),
-                answers,
-            )
-            if result is not None:
-                return result
-    if is_autosave():
-        return _invalid_autosave(form)
-    _check_version(form)
-    return _respond("partner/return_narrative.html", project, quarter, mreturn, form, _status(form))
+    return _section(NARRATIVE, project_id, quarter)
 
 
 def _findings(mreturn: MonitoringReturn | None):
@@ -296,64 +249,57 @@ def _findings(mreturn: MonitoringReturn | None):
     return findings_for(fields)
 
 
+def _submittable(form, findings) -> bool:
+    """The form is whole, and the partner has confirmed that answers which look personal are not."""
+    key = form.submission_key.data or ""
+    if not (form.validate() and (form.version.data or "").isdigit() and 16 <= len(key) <= 64):
+        form.form_errors.append("Something went wrong with the form: go back to the return and try again")
+        return False
+    if findings and not form.confirm_no_personal_data.data:
+        form.confirm_no_personal_data.errors = [
+            "Confirm that you have checked these answers contain no personal information"
+        ]
+        return False
+    return True
+
+
+def _check_page(project, quarter: int, mreturn, form, status: int):
+    return _respond(
+        "partner/return_check.html",
+        project,
+        quarter,
+        mreturn,
+        form,
+        status,
+        findings=_findings(mreturn),
+        missing=service.missing_answers(project, mreturn),
+        answers=service.current_answers(project, mreturn),
+    )
+
+
 @keeps_text
 def return_check(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
-    findings = _findings(mreturn)
-    missing = service.missing_answers(project, mreturn)
-    status = 200
     if request.method == "GET":
         form = SubmitReturnForm(data={"version": str(_version(mreturn)), "submission_key": secrets.token_hex(16)})
-    else:
-        form = SubmitReturnForm(formdata=request.form)
-        key = form.submission_key.data or ""
-        if not (form.validate() and form.version.data and form.version.data.isdigit() and 16 <= len(key) <= 64):
-            form.form_errors.append("Something went wrong with the form: go back to the return and try again")
-            status = 422
-        elif findings and not form.confirm_no_personal_data.data:
-            form.confirm_no_personal_data.errors = [
-                "Confirm that you have checked these answers contain no personal information"
-            ]
-            status = 422
-        else:
-            try:
-                result = service.submit_return(
-                    project, quarter, version=int(form.version.data), submission_key=key, by=current_user
-                )
-            except service.ReturnConflict:
-                db.session.rollback()
-                current = service.find_return(project, quarter)
-                form.form_errors.append(
-                    "This return was changed after you opened this page. Check the answers below, then submit again."
-                )
-                mreturn, findings, missing = current, _findings(current), service.missing_answers(project, current)
-                form.version.data = str(_version(current))
-                status = 409
-            except service.ReturnError as error:
-                db.session.rollback()
-                form.form_errors.append(str(error))
-                status = 409
-            else:
-                db.session.commit()
-                return redirect(
-                    url_for(
-                        "partner.return_submitted",
-                        project_id=project.id,
-                        quarter=quarter,
-                        revision=result.revision.number,
-                    )
-                )
-    return render_template(
-        "partner/return_check.html",
-        project=project,
-        quarter=project.year.quarter(quarter),
-        mreturn=mreturn,
-        form=form,
-        findings=findings,
-        missing=missing,
-        answers=service.current_answers(project, mreturn),
-        locked=_locked(project, mreturn),
-    ), status
+        return _check_page(project, quarter, mreturn, form, 200)
+    form = SubmitReturnForm(formdata=request.form)
+    if not _submittable(form, _findings(mreturn)):
+        return _check_page(project, quarter, mreturn, form, 422)
+    try:
+        result = service.submit_return(
+            project, quarter, version=int(form.version.data), submission_key=form.submission_key.data, by=current_user
+        )
+    except service.ReturnError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        if isinstance(error, service.ReturnConflict):  # the answers as saved now, to check again
+            mreturn = error.current
+            form.version.data = str(_version(mreturn))
+        return _check_page(project, quarter, mreturn, form, 409)
+    db.session.commit()
+    revision = result.revision.number
+    return redirect(url_for("partner.return_submitted", project_id=project.id, quarter=quarter, revision=revision))
 
 
 def return_submitted(project_id: int, quarter: int, revision: int):
@@ -369,41 +315,13 @@ def return_submitted(project_id: int, quarter: int, revision: int):
     )
 
 
-def _revision_or_404(mreturn: MonitoringReturn | None, number: int) -> ReturnRevision:
-    older, _ = service.revisions_to_compare(mreturn, number, number)
-    if older is None:
-        abort(404)
-    return older
-
-
 def return_revision(project_id: int, quarter: int, number: int):
     project, mreturn = _load(project_id, quarter)
-    revision = _revision_or_404(mreturn, number)
-    return render_template(
-        "returns/revision.html",
-        project=project,
-        quarter=project.year.quarter(quarter),
-        mreturn=mreturn,
-        revision=revision,
-        answers=service.revision_answers(project, revision),
-        back=url_for("partner.return_overview", project_id=project.id, quarter=quarter),
+    return revision_page(
+        mreturn, number, back=url_for("partner.return_overview", project_id=project.id, quarter=quarter)
     )
 
 
 def return_compare(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
-    older, newer = service.revisions_to_compare(
-        mreturn, request.args.get("from", type=int), request.args.get("to", type=int)
-    )
-    if older is None:
-        abort(404)
-    return render_template(
-        "returns/compare.html",
-        project=project,
-        quarter=project.year.quarter(quarter),
-        mreturn=mreturn,
-        older=older,
-        newer=newer,
-        rows=service.compare_revisions(project, older, newer),
-        back=url_for("partner.return_overview", project_id=project.id, quarter=quarter),
-    )
+    return compare_page(mreturn, back=url_for("partner.return_overview", project_id=project.id, quarter=quarter))

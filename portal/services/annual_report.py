@@ -1,7 +1,8 @@
 """The year's annual-report tables: what the printable page and the Word document both say.
 
 Every figure comes from services/delivery.py and services/figures.py, so the report says what the
-overview says; only approved progress text is published.
+overview says; only approved progress text is published. Every sentence the report prints about a
+project or the year is built here, once, so the page and the .docx cannot disagree.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 
-from ..models import FinancialYear
+from ..models import FinancialYear, MonitoringReturn, Project
 from ..models.vocabulary import COMBINE_LATEST, QUARTERS
 from ..money import format_pence
 from ..quantities import format_quantity
@@ -27,10 +28,49 @@ if TYPE_CHECKING:  # python-docx is imported only when a document is written
 MEASURE_HEADERS = ["Measure", "Q1", "Q2", "Q3", "Q4", "Total", "Annual target", "% of target"]
 
 
+PROVISIONAL_NOTE = "Figures marked * are provisional: submitted, not yet approved."
+NO_MEASURES = "No output measures have been agreed for this project."
+# What is missing, said as still to come in an open year and as settled once the year is closed.
+NOTHING_REPORTED = "Nothing has been reported for this project yet."
+NOTHING_REPORTED_CLOSED = "Nothing was reported for this project before the year was closed."
+
+
+def quarter_list(quarters: Sequence[int]) -> str:
+    """Quarters as a reader says them: "Q2", "Q1 and Q2", "Q1, Q2 and Q3"."""
+    names = [f"Q{quarter}" for quarter in quarters]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+@dataclass
+class ProjectReport:
+    """A project as the report tells it: its figures, its approved progress and why any progress is missing.
+
+    `notes` always says something when `progress` is empty, so no project is left without a word.
+    """
+
+    delivery: ProjectDelivery
+    progress: list[tuple[int, str]]
+    notes: list[str]
+    has_reported: bool  # a return of the project is submitted or approved
+
+    @property
+    def project(self) -> Project:
+        return self.delivery.project
+
+    @property
+    def outputs_note(self) -> str | None:
+        return None if self.delivery.measures else NO_MEASURES
+
+    @property
+    def shows_outputs(self) -> bool:
+        """An outputs table only when a figure can be in it: a table of blanks tells the reader nothing."""
+        return self.has_reported and bool(self.delivery.measures)
+
+
 @dataclass
 class StreamSection:
     figures: StreamFigures
-    projects: list[ProjectDelivery] = field(default_factory=list)
+    projects: list[ProjectReport] = field(default_factory=list)
 
     @property
     def remainder_label(self) -> str:
@@ -48,22 +88,60 @@ class AnnualReport:
     streams: list[StreamSection]
 
     @property
-    def projects(self) -> list[ProjectDelivery]:
-        return [delivery for section in self.streams for delivery in section.projects]
+    def projects(self) -> list[ProjectReport]:
+        return [entry for section in self.streams for entry in section.projects]
 
     @property
     def has_provisional(self) -> bool:
-        return any(any(figures.provisional) for delivery in self.projects for figures in delivery.measures)
+        return any(any(figures.provisional) for entry in self.projects for figures in entry.delivery.measures)
+
+    @property
+    def provisional_note(self) -> str | None:
+        return PROVISIONAL_NOTE if self.has_provisional else None
+
+    @property
+    def no_returns_warning(self) -> str | None:
+        """Said at the top when the year has awards but not one submitted or approved return."""
+        if not self.projects or any(entry.has_reported for entry in self.projects):
+            return None
+        if self.year.is_closed:
+            missing = f"No returns were submitted for {self.year.label} before it was closed"
+        else:
+            missing = f"No returns have been submitted for {self.year.label} yet"
+        return f"{missing}: the tables below show awards only."
 
 
-def approved_progress(delivery: ProjectDelivery) -> list[tuple[int, str]]:
-    """The progress text of each approved return, by quarter; submitted or draft text is not published."""
-    found = []
-    for quarter in QUARTERS:
-        mreturn = delivery.returns.get(quarter)
-        if mreturn is not None and mreturn.is_approved and mreturn.progress and mreturn.progress.strip():
-            found.append((quarter, mreturn.progress.strip()))
-    return found
+def _has_progress(mreturn: MonitoringReturn) -> bool:
+    return bool(mreturn.progress and mreturn.progress.strip())
+
+
+def _no_progress_sentence(quarters: list[int]) -> str:
+    if len(quarters) == 1:
+        return f"The approved {quarter_list(quarters)} return has no progress text."
+    return f"The approved {quarter_list(quarters)} returns have no progress text."
+
+
+def _awaiting_sentence(quarters: list[int], *, closed: bool) -> str:
+    if closed:
+        return f"{quarter_list(quarters)} submitted, not approved before the year was closed."
+    return f"{quarter_list(quarters)} submitted, awaiting approval."
+
+
+def project_report(delivery: ProjectDelivery) -> ProjectReport:
+    """Approved progress by quarter, and a sentence for each reported quarter whose progress is not published."""
+    closed = delivery.project.year.is_closed
+    returns = [delivery.returns[quarter] for quarter in QUARTERS if quarter in delivery.returns]
+    if not any(mreturn.is_reported for mreturn in returns):
+        nothing = NOTHING_REPORTED_CLOSED if closed else NOTHING_REPORTED
+        return ProjectReport(delivery, progress=[], notes=[nothing], has_reported=False)
+    approved = [mreturn for mreturn in returns if mreturn.is_approved]
+    progress = [(mreturn.quarter, (mreturn.progress or "").strip()) for mreturn in approved if _has_progress(mreturn)]
+    notes = []
+    if silent := [mreturn.quarter for mreturn in approved if not _has_progress(mreturn)]:
+        notes.append(_no_progress_sentence(silent))
+    if awaiting := [mreturn.quarter for mreturn in returns if mreturn.is_provisional]:
+        notes.append(_awaiting_sentence(awaiting, closed=closed))
+    return ProjectReport(delivery, progress=progress, notes=notes, has_reported=True)
 
 
 def build_annual_report(year: FinancialYear) -> AnnualReport:
@@ -72,7 +150,7 @@ def build_annual_report(year: FinancialYear) -> AnnualReport:
     for delivery in year_delivery(year):  # ordered by project id: the order the awards were set up in
         section = sections.get(delivery.project.funding_stream_id)
         if section is not None:
-            section.projects.append(delivery)
+            section.projects.append(project_report(delivery))
     return AnnualReport(year=year, partnership=current_app.config["PARTNERSHIP_NAME"], streams=list(sections.values()))
 
 
@@ -129,15 +207,17 @@ def annual_report_document(report: AnnualReport) -> WordDocument:
     document.core_properties.title = title
     document.core_properties.author = report.partnership
     document.add_heading(title, level=0)
+    if report.no_returns_warning:
+        document.add_paragraph().add_run(report.no_returns_warning).bold = True
     for section in report.streams:
         _add_stream(document, report, section)
     if not report.projects:
         return document
     document.add_heading("Projects", level=1)
-    if report.has_provisional:
-        document.add_paragraph("Figures marked * are provisional: submitted, not yet approved.")
-    for delivery in report.projects:
-        _add_project(document, delivery)
+    if report.provisional_note:
+        document.add_paragraph(report.provisional_note)
+    for entry in report.projects:
+        _add_project(document, entry)
     return document
 
 
@@ -150,7 +230,7 @@ def _add_stream(document: WordDocument, report: AnnualReport, section: StreamSec
     _docx_table(
         document,
         ["Organisation", "Project Name", "Amount"],
-        [[d.project.organisation.name, d.project.name, format_pence(d.project.amount_pence)] for d in section.projects],
+        [[e.project.organisation.name, e.project.name, format_pence(e.project.amount_pence)] for e in section.projects],
         numeric_from=2,
         footer=[
             ["Total awarded", "", format_pence(section.figures.awarded_pence)],
@@ -160,19 +240,26 @@ def _add_stream(document: WordDocument, report: AnnualReport, section: StreamSec
     document.add_paragraph(xml_safe(remainder_sentence(report, section)))
 
 
-def _add_project(document: WordDocument, delivery: ProjectDelivery) -> None:
-    """A project: its award, its outputs by quarter and its approved progress."""
-    project = delivery.project
+def _add_project(document: WordDocument, entry: ProjectReport) -> None:
+    """A project: its award, its outputs by quarter and its approved progress, or what is missing."""
+    project = entry.project
     document.add_heading(xml_safe(f"{project.organisation.name}: {project.name}"), level=2)
     document.add_paragraph(
         xml_safe(f"Award {format_pence(project.amount_pence)} from the {project.funding_stream.name}.")
     )
-    if delivery.measures:
-        rows = [_measure_cells(figures) for figures in delivery.measures]
+    if entry.outputs_note:
+        document.add_paragraph(entry.outputs_note)
+    if entry.shows_outputs:
+        rows = [_measure_cells(figures) for figures in entry.delivery.measures]
         _docx_table(document, MEASURE_HEADERS, rows, numeric_from=1)
-    else:
-        document.add_paragraph("No output measures have been agreed for this project.")
-    _add_progress(document, delivery)
+    if entry.has_reported:
+        document.add_heading("Progress", level=3)
+    for quarter, narrative in entry.progress:
+        paragraph = document.add_paragraph()
+        paragraph.add_run(f"Q{quarter}: ").bold = True
+        paragraph.add_run(xml_safe(narrative))
+    for note in entry.notes:
+        document.add_paragraph(note)
 
 
 def _measure_cells(figures: MeasureFigures) -> list[str]:
@@ -188,14 +275,3 @@ def _measure_cells(figures: MeasureFigures) -> list[str]:
         format_quantity(figures.measure.annual_target),
         f"{figures.pct_of_target}%" if figures.pct_of_target is not None else "",
     ]
-
-
-def _add_progress(document: WordDocument, delivery: ProjectDelivery) -> None:
-    document.add_heading("Progress", level=3)
-    progress = approved_progress(delivery)
-    for quarter, narrative in progress:
-        paragraph = document.add_paragraph()
-        paragraph.add_run(f"Q{quarter}: ").bold = True
-        paragraph.add_run(xml_safe(narrative))
-    if not progress:
-        document.add_paragraph("No approved return has reported progress yet.")

@@ -3,6 +3,7 @@ immutable revisions, and the CSU's review. Services flush; the view commits once
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -17,10 +18,19 @@ from ..extensions import db
 from ..models import AuditEvent, MeasureValue, MonitoringReturn, Project, ReturnRevision
 from ..models.types import utcnow
 from ..models.vocabulary import (
+    ANSWER_LABELS,
     APPROVED,
     CHANGES_REQUESTED,
+    COMPLETED,
     DRAFT,
+    IN_PROGRESS,
     NARRATIVE_FIELDS,
+    RATING_LABEL,
+    SECTION_NOT_STARTED,
+    SECTIONS,
+    SELECT_A_RATING,
+    SELECT_RAG,
+    SPEND_LABEL,
     SUBMITTED,
     rag_label,
 )
@@ -28,25 +38,50 @@ from ..money import format_pence
 from ..quantities import format_quantity
 from . import audit
 
+# The one list of what a return needs: Save and continue checks a section's answers against it, and
+# the overview and Check your answers list what is still blank. By the answer's name on its page:
+# (section, message beside the field, message in the list of answers still needed). Every output
+# measure is needed too ("Enter referrals"). The spend's explanation is needed only when the spend is
+# far from the profile, and the message beside it (None here) says why.
+REQUIRED_ANSWERS: dict[str, tuple[str, str | None, str]] = {
+    "spend": ("spend", "Enter the spend in the quarter, like 2500.00", "Enter the spend in the quarter"),
+    "spend_explanation": ("spend", None, "Explain the spend to date"),
+    "progress": ("narrative", "Enter the progress this quarter", "Enter the progress this quarter"),
+    "partner_rag": ("narrative", SELECT_RAG, SELECT_A_RATING),
+    "partner_rag_reason": ("narrative", "Enter the reason for your rating", "Enter the reason for your rating"),
+}
+
 
 class ReturnError(Exception):
     """A change the return's state does not allow; the message is for the person."""
 
 
 class ReturnConflict(ReturnError):
-    """The form was based on an older version than the one saved."""
+    """The form was based on an older version than the one saved: `current` is the return as saved now,
+    `differences` its answers that differ from those posted."""
 
-    def __init__(self, current: MonitoringReturn | None, differences: list[str]):
+    def __init__(self, current: MonitoringReturn | None, differences: list[str], message: str | None = None):
         who = current.updated_by.name or current.updated_by.email if current and current.updated_by else "Someone"
         when = f" at {uk_time(current.updated_at)}" if current is not None else ""
         listed = "; ".join(differences) if differences else "no answer you typed"
         super().__init__(
-            f"Your changes have not been saved. {who} saved this return{when} after you opened it. "
+            message
+            or f"Your changes have not been saved. {who} saved this return{when} after you opened it. "
             f"Saved answers that differ from yours: {listed}. Your answers are still below: "
             "check them, then save again to keep them."
         )
         self.current = current
         self.differences = differences
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """A required answer still blank: where it is, the message beside it, and the one in the list."""
+
+    section: str
+    name: str
+    message: str
+    summary: str
 
 
 @dataclass
@@ -87,7 +122,7 @@ def reported_spend_before(project: Project, quarter: int) -> tuple[int, int]:
             MonitoringReturn.is_reported,
         )
     ).one()
-    return int(spend), int(count)
+    return int(spend or 0), int(count)
 
 
 def spend_explanation_reason(project: Project, quarter: int, spend_pence: int | None) -> str | None:
@@ -111,31 +146,77 @@ def spend_explanation_reason(project: Project, quarter: int, spend_pence: int | 
     return None
 
 
+def saved_answers(mreturn: MonitoringReturn | None) -> dict[str, object]:
+    """The return's answers by their names on its pages: "m<id>" for an output, "spend" in pence."""
+    if mreturn is None:
+        return {}
+    answers: dict[str, object] = {f"m{value.measure_id}": value.value for value in mreturn.values}
+    answers["spend"] = mreturn.spend_pence
+    answers.update({name: getattr(mreturn, name) for name in (*NARRATIVE_FIELDS, "partner_rag")})
+    return answers
+
+
+def _blank(answer: object) -> bool:
+    return answer is None or answer == ""
+
+
+def unanswered(
+    project: Project, quarter: int | None, answers: Mapping[str, object], section: str | None = None
+) -> list[Unanswered]:
+    """Every required answer still blank, in page order: for Save and continue on one section's page
+    (answers as posted), or for the whole return before it is submitted (answers as saved)."""
+    outputs = {f"m{m.id}": ("outputs", f"Enter {m.name.lower()}", f"Enter {m.name.lower()}") for m in project.measures}
+    found = []
+    for name, (in_section, message, summary) in {**outputs, **REQUIRED_ANSWERS}.items():
+        if section not in (None, in_section) or not _blank(answers.get(name)):
+            continue
+        if message is None:  # the spend's explanation: needed only when the spend is far from the profile
+            spend = answers.get("spend")
+            if not isinstance(spend, int) or quarter is None:
+                continue
+            message = spend_explanation_reason(project, quarter, spend)
+            if message is None:
+                continue
+        found.append(Unanswered(in_section, name, message, summary))
+    return found
+
+
+def section_states(project: Project, mreturn: MonitoringReturn | None) -> dict[str, str]:
+    """Each section of the return's task list: Completed, In progress or Not started."""
+    missing = {section for section, _ in missing_answers(project, mreturn)}
+    states = {}
+    for section in SECTIONS:
+        if section not in missing:
+            states[section] = COMPLETED
+        elif mreturn is not None and _section_started(section, mreturn):
+            states[section] = IN_PROGRESS
+        else:
+            states[section] = SECTION_NOT_STARTED
+    return states
+
+
+def _section_started(section: str, mreturn: MonitoringReturn) -> bool:
+    if section == "outputs":
+        return any(value.value is not None for value in mreturn.values)
+    if section == "spend":
+        return mreturn.spend_pence is not None
+    return any(getattr(mreturn, name) for name in ("progress", "case_study", "challenges", "partner_rag"))
+
+
 def missing_answers(project: Project, mreturn: MonitoringReturn | None) -> list[tuple[str, str]]:
     """(section, message) for every answer still needed before the return can be submitted."""
-    missing = []
-    values = {value.measure_id: value.value for value in mreturn.values} if mreturn else {}
-    for measure in project.measures:
-        if values.get(measure.id) is None:
-            missing.append(("outputs", f"Enter {measure.name.lower()}"))
-    if mreturn is None or mreturn.spend_pence is None:
-        missing.append(("spend", "Enter the spend in the quarter"))
-    elif not mreturn.spend_explanation and spend_explanation_reason(project, mreturn.quarter, mreturn.spend_pence):
-        missing.append(("spend", "Explain the spend to date"))
-    if mreturn is None or not mreturn.progress:
-        missing.append(("narrative", "Enter the progress this quarter"))
-    if mreturn is None or not mreturn.partner_rag:
-        missing.append(("narrative", "Select a rating: Green, Amber or Red"))
-    if mreturn is None or not mreturn.partner_rag_reason:
-        missing.append(("narrative", "Enter the reason for your rating"))
-    return missing
+    quarter = mreturn.quarter if mreturn else None
+    return [(item.section, item.summary) for item in unanswered(project, quarter, saved_answers(mreturn))]
 
 
 # -- saving drafts ------------------------------------------------------------------------------
 
 
-def _editable_return(project: Project, quarter: int, version: int, by, editor: str | None) -> MonitoringReturn:
-    """The draft to change, created on the first save; refuses a stale version or a locked return."""
+def _editable_return(
+    project: Project, quarter: int, version: int, by, editor: str | None, posted: Mapping[str, object]
+) -> MonitoringReturn:
+    """The draft to change, created on the first save; refuses a locked return, and a stale version
+    with the saved answers that differ from those posted."""
     if project.year.is_closed:
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be changed")
     if not quarter_is_open(project, quarter):
@@ -143,7 +224,7 @@ def _editable_return(project: Project, quarter: int, version: int, by, editor: s
     mreturn = find_return(project, quarter)
     if mreturn is None:
         if version != 0:
-            raise ReturnConflict(None, [])
+            raise _stale(project, None, posted)
         mreturn = MonitoringReturn(project=project, quarter=quarter, status=DRAFT, values=[], last_editor=editor)
         db.session.add(mreturn)
         return mreturn
@@ -152,7 +233,7 @@ def _editable_return(project: Project, quarter: int, version: int, by, editor: s
     if mreturn.status == APPROVED:
         raise ReturnError("This return has been approved: the CSU must reopen it before it can be changed")
     if mreturn.version != version and not _same_page(mreturn, editor, by):
-        raise ReturnConflict(mreturn, [])
+        raise _stale(project, mreturn, posted)
     mreturn.last_editor = editor
     return mreturn
 
@@ -163,15 +244,19 @@ def _same_page(mreturn: MonitoringReturn, editor: str | None, by) -> bool:
     return bool(editor) and mreturn.last_editor == editor and mreturn.updated_by_id == by.id
 
 
-def _flush(mreturn: MonitoringReturn, by) -> None:
+def _stale(project: Project, current: MonitoringReturn | None, posted: Mapping[str, object]) -> ReturnConflict:
+    return ReturnConflict(current, differences(project, current, posted))
+
+
+def _flush(project: Project, quarter: int, mreturn: MonitoringReturn, by, posted: Mapping[str, object]) -> None:
     mreturn.updated_at = utcnow()  # always bump the version, even when only measure values changed
     mreturn.updated_by_id = by.id
     try:
         db.session.flush()
     except (StaleDataError, IntegrityError) as error:
-        # Another save won the race between our read and our write.
+        # Another save won the race between our read and our write: say what it saved.
         db.session.rollback()
-        raise ReturnConflict(None, []) from error
+        raise _stale(project, find_return(project, quarter), posted) from error
 
 
 def _describe(value) -> str:
@@ -185,7 +270,8 @@ def _describe(value) -> str:
 def save_outputs(
     project: Project, quarter: int, values: dict[int, Decimal | None], *, version: int, by, editor: str | None = None
 ):
-    mreturn = _editable_return(project, quarter, version, by, editor)
+    posted = {f"m{measure_id}": value for measure_id, value in values.items()}
+    mreturn = _editable_return(project, quarter, version, by, editor, posted)
     existing = {value.measure_id: value for value in mreturn.values}
     changes = {}
     for measure in project.measures:
@@ -200,7 +286,7 @@ def save_outputs(
             mreturn.values.append(MeasureValue(measure=measure, value=new))
         else:
             row.value = new
-    _flush(mreturn, by)
+    _flush(project, quarter, mreturn, by, posted)
     _audit_save(mreturn, "outputs", changes, by)
     return mreturn
 
@@ -215,10 +301,11 @@ def save_spend(
     by,
     editor: str | None = None,
 ):
-    mreturn = _editable_return(project, quarter, version, by, editor)
+    posted = {"spend": spend_pence, "spend_explanation": explanation}
+    mreturn = _editable_return(project, quarter, version, by, editor, posted)
     changes = {}
     if mreturn.spend_pence != spend_pence:
-        changes["Spend in the quarter"] = [
+        changes[SPEND_LABEL] = [
             format_pence(mreturn.spend_pence) or "blank",
             format_pence(spend_pence) or "blank",
         ]
@@ -226,7 +313,7 @@ def save_spend(
         changes["Explanation of spend"] = ["changed", "changed"]
     mreturn.spend_pence = spend_pence
     mreturn.spend_explanation = explanation or None
-    _flush(mreturn, by)
+    _flush(project, quarter, mreturn, by, posted)
     _audit_save(mreturn, "spend", changes, by)
     return mreturn
 
@@ -234,18 +321,18 @@ def save_spend(
 def save_narrative(
     project: Project, quarter: int, answers: dict[str, str | None], *, version: int, by, editor: str | None = None
 ):
-    mreturn = _editable_return(project, quarter, version, by, editor)
+    mreturn = _editable_return(project, quarter, version, by, editor, answers)
     changes = {}
     for name in ("progress", "case_study", "challenges", "partner_rag", "partner_rag_reason"):
         if name not in answers:
             continue
         new = answers[name] or None
         if getattr(mreturn, name) != new:
-            label = "Rating" if name == "partner_rag" else NARRATIVE_FIELDS[name]
+            label = ANSWER_LABELS[name]
             # Narratives are not copied into the audit trail: it records that they changed.
             changes[label] = [getattr(mreturn, name), new] if name == "partner_rag" else ["changed", "changed"]
             setattr(mreturn, name, new)
-    _flush(mreturn, by)
+    _flush(project, quarter, mreturn, by, answers)
     _audit_save(mreturn, "narrative", changes, by)
     return mreturn
 
@@ -262,8 +349,8 @@ def _audit_save(mreturn: MonitoringReturn, section: str, changes: dict, by) -> N
     )
 
 
-def differences(project: Project, mreturn: MonitoringReturn | None, posted: dict[str, object]) -> list[str]:
-    """What the saved return says that differs from what the person typed (for a conflict message)."""
+def differences(project: Project, mreturn: MonitoringReturn | None, posted: Mapping[str, object]) -> list[str]:
+    """What the saved return says that differs from what was posted, by the answers' names on the pages."""
     if mreturn is None:
         return []
     found = []
@@ -273,10 +360,10 @@ def differences(project: Project, mreturn: MonitoringReturn | None, posted: dict
             saved = mreturn.value_of(measure.id)
             if _describe(saved) != _describe(posted[key]):
                 found.append(f"{measure.name} (saved: {_describe(saved)})")
-    if "spend_pence" in posted and posted["spend_pence"] != mreturn.spend_pence:
-        found.append(f"Spend in the quarter (saved: {format_pence(mreturn.spend_pence) or 'blank'})")
-    for name, label in (*NARRATIVE_FIELDS.items(), ("partner_rag", "Rating")):
-        if name in posted and (posted[name] or None) != (getattr(mreturn, name) or None):
+    if "spend" in posted and posted["spend"] != mreturn.spend_pence:
+        found.append(f"{SPEND_LABEL} (saved: {format_pence(mreturn.spend_pence) or 'blank'})")
+    for name, label in ANSWER_LABELS.items():
+        if name != "spend" and name in posted and (posted[name] or None) != (getattr(mreturn, name) or None):
             found.append(label)
     return found
 
@@ -286,12 +373,16 @@ def differences(project: Project, mreturn: MonitoringReturn | None, posted: dict
 
 def _lock(mreturn: MonitoringReturn) -> MonitoringReturn:
     """Re-read the return holding a row lock (PostgreSQL; SQLite already holds its write lock)."""
-    return db.session.scalar(
+    return db.session.execute(
         select(MonitoringReturn)
         .where(MonitoringReturn.id == mreturn.id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    )
+    ).scalar_one()
+
+
+# A submit from a Check your answers page older than the answers is refused with the return as saved now.
+SUBMIT_CONFLICT = "This return was changed after you opened this page. Check the answers below, then submit again."
 
 
 def submit_return(project: Project, quarter: int, *, version: int, submission_key: str, by) -> SubmitResult:
@@ -310,29 +401,12 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
     if project.year.is_closed:
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be submitted")
     if mreturn.version != version:
-        raise ReturnConflict(mreturn, [])
+        raise ReturnConflict(mreturn, [], SUBMIT_CONFLICT)
     if missing_answers(project, mreturn):
         raise ReturnError("Some answers are missing: complete them before you submit")
     now = utcnow()
-    measures = {measure.id: measure for measure in project.measures}
-    revision = ReturnRevision(
-        monitoring_return=mreturn,
-        number=_revision_count(mreturn) + 1,
-        submission_key=submission_key,
-        values={
-            measures[value.measure_id].name: str(value.value)
-            for value in mreturn.values
-            if value.value is not None and value.measure_id in measures
-        },
-        spend_pence=mreturn.spend_pence,
-        spend_explanation=mreturn.spend_explanation,
-        progress=mreturn.progress,
-        case_study=mreturn.case_study,
-        challenges=mreturn.challenges,
-        partner_rag=mreturn.partner_rag,
-        partner_rag_reason=mreturn.partner_rag_reason,
-        submitted_at=now,
-        submitted_by_id=by.id,
+    revision = ReturnRevision.snapshot(
+        mreturn, number=_revision_count(mreturn) + 1, at=now, by_id=by.id, submission_key=submission_key
     )
     db.session.add(revision)
     mreturn.status = SUBMITTED
@@ -343,7 +417,7 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
         db.session.flush()
     except (IntegrityError, StaleDataError) as error:
         db.session.rollback()
-        raise ReturnConflict(None, []) from error
+        raise ReturnConflict(find_return(project, quarter), [], SUBMIT_CONFLICT) from error
     audit.record(
         "monitoring_return.submitted",
         object_type="monitoring_return",
@@ -356,17 +430,18 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
     return SubmitResult(mreturn, revision, created=True)
 
 
-def _latest_revision(mreturn: MonitoringReturn) -> ReturnRevision | None:
-    return db.session.scalar(
+def _latest_revision(mreturn: MonitoringReturn) -> ReturnRevision:
+    """A submitted or approved return always has one: submitting (or importing) it made it."""
+    return db.session.execute(
         select(ReturnRevision)
         .where(ReturnRevision.return_id == mreturn.id)
         .order_by(ReturnRevision.number.desc())
         .limit(1)
-    )
+    ).scalar_one()
 
 
 def _revision_count(mreturn: MonitoringReturn) -> int:
-    return db.session.scalar(select(func.count()).where(ReturnRevision.return_id == mreturn.id))
+    return db.session.execute(select(func.count()).where(ReturnRevision.return_id == mreturn.id)).scalar_one()
 
 
 def _review(mreturn: MonitoringReturn, version: int, allowed: tuple[str, ...]) -> MonitoringReturn:
@@ -380,37 +455,39 @@ def _review(mreturn: MonitoringReturn, version: int, allowed: tuple[str, ...]) -
     return mreturn
 
 
-def approve_return(mreturn: MonitoringReturn, *, version: int, by) -> MonitoringReturn:
-    mreturn = _review(mreturn, version, (SUBMITTED,))
-    mreturn.status = APPROVED
-    mreturn.approved_at = utcnow()
-    mreturn.approved_by_id = by.id
+# The CSU's decisions: the states a return may be in, the state it moves to, and how it is audited.
+DECISIONS = {
+    "approve": ((SUBMITTED,), APPROVED, "approved", "Approved"),
+    "request_changes": ((SUBMITTED,), CHANGES_REQUESTED, "changes_requested", "Requested changes to"),
+    "reopen": ((APPROVED,), CHANGES_REQUESTED, "reopened", "Reopened"),
+}
+
+
+def _decide(mreturn: MonitoringReturn, decision: str, version: int, by, comment: str | None = None) -> MonitoringReturn:
+    allowed, status, action, verb = DECISIONS[decision]
+    mreturn = _review(mreturn, version, allowed)
+    mreturn.status = status
     mreturn.updated_by_id = by.id
+    if status == APPROVED:
+        mreturn.approved_at, mreturn.approved_by_id = utcnow(), by.id
+    else:  # sent back with the reason: no longer approved, if it was
+        mreturn.review_comment = comment
+        mreturn.approved_at = mreturn.approved_by_id = None
     db.session.flush()
-    _audit_review(mreturn, "approved", "Approved", None, by)
+    _audit_review(mreturn, action, verb, comment, by)
     return mreturn
+
+
+def approve_return(mreturn: MonitoringReturn, *, version: int, by) -> MonitoringReturn:
+    return _decide(mreturn, "approve", version, by)
 
 
 def request_changes(mreturn: MonitoringReturn, *, version: int, comment: str, by) -> MonitoringReturn:
-    mreturn = _review(mreturn, version, (SUBMITTED,))
-    mreturn.status = CHANGES_REQUESTED
-    mreturn.review_comment = comment
-    mreturn.updated_by_id = by.id
-    db.session.flush()
-    _audit_review(mreturn, "changes_requested", "Requested changes to", comment, by)
-    return mreturn
+    return _decide(mreturn, "request_changes", version, by, comment)
 
 
 def reopen_return(mreturn: MonitoringReturn, *, version: int, reason: str, by) -> MonitoringReturn:
-    mreturn = _review(mreturn, version, (APPROVED,))
-    mreturn.status = CHANGES_REQUESTED
-    mreturn.review_comment = reason
-    mreturn.approved_at = None
-    mreturn.approved_by_id = None
-    mreturn.updated_by_id = by.id
-    db.session.flush()
-    _audit_review(mreturn, "reopened", "Reopened", reason, by)
-    return mreturn
+    return _decide(mreturn, "reopen", version, by, reason)
 
 
 def _audit_review(mreturn: MonitoringReturn, action: str, verb: str, comment: str | None, by) -> None:
@@ -453,12 +530,12 @@ def revision_answers(project: Project, revision: ReturnRevision) -> list[tuple[s
             rows.append((name, format_quantity(Decimal(revision.values[name]))))
         else:
             rows.append((name, ""))
-    rows.append(("Spend in the quarter", format_pence(revision.spend_pence)))
+    rows.append((SPEND_LABEL, format_pence(revision.spend_pence)))
     rows.append(("Explanation of spend", revision.spend_explanation or ""))
     rows.append(("Progress this quarter", revision.progress or ""))
     rows.append(("Case study", revision.case_study or ""))
     rows.append(("Challenges and risks", revision.challenges or ""))
-    rows.append(("Rating", rag_label(revision.partner_rag)))
+    rows.append((RATING_LABEL, rag_label(revision.partner_rag)))
     rows.append(("Reason for your rating", revision.partner_rag_reason or ""))
     return rows
 
@@ -484,7 +561,7 @@ def current_answers(project: Project, mreturn: MonitoringReturn | None) -> list[
         answer = f"{format_quantity(value)} {measure.unit}" if value is not None else ""
         rows.append({"section": "outputs", "question": measure.name, "answer": answer})
     spend = mreturn.spend_pence if mreturn else None
-    rows.append({"section": "spend", "question": "Spend in the quarter", "answer": format_pence(spend)})
+    rows.append({"section": "spend", "question": SPEND_LABEL, "answer": format_pence(spend)})
     if mreturn is not None and mreturn.spend_explanation:
         rows.append({"section": "spend", "question": "Explanation of spend", "answer": mreturn.spend_explanation})
     for name in ("progress", "case_study", "challenges"):
@@ -498,7 +575,7 @@ def current_answers(project: Project, mreturn: MonitoringReturn | None) -> list[
     rows.append(
         {
             "section": "narrative",
-            "question": "Rating",
+            "question": RATING_LABEL,
             "answer": rag_label(mreturn.partner_rag if mreturn else None),
         }
     )
@@ -540,15 +617,15 @@ def review_history(mreturn: MonitoringReturn | None) -> list[AuditEvent]:
 
 def revisions_to_compare(
     mreturn: MonitoringReturn | None, first: int | None, second: int | None
-) -> tuple[ReturnRevision | None, ReturnRevision | None]:
-    """The two revisions to compare, older first (default: the last two); (None, None) when unknown."""
+) -> tuple[ReturnRevision, ReturnRevision] | None:
+    """The two revisions to compare, older first (default: the last two); None when either is unknown."""
     if mreturn is None or not mreturn.revisions:
-        return None, None
+        return None
     numbers = [item.number for item in mreturn.revisions]
     first = first if first is not None else (numbers[-2] if len(numbers) > 1 else numbers[-1])
     second = second if second is not None else numbers[-1]
     found = {item.number: item for item in mreturn.revisions}
     if first not in found or second not in found:
-        return None, None
+        return None
     older, newer = sorted((found[first], found[second]), key=lambda item: item.number)
     return older, newer

@@ -7,15 +7,15 @@ measure name within project) and never duplicates.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from ..calendar import parse_year_label
+from ..calendar import parse_year_label, year_label
 from ..extensions import db
 from ..models import (
     FinancialYear,
@@ -27,10 +27,11 @@ from ..models import (
     Priority,
     Project,
     ReturnRevision,
+    User,
 )
-from ..models.monitoring_return import APPROVED
 from ..models.project import COMBINES
 from ..models.types import utcnow
+from ..models.vocabulary import APPROVED, COMBINE_SUM, NARRATIVE_LIMITS
 from ..money import MoneyError, format_pence, pence_from_pounds
 from ..quantities import QuantityError, parse_quantity
 from . import audit
@@ -52,7 +53,6 @@ ORGANISATION_FIELDS = {"short_name", "name", "charity_number", "company_number",
 PROJECT_FIELDS = {"organisation", "name", "funding_stream", "amount", "priority", "actions", "description", "measures"}
 MEASURE_FIELDS = {"name", "unit", "definition", "combine", "annual_target", "quarterly_targets"}
 RETURN_FIELDS = {"organisation", "project", "quarter", "spend", "values", "progress"}
-NARRATIVE_LIMIT = 5000
 
 
 class YearImportError(Exception):
@@ -76,6 +76,92 @@ def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal | str:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:float", _decimal)
+
+
+@dataclass(frozen=True)
+class YearPlan:
+    start_year: int
+    return_due_days: int
+    illustrative: bool
+    illustrative_note: str | None
+
+    @property
+    def label(self) -> str:
+        return year_label(self.start_year)
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    name: str
+    funder: str
+    amount_pence: int
+
+
+@dataclass(frozen=True)
+class OrganisationPlan:
+    short_name: str
+    name: str
+    charity_number: str | None
+    company_number: str | None
+    contact_email: str | None
+    contact_phone: str | None
+
+
+@dataclass(frozen=True)
+class MeasurePlan:
+    name: str
+    unit: str
+    definition: str | None
+    combine: str
+    annual_target: Decimal | None
+    quarterly_targets: list[Decimal | None]
+    decimals: bool  # whether values may have decimal places (hours), else whole numbers
+
+
+@dataclass(frozen=True)
+class ProjectPlan:
+    organisation: str  # short name
+    name: str
+    stream: str
+    priority: str | None
+    amount_pence: int
+    actions: list[str]
+    description: str | None
+    measures: list[MeasurePlan]
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.organisation, self.name
+
+
+@dataclass(frozen=True)
+class ReturnPlan:
+    organisation: str  # short name
+    project: str
+    quarter: int
+    spend_pence: int | None
+    values: dict[str, Decimal]  # by measure name
+    progress: str | None
+    where: str  # the entry, for an error found later
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.organisation, self.project
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """The whole file, checked and normalised, keyed by natural key; `apply` writes it.
+
+    A required field that failed holds "" or 0 beside its error, and `validate` never returns such a plan.
+    """
+
+    year: YearPlan
+    streams: dict[str, StreamPlan]
+    priorities: list[str]  # names, in rank order
+    organisations: dict[str, OrganisationPlan]
+    projects: dict[tuple[str, str], ProjectPlan]
+    returns: list[ReturnPlan]
 
 
 @dataclass
@@ -181,35 +267,64 @@ def parse(text: str) -> dict:
     return data
 
 
-def validate(data: dict) -> dict:
+def validate(data: dict) -> ImportPlan:
     """Check the whole file against itself and the database; return a normalised plan or raise."""
     check = _Checker()
     check.mapping(data, "file", TOP_LEVEL)
-    plan: dict[str, Any] = {"streams": {}, "priorities": [], "organisations": {}, "projects": {}, "returns": []}
+    year, existing_year = _validate_year(check, data)
+    streams = _validate_streams(check, data)
+    priorities = _validate_priorities(check, data)
+    organisations = _validate_organisations(check, data)
+    projects = _validate_projects(check, data, streams=streams, priorities=priorities, organisations=organisations)
+    returns = _validate_returns(check, data, projects)
+    if not check.errors and existing_year is not None:
+        _check_existing_returns(check, existing_year, returns)
+    if check.errors:
+        raise YearImportError(check.errors)
+    return ImportPlan(
+        year=year,
+        streams=streams,
+        priorities=priorities,
+        organisations=organisations,
+        projects=projects,
+        returns=returns,
+    )
 
+
+def _validate_year(check: _Checker, data: dict) -> tuple[YearPlan, FinancialYear | None]:
+    """The year's own fields, and the year as the portal already holds it (which must be open)."""
     label = data.get("financial_year")
     start_year = parse_year_label(str(label)) if label is not None else None
     if label is None:
         check.error("financial_year", "is required: write it like 2021-22")
     elif start_year is None:
         check.error("financial_year", f"'{label}' is not a financial year: write it like 2021-22")
-    plan["start_year"] = start_year
     due_days = data.get("return_due_days", 14)
     if isinstance(due_days, bool) or not isinstance(due_days, int) or not 0 <= due_days <= 120:
         check.error("return_due_days", "must be a whole number of days from 0 to 120")
-    plan["return_due_days"] = due_days
     illustrative = data.get("illustrative", False)
     if not isinstance(illustrative, bool):
         check.error("illustrative", "must be true or false")
-    plan["illustrative"] = illustrative is True
-    plan["illustrative_note"] = check.text(data, "illustrative_note", "file", required=False, limit=2000)
+    year = YearPlan(
+        start_year=start_year or 0,
+        return_due_days=due_days,
+        illustrative=illustrative is True,
+        illustrative_note=check.text(data, "illustrative_note", "file", required=False, limit=2000),
+    )
+    return year, _open_year(check, label, start_year)
 
-    existing_year = None
-    if start_year is not None:
-        existing_year = db.session.scalar(select(FinancialYear).where(FinancialYear.start_year == start_year))
-        if existing_year is not None and existing_year.closed_at is not None:
-            check.error("financial_year", f"{label} is closed: reopen it before importing changes")
 
+def _open_year(check: _Checker, label: Any, start_year: int | None) -> FinancialYear | None:
+    if start_year is None:
+        return None
+    existing = db.session.scalar(select(FinancialYear).where(FinancialYear.start_year == start_year))
+    if existing is not None and existing.is_closed:
+        check.error("financial_year", f"{label} is closed: reopen it before importing changes")
+    return existing
+
+
+def _validate_streams(check: _Checker, data: dict) -> dict[str, StreamPlan]:
+    streams: dict[str, StreamPlan] = {}
     for index, entry in enumerate(check.entries(data, "funding_streams", required=True)):
         where = f"funding_streams[{index}]{_label(entry, 'name')}"
         if check.mapping(entry, where, STREAM_FIELDS) is None:
@@ -217,167 +332,226 @@ def validate(data: dict) -> dict:
         name = check.text(entry, "name", where, limit=200)
         funder = check.text(entry, "funder", where, limit=200)
         amount = check.money(entry, "amount", where)
-        if name in plan["streams"]:
+        if name in streams:
             check.error(where, f"name: the funding stream '{name}' is listed twice")
         elif name:
-            plan["streams"][name] = {"funder": funder, "amount_pence": amount}
+            streams[name] = StreamPlan(name=name, funder=funder or "", amount_pence=amount or 0)
+    return streams
 
+
+def _validate_priorities(check: _Checker, data: dict) -> list[str]:
+    """The priorities' names, in rank order."""
+    priorities: list[str] = []
     for index, entry in enumerate(check.entries(data, "priorities", required=False)):
         where = f"priorities[{index}]"
         if not isinstance(entry, str) or not entry.strip():
             check.error(where, "must be the priority's name")
-        elif entry.strip() in plan["priorities"]:
+        elif entry.strip() in priorities:
             check.error(where, f"the priority '{entry.strip()}' is listed twice")
         else:
-            plan["priorities"].append(entry.strip())
+            priorities.append(entry.strip())
+    return priorities
 
+
+def _validate_organisations(check: _Checker, data: dict) -> dict[str, OrganisationPlan]:
+    organisations: dict[str, OrganisationPlan] = {}
     for index, entry in enumerate(check.entries(data, "organisations", required=False)):
         where = f"organisations[{index}]{_label(entry, 'short_name')}"
         if check.mapping(entry, where, ORGANISATION_FIELDS) is None:
             continue
         short_name = check.text(entry, "short_name", where, limit=50)
-        fields = {
-            "name": check.text(entry, "name", where),
-            "charity_number": check.text(entry, "charity_number", where, required=False, limit=20),
-            "company_number": check.text(entry, "company_number", where, required=False, limit=20),
-            "contact_email": check.text(entry, "contact_email", where, required=False, limit=320),
-            "contact_phone": check.text(entry, "contact_phone", where, required=False, limit=40),
-        }
-        if short_name in plan["organisations"]:
+        organisation = OrganisationPlan(
+            short_name=short_name or "",
+            name=check.text(entry, "name", where) or "",
+            charity_number=check.text(entry, "charity_number", where, required=False, limit=20),
+            company_number=check.text(entry, "company_number", where, required=False, limit=20),
+            contact_email=check.text(entry, "contact_email", where, required=False, limit=320),
+            contact_phone=check.text(entry, "contact_phone", where, required=False, limit=40),
+        )
+        if short_name in organisations:
             check.error(where, f"short_name: the organisation '{short_name}' is listed twice")
         elif short_name:
-            plan["organisations"][short_name] = fields
+            organisations[short_name] = organisation
+    return organisations
 
-    known_organisations = set(plan["organisations"]) | set(db.session.scalars(select(Organisation.short_name)))
+
+def _validate_projects(
+    check: _Checker,
+    data: dict,
+    *,
+    streams: dict[str, StreamPlan],
+    priorities: list[str],
+    organisations: dict[str, OrganisationPlan],
+) -> dict[tuple[str, str], ProjectPlan]:
+    """Projects by (organisation, name); an organisation may be in the file or already in the portal."""
+    known_organisations = set(organisations) | set(db.session.scalars(select(Organisation.short_name)))
+    projects: dict[tuple[str, str], ProjectPlan] = {}
     for index, entry in enumerate(check.entries(data, "projects", required=False)):
         where = f"projects[{index}]{_label(entry, 'organisation', 'name')}"
         if check.mapping(entry, where, PROJECT_FIELDS) is None:
             continue
-        organisation = check.text(entry, "organisation", where, limit=50)
-        name = check.text(entry, "name", where)
-        stream = check.text(entry, "funding_stream", where, limit=200)
-        priority = check.text(entry, "priority", where, required=False)
-        amount = check.money(entry, "amount", where)
-        if organisation and organisation not in known_organisations:
-            check.error(where, f"organisation: '{organisation}' is not an organisation in this file or the portal")
-        if stream and stream not in plan["streams"]:
-            check.error(where, f"funding_stream: '{stream}' is not a funding stream in this file")
-        if priority and priority not in plan["priorities"]:
-            check.error(where, f"priority: '{priority}' is not one of this file's priorities")
-        actions = entry.get("actions") or []
-        if not isinstance(actions, list) or not all(isinstance(a, (str, int, Decimal)) for a in actions):
-            check.error(where, 'actions: must be a list of action-plan references, like ["3.2", "3.5"]')
-            actions = []
-        project = {
-            "organisation": organisation,
-            "stream": stream,
-            "priority": priority,
-            "amount_pence": amount,
-            "actions": [str(action) for action in actions],
-            "description": check.text(entry, "description", where, required=False, limit=2000),
-            "measures": _validate_measures(check, entry.get("measures"), where),
-        }
-        key = (organisation, name)
-        if key in plan["projects"]:
-            check.error(where, f"name: the project '{name}' of {organisation} is listed twice")
-        elif organisation and name:
-            plan["projects"][key] = project
-
-    seen_returns = set()
-    for index, entry in enumerate(check.entries(data, "returns", required=False)):
-        where = f"returns[{index}]{_label(entry, 'organisation', 'project', 'quarter')}"
-        if check.mapping(entry, where, RETURN_FIELDS) is None:
-            continue
-        key = (check.text(entry, "organisation", where, limit=50), check.text(entry, "project", where))
-        quarter = entry.get("quarter")
-        if isinstance(quarter, bool) or not isinstance(quarter, int) or not 1 <= quarter <= 4:
-            check.error(where, "quarter: must be 1, 2, 3 or 4")
-            quarter = None
-        project = plan["projects"].get(key)
-        if project is None and all(key):
-            check.error(where, f"project: '{key[1]}' of {key[0]} is not a project in this file")
-        if quarter and (key, quarter) in seen_returns:
-            check.error(where, f"quarter: Q{quarter} of '{key[1]}' is listed twice")
-        seen_returns.add((key, quarter))
-        values = entry.get("values") or {}
-        parsed_values: dict[str, Decimal] = {}
-        if not isinstance(values, dict):
-            check.error(where, "values: must map each measure's name to its value")
-        elif project is not None:
-            measures = {measure["name"]: measure for measure in project["measures"]}
-            for measure_name, value in values.items():
-                measure = measures.get(str(measure_name))
-                if measure is None:
-                    check.error(where, f"values: '{measure_name}' is not a measure of this project")
-                    continue
-                number = check.quantity(value, where, f"values: {measure_name}", decimals=measure["decimals"])
-                if number is not None:
-                    parsed_values[measure["name"]] = number
-        plan["returns"].append(
-            {
-                "key": key,
-                "quarter": quarter,
-                "spend_pence": check.money(entry, "spend", where, required=False),
-                "values": parsed_values,
-                "progress": check.text(entry, "progress", where, required=False, limit=NARRATIVE_LIMIT),
-                "where": where,
-            }
-        )
-
-    if not check.errors and existing_year is not None:
-        _check_existing_returns(check, existing_year, plan)
-    if check.errors:
-        raise YearImportError(check.errors)
-    return plan
+        project = _validate_project(check, entry, where, known_organisations, streams, priorities)
+        if project.key in projects:
+            check.error(where, f"name: the project '{project.name}' of {project.organisation} is listed twice")
+        elif project.organisation and project.name:
+            projects[project.key] = project
+    return projects
 
 
-def _validate_measures(check: _Checker, measures: Any, where: str) -> list[dict]:
+def _validate_project(
+    check: _Checker,
+    entry: dict,
+    where: str,
+    known_organisations: set[str],
+    streams: dict[str, StreamPlan],
+    priorities: list[str],
+) -> ProjectPlan:
+    organisation = check.text(entry, "organisation", where, limit=50)
+    name = check.text(entry, "name", where)
+    stream = check.text(entry, "funding_stream", where, limit=200)
+    priority = check.text(entry, "priority", where, required=False)
+    amount = check.money(entry, "amount", where)
+    if organisation and organisation not in known_organisations:
+        check.error(where, f"organisation: '{organisation}' is not an organisation in this file or the portal")
+    if stream and stream not in streams:
+        check.error(where, f"funding_stream: '{stream}' is not a funding stream in this file")
+    if priority and priority not in priorities:
+        check.error(where, f"priority: '{priority}' is not one of this file's priorities")
+    return ProjectPlan(
+        organisation=organisation or "",
+        name=name or "",
+        stream=stream or "",
+        priority=priority,
+        amount_pence=amount or 0,
+        actions=_validate_actions(check, entry, where),
+        description=check.text(entry, "description", where, required=False, limit=2000),
+        measures=_validate_measures(check, entry.get("measures"), where),
+    )
+
+
+def _validate_actions(check: _Checker, entry: dict, where: str) -> list[str]:
+    actions = entry.get("actions") or []
+    if not isinstance(actions, list) or not all(isinstance(a, (str, int, Decimal)) for a in actions):
+        check.error(where, 'actions: must be a list of action-plan references, like ["3.2", "3.5"]')
+        return []
+    return [str(action) for action in actions]
+
+
+def _validate_measures(check: _Checker, measures: Any, where: str) -> list[MeasurePlan]:
     if measures is None:
         return []
     if not isinstance(measures, list):
         check.error(where, "measures: must be a list")
         return []
-    found: list[dict] = []
+    found: list[MeasurePlan] = []
     for index, entry in enumerate(measures):
         at = f"{where} measures[{index}]{_label(entry, 'name')}"
         if check.mapping(entry, at, MEASURE_FIELDS) is None:
             continue
-        name = check.text(entry, "name", at, limit=200)
-        unit = check.text(entry, "unit", at, limit=50)
-        combine = entry.get("combine", "sum")
-        if combine not in COMBINES:
-            check.error(at, "combine: must be sum or latest")
-        decimals = (unit or "").lower() in {"hours", "hour"}
-        target = entry.get("annual_target")
-        annual = check.quantity(target, at, "annual_target", decimals=decimals) if target is not None else None
-        quarterly_raw = entry.get("quarterly_targets")
-        quarterly: list[Decimal | None] = [None] * 4
-        if quarterly_raw is not None:
-            if not isinstance(quarterly_raw, list) or len(quarterly_raw) != 4:
-                check.error(at, "quarterly_targets: must list 4 targets, one per quarter")
-            else:
-                quarterly = [
-                    check.quantity(value, at, f"quarterly_targets[{q}]", decimals=decimals)
-                    for q, value in enumerate(quarterly_raw)
-                ]
-        if any(measure["name"] == name for measure in found):
-            check.error(at, f"name: the measure '{name}' is listed twice")
-        elif name:
-            found.append(
-                {
-                    "name": name,
-                    "unit": unit,
-                    "definition": check.text(entry, "definition", at, required=False, limit=2000),
-                    "combine": combine,
-                    "annual_target": annual,
-                    "quarterly_targets": quarterly,
-                    "decimals": decimals,
-                }
-            )
+        measure = _validate_measure(check, entry, at)
+        if any(other.name == measure.name for other in found):
+            check.error(at, f"name: the measure '{measure.name}' is listed twice")
+        elif measure.name:
+            # Only a measure that is kept has its definition checked.
+            definition = check.text(entry, "definition", at, required=False, limit=2000)
+            found.append(replace(measure, definition=definition))
     return found
 
 
-def _check_existing_returns(check: _Checker, year: FinancialYear, plan: dict) -> None:
+def _validate_measure(check: _Checker, entry: dict, at: str) -> MeasurePlan:
+    """Every field but the definition, which the caller checks once it keeps the measure."""
+    name = check.text(entry, "name", at, limit=200)
+    unit = check.text(entry, "unit", at, limit=50)
+    combine = entry.get("combine", COMBINE_SUM)
+    if combine not in COMBINES:
+        check.error(at, "combine: must be sum or latest")
+    decimals = (unit or "").lower() in {"hours", "hour"}
+    target = entry.get("annual_target")
+    annual = check.quantity(target, at, "annual_target", decimals=decimals) if target is not None else None
+    return MeasurePlan(
+        name=name or "",
+        unit=unit or "",
+        definition=None,
+        combine=combine,
+        annual_target=annual,
+        quarterly_targets=_validate_quarterly_targets(check, entry.get("quarterly_targets"), at, decimals),
+        decimals=decimals,
+    )
+
+
+def _validate_quarterly_targets(check: _Checker, targets: Any, at: str, decimals: bool) -> list[Decimal | None]:
+    if targets is None:
+        return [None] * 4
+    if not isinstance(targets, list) or len(targets) != 4:
+        check.error(at, "quarterly_targets: must list 4 targets, one per quarter")
+        return [None] * 4
+    return [check.quantity(value, at, f"quarterly_targets[{q}]", decimals=decimals) for q, value in enumerate(targets)]
+
+
+def _validate_returns(check: _Checker, data: dict, projects: dict[tuple[str, str], ProjectPlan]) -> list[ReturnPlan]:
+    returns: list[ReturnPlan] = []
+    seen: set[tuple[tuple[str | None, str | None], int | None]] = set()
+    for index, entry in enumerate(check.entries(data, "returns", required=False)):
+        where = f"returns[{index}]{_label(entry, 'organisation', 'project', 'quarter')}"
+        if check.mapping(entry, where, RETURN_FIELDS) is None:
+            continue
+        returns.append(_validate_return(check, entry, where, projects, seen))
+    return returns
+
+
+def _validate_return(
+    check: _Checker,
+    entry: dict,
+    where: str,
+    projects: dict[tuple[str, str], ProjectPlan],
+    seen: set[tuple[tuple[str | None, str | None], int | None]],
+) -> ReturnPlan:
+    """One return; `seen` collects (organisation, project) and quarter to find one listed twice."""
+    organisation = check.text(entry, "organisation", where, limit=50)
+    name = check.text(entry, "project", where)
+    quarter = entry.get("quarter")
+    if isinstance(quarter, bool) or not isinstance(quarter, int) or not 1 <= quarter <= 4:
+        check.error(where, "quarter: must be 1, 2, 3 or 4")
+        quarter = None
+    project = projects.get((organisation, name)) if organisation and name else None
+    if project is None and organisation and name:
+        check.error(where, f"project: '{name}' of {organisation} is not a project in this file")
+    if quarter and ((organisation, name), quarter) in seen:
+        check.error(where, f"quarter: Q{quarter} of '{name}' is listed twice")
+    seen.add(((organisation, name), quarter))
+    values = _validate_values(check, entry.get("values") or {}, project, where)
+    return ReturnPlan(
+        organisation=organisation or "",
+        project=name or "",
+        quarter=quarter or 0,
+        spend_pence=check.money(entry, "spend", where, required=False),
+        values=values,
+        progress=check.text(entry, "progress", where, required=False, limit=NARRATIVE_LIMITS["progress"]),
+        where=where,
+    )
+
+
+def _validate_values(check: _Checker, values: Any, project: ProjectPlan | None, where: str) -> dict[str, Decimal]:
+    """A return's figures by measure name; they can only be checked against a project in the file."""
+    if not isinstance(values, dict):
+        check.error(where, "values: must map each measure's name to its value")
+        return {}
+    if project is None:
+        return {}
+    measures = {measure.name: measure for measure in project.measures}
+    parsed: dict[str, Decimal] = {}
+    for measure_name, value in values.items():
+        measure = measures.get(str(measure_name))
+        if measure is None:
+            check.error(where, f"values: '{measure_name}' is not a measure of this project")
+            continue
+        number = check.quantity(value, where, f"values: {measure_name}", decimals=measure.decimals)
+        if number is not None:
+            parsed[measure.name] = number
+    return parsed
+
+
+def _check_existing_returns(check: _Checker, year: FinancialYear, returns: list[ReturnPlan]) -> None:
     """A return already in the portal is never overwritten by an import with other figures."""
     existing = {
         (mreturn.project.organisation.short_name, mreturn.project.name, mreturn.quarter): mreturn
@@ -391,25 +565,25 @@ def _check_existing_returns(check: _Checker, year: FinancialYear, plan: dict) ->
             )
         )
     }
-    for entry in plan["returns"]:
-        mreturn = existing.get((*entry["key"], entry["quarter"]))
+    for entry in returns:
+        mreturn = existing.get((*entry.key, entry.quarter))
         if mreturn is None:
             continue
         if mreturn.status != APPROVED or _return_snapshot(mreturn) != _entry_snapshot(entry):
             check.error(
-                entry["where"],
-                f"quarter: the portal already holds a Q{entry['quarter']} return with other figures; "
+                entry.where,
+                f"quarter: the portal already holds a Q{entry.quarter} return with other figures; "
                 "change it by reopening it in the portal, not by import",
             )
 
 
-def _return_snapshot(mreturn: MonitoringReturn) -> tuple:
+def _return_snapshot(mreturn: MonitoringReturn) -> tuple[int | None, dict[str, Decimal], str | None]:
     values = {value.measure.name: value.value for value in mreturn.values if value.value is not None}
     return mreturn.spend_pence, values, mreturn.progress
 
 
-def _entry_snapshot(entry: dict) -> tuple:
-    return entry["spend_pence"], entry["values"], entry["progress"]
+def _entry_snapshot(entry: ReturnPlan) -> tuple[int | None, dict[str, Decimal], str | None]:
+    return entry.spend_pence, entry.values, entry.progress
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -434,18 +608,26 @@ def _plain(value: Any) -> Any:
     return value
 
 
+class _Row(Protocol):
+    id: int
+
+
+_R = TypeVar("_R", bound=_Row)
+
+
 def _upsert(
-    model,
+    model: type[_R],
     lookup: dict[str, Any],
     values: dict[str, Any],
     summary: ImportSummary,
     kind: str,
     describe: str,
     organisation_id: int | None = None,
-):
+) -> _R:
+    """Find the row by its natural key or add it, set `values`, and audit what changed."""
     obj = db.session.scalar(select(model).filter_by(**lookup))
     created = obj is None
-    if created:
+    if obj is None:
         obj = model(**lookup)
         db.session.add(obj)
     changes = _assign(obj, values)
@@ -463,106 +645,151 @@ def _upsert(
     return obj
 
 
-def apply(plan: dict, *, actor=None) -> ImportSummary:
-    start_year = plan["start_year"]
-    summary = ImportSummary(year_label=f"{start_year}-{(start_year + 1) % 100:02d}")
-    year = _upsert(
-        FinancialYear,
-        {"start_year": start_year},
-        {
-            "return_due_days": plan["return_due_days"],
-            "illustrative": plan["illustrative"],
-            "illustrative_note": plan["illustrative_note"],
-        },
-        summary,
-        "financial_year",
-        summary.year_label,
-    )
-    streams = {
-        name: _upsert(
-            FundingStream,
-            {"year_id": year.id, "name": name},
-            fields,
-            summary,
-            "funding_stream",
-            f"{name} {format_pence(fields['amount_pence'])}",
+def apply(plan: ImportPlan, *, actor: User | None = None) -> ImportSummary:
+    """Write a validated plan by natural key, table by table; the caller commits."""
+    summary = ImportSummary(year_label=plan.year.label)
+    year = _apply_year(plan.year, summary)
+    streams = _apply_streams(plan.streams, year, summary)
+    priorities = _apply_priorities(plan.priorities, year, summary)
+    organisations = _apply_organisations(plan.organisations, summary)
+    projects = {
+        key: _apply_project(
+            planned, year, summary, streams=streams, priorities=priorities, organisations=organisations, actor=actor
         )
-        for name, fields in plan["streams"].items()
+        for key, planned in plan.projects.items()
     }
-    priorities = {
-        name: _upsert(Priority, {"year_id": year.id, "name": name}, {"rank": rank}, summary, "priority", name)
-        for rank, name in enumerate(plan["priorities"], start=1)
-    }
-    organisations = {
-        short_name: _upsert(Organisation, {"short_name": short_name}, fields, summary, "organisation", short_name)
-        for short_name, fields in plan["organisations"].items()
-    }
-    projects = {}
-    for (short_name, name), fields in plan["projects"].items():
-        organisation = organisations.get(short_name) or db.session.scalar(
-            select(Organisation).where(Organisation.short_name == short_name)
-        )
-        existing = db.session.scalar(
-            select(Project).filter_by(organisation_id=organisation.id, year_id=year.id, name=name)
-        )
-        values = {
-            "funding_stream_id": streams[fields["stream"]].id,
-            "priority_id": priorities[fields["priority"]].id if fields["priority"] else None,
-            "actions": fields["actions"],
-            "description": fields["description"],
-        }
-        if existing is None:
-            values["amount_pence"] = fields["amount_pence"]
-        project = _upsert(
-            Project,
-            {"organisation_id": organisation.id, "year_id": year.id, "name": name},
-            values,
-            summary,
-            "project",
-            f"{short_name}: {name} {format_pence(fields['amount_pence'])}",
-        )
-        if existing is not None and project.amount_pence != fields["amount_pence"]:
-            # A changed award is a variation, kept with the original like any other.
-            vary_award(
-                project,
-                to_pence=fields["amount_pence"],
-                reason="Changed by the year import",
-                by=actor,
-                action="award.varied_by_import",
-            )
-            summary.count("award_variation", True)
-        measures = {}
-        for position, measure in enumerate(fields["measures"]):
-            measures[measure["name"]] = _upsert(
-                OutputMeasure,
-                {"project_id": project.id, "name": measure["name"]},
-                {
-                    "position": position,
-                    "unit": measure["unit"],
-                    "definition": measure["definition"],
-                    "combine": measure["combine"],
-                    "annual_target": measure["annual_target"],
-                    "q1_target": measure["quarterly_targets"][0],
-                    "q2_target": measure["quarterly_targets"][1],
-                    "q3_target": measure["quarterly_targets"][2],
-                    "q4_target": measure["quarterly_targets"][3],
-                },
-                summary,
-                "output_measure",
-                f"{short_name}: {name}: {measure['name']}",
-                organisation_id=organisation.id,
-            )
-        projects[(short_name, name)] = (project, measures)
-    for entry in plan["returns"]:
-        project, measures = projects[entry["key"]]
+    for entry in plan.returns:
+        project, measures = projects[entry.key]
         _import_return(project, measures, entry, summary)
     return summary
 
 
-def _import_return(project: Project, measures: dict[str, OutputMeasure], entry: dict, summary: ImportSummary) -> None:
+def _apply_year(year: YearPlan, summary: ImportSummary) -> FinancialYear:
+    values = {
+        "return_due_days": year.return_due_days,
+        "illustrative": year.illustrative,
+        "illustrative_note": year.illustrative_note,
+    }
+    return _upsert(FinancialYear, {"start_year": year.start_year}, values, summary, "financial_year", year.label)
+
+
+def _apply_streams(
+    streams: dict[str, StreamPlan], year: FinancialYear, summary: ImportSummary
+) -> dict[str, FundingStream]:
+    return {
+        name: _upsert(
+            FundingStream,
+            {"year_id": year.id, "name": name},
+            {"funder": stream.funder, "amount_pence": stream.amount_pence},
+            summary,
+            "funding_stream",
+            f"{name} {format_pence(stream.amount_pence)}",
+        )
+        for name, stream in streams.items()
+    }
+
+
+def _apply_priorities(priorities: list[str], year: FinancialYear, summary: ImportSummary) -> dict[str, Priority]:
+    return {
+        name: _upsert(Priority, {"year_id": year.id, "name": name}, {"rank": rank}, summary, "priority", name)
+        for rank, name in enumerate(priorities, start=1)
+    }
+
+
+def _apply_organisations(organisations: dict[str, OrganisationPlan], summary: ImportSummary) -> dict[str, Organisation]:
+    return {
+        short_name: _upsert(
+            Organisation,
+            {"short_name": short_name},
+            {
+                "name": organisation.name,
+                "charity_number": organisation.charity_number,
+                "company_number": organisation.company_number,
+                "contact_email": organisation.contact_email,
+                "contact_phone": organisation.contact_phone,
+            },
+            summary,
+            "organisation",
+            short_name,
+        )
+        for short_name, organisation in organisations.items()
+    }
+
+
+def _apply_project(
+    planned: ProjectPlan,
+    year: FinancialYear,
+    summary: ImportSummary,
+    *,
+    streams: dict[str, FundingStream],
+    priorities: dict[str, Priority],
+    organisations: dict[str, Organisation],
+    actor: User | None,
+) -> tuple[Project, dict[str, OutputMeasure]]:
+    """The project and its measures by name; an organisation not in the file is already in the portal."""
+    organisation = (
+        organisations.get(planned.organisation)
+        or db.session.scalars(select(Organisation).where(Organisation.short_name == planned.organisation)).one()
+    )
+    lookup = {"organisation_id": organisation.id, "year_id": year.id, "name": planned.name}
+    existing = db.session.scalar(select(Project).filter_by(**lookup))
+    values = {
+        "funding_stream_id": streams[planned.stream].id,
+        "priority_id": priorities[planned.priority].id if planned.priority else None,
+        "actions": planned.actions,
+        "description": planned.description,
+    }
+    if existing is None:
+        values["amount_pence"] = planned.amount_pence
+    describe = f"{planned.organisation}: {planned.name} {format_pence(planned.amount_pence)}"
+    project = _upsert(Project, lookup, values, summary, "project", describe)
+    if existing is not None and project.amount_pence != planned.amount_pence:
+        # A changed award is a variation, kept with the original like any other.
+        vary_award(
+            project,
+            to_pence=planned.amount_pence,
+            reason="Changed by the year import",
+            by=actor,
+            action="award.varied_by_import",
+        )
+        summary.count("award_variation", True)
+    return project, _apply_measures(planned, project, organisation.id, summary)
+
+
+def _apply_measures(
+    planned: ProjectPlan, project: Project, organisation_id: int, summary: ImportSummary
+) -> dict[str, OutputMeasure]:
+    """The project's measures by name, in the file's order."""
+    return {
+        measure.name: _upsert(
+            OutputMeasure,
+            {"project_id": project.id, "name": measure.name},
+            {
+                "position": position,
+                "unit": measure.unit,
+                "definition": measure.definition,
+                "combine": measure.combine,
+                "annual_target": measure.annual_target,
+                "q1_target": measure.quarterly_targets[0],
+                "q2_target": measure.quarterly_targets[1],
+                "q3_target": measure.quarterly_targets[2],
+                "q4_target": measure.quarterly_targets[3],
+            },
+            summary,
+            "output_measure",
+            f"{planned.organisation}: {planned.name}: {measure.name}",
+            organisation_id=organisation_id,
+        )
+        for position, measure in enumerate(planned.measures)
+    }
+
+
+def _import_return(
+    project: Project, measures: dict[str, OutputMeasure], entry: ReturnPlan, summary: ImportSummary
+) -> None:
     exists = db.session.scalar(
         select(MonitoringReturn.id).where(
-            MonitoringReturn.project_id == project.id, MonitoringReturn.quarter == entry["quarter"]
+            MonitoringReturn.project_id == project.id, MonitoringReturn.quarter == entry.quarter
         )
     )
     if exists is not None:
@@ -570,38 +797,29 @@ def _import_return(project: Project, measures: dict[str, OutputMeasure], entry: 
     now = utcnow()
     mreturn = MonitoringReturn(
         project=project,
-        quarter=entry["quarter"],
+        quarter=entry.quarter,
         status=APPROVED,
-        spend_pence=entry["spend_pence"],
-        progress=entry["progress"],
+        spend_pence=entry.spend_pence,
+        progress=entry.progress,
         submitted_at=now,
         approved_at=now,
-        values=[MeasureValue(measure=measures[name], value=value) for name, value in entry["values"].items()],
+        values=[MeasureValue(measure=measures[name], value=value) for name, value in entry.values.items()],
     )
     db.session.add(mreturn)
     db.session.flush()
-    db.session.add(
-        ReturnRevision(
-            monitoring_return=mreturn,
-            number=1,
-            values={name: str(value) for name, value in entry["values"].items()},
-            spend_pence=entry["spend_pence"],
-            progress=entry["progress"],
-            submitted_at=now,
-        )
-    )
+    db.session.add(ReturnRevision.snapshot(mreturn, number=1, at=now, by_id=None, submission_key=None))
     summary.count("monitoring_return", True)
     audit.record(
         "monitoring_return.imported",
         object_type="monitoring_return",
         object_id=mreturn.id,
-        summary=f"Imported approved Q{entry['quarter']} return: {project.name}",
+        summary=f"Imported approved Q{entry.quarter} return: {project.name}",
         organisation_id=project.organisation_id,
-        details={"quarter": entry["quarter"], "values": {k: str(v) for k, v in entry["values"].items()}},
+        details={"quarter": entry.quarter, "values": {k: str(v) for k, v in entry.values.items()}},
     )
 
 
-def import_year(text: str, *, actor=None) -> ImportSummary:
+def import_year(text: str, *, actor: User | None = None) -> ImportSummary:
     """Validate and write; the caller commits. Raises YearImportError with every problem found."""
     plan = validate(parse(text))
     return apply(plan, actor=actor)
