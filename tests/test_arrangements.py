@@ -245,3 +245,11 @@ def test_pages_with_arrangements_issue_a_fixed_number_of_queries(
     assert counts[0] == counts[1], counts
     if path == "/csu/2021-22/projects.csv":
         assert response.text.count("Not required") == 200
+
+
+def test_after_an_error_each_form_still_posts_to_its_own_address(csu, world):
+    """The page answering a bad due date lives at /due-dates: the rating form must not post there."""
+    project_id = world["project"].id
+    page = csu.post(URL.format(project_id), data={}).text
+    assert f'action="/csu/projects/{project_id}/due-dates" id="due-date-form"' in page
+    assert f'action="/csu/projects/{project_id}" novalidate' in page

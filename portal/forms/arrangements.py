@@ -32,7 +32,9 @@ class ReturnArrangementForm(FlaskForm):
         widget=GovRadioInput(),
         validate_choice=False,
     )
-    due_on = GovDateField("New due date", example="14 2 2027", description="For example, 14 2 2027")
+    due_on = GovDateField(
+        "New due date", example="14 2 2027", description="Only to extend the due date. For example, 14 2 2027"
+    )
     reason = text_area(
         "Reason",
         1000,
