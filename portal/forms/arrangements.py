@@ -20,7 +20,7 @@ class ReturnArrangementForm(FlaskForm):
     already reported (they cannot be waived) and those with an arrangement (only they can be restored)."""
 
     quarter = RadioField(
-        "Quarter",
+        "Which return?",
         choices=[SelectChoice(q, f"Q{q}") for q in QUARTERS],
         coerce=int,
         widget=GovRadioInput(),
@@ -36,7 +36,7 @@ class ReturnArrangementForm(FlaskForm):
         "New due date", example="14 2 2027", description="Only to extend the due date. For example, 14 2 2027"
     )
     reason = text_area(
-        "Reason",
+        "Reason for the change",
         1000,
         required="Enter the reason for the change",
         too_long="The reason must be 1,000 characters or fewer",

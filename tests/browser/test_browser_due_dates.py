@@ -113,15 +113,15 @@ def test_the_csu_extends_a_due_date(page: Page, live_server, js_errors: list[str
     assert saved(live_server, aim.project_id, aim.quarter) == (None, [])
     assert_accessible(page)
 
-    form = page.locator("#due-date-form")  # the CSU rating's form below has a Quarter and a Reason too
-    form.get_by_role("group", name="Quarter").get_by_label(f"Q{aim.quarter}", exact=True).check()
+    form = page.locator("#due-date-form")
+    form.get_by_role("group", name="Which return?").get_by_label(f"Q{aim.quarter}", exact=True).check()
     form.get_by_label("Extend the due date").check()
     new_date = form.get_by_role("group", name="New due date")
     new_date.get_by_label("Day").fill(str(aim.new_due.day))
     new_date.get_by_label("Month").fill(str(aim.new_due.month))
     new_date.get_by_label("Year").fill(str(aim.new_due.year))
     reason = f"Browser test: the officer is on leave ({secrets.token_hex(3)})"
-    form.get_by_role("textbox", name="Reason").fill(reason)
+    form.get_by_label("Reason for the change").fill(reason)
     assert_accessible(page)
     with page.expect_navigation():
         page.get_by_role("button", name="Save due date").click()
