@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .calendar import to_uk
+from .calendar import day_text, to_uk
 from .extensions import db
 from .models import FinancialYear, User, vocabulary
 from .models.user import ADMIN, CSU, FINANCE, PARTNER
@@ -39,7 +39,7 @@ def uk_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = to_uk(value).date()
-    return f"{value.day} {value:%B %Y}"
+    return day_text(value)
 
 
 def uk_datetime(value: datetime | None) -> str:

@@ -77,6 +77,8 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/csu/<year_label>/annual-report": ("GET", STAFF_READ),
     "/csu/<year_label>/annual-report.docx": ("GET", STAFF_READ),
     "/csu/projects/<int:project_id>": ("GET", STAFF_READ),
+    # Only the CSU changes a due date; a signed-out reason is kept (401), as for a CSU comment.
+    "/csu/projects/<int:project_id>/due-dates": ("POST", {**CSU_DECIDES, "anonymous": 401}),
     "/csu/due": ("GET", STAFF_READ),
     "/csu/<year_label>/priorities": ("GET", STAFF_READ),
     "/finance/projects/<int:project_id>": ("GET", STAFF_READ),

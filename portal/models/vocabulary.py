@@ -32,6 +32,12 @@ SELECT_A_RATING = "Select a rating: Green, Amber or Red"  # in the list of answe
 # The delivery RAG: Green at GREEN_FROM % of target to date or more, Amber at AMBER_FROM % or more, else Red.
 GREEN_FROM = Decimal("90.0")
 AMBER_FROM = Decimal("70.0")
+# The spend RAG, on reported spend as a % of the profile to date: Red when spend is above the award; otherwise
+# Green from SPEND_GREEN_FROM to SPEND_GREEN_TO, Amber from SPEND_AMBER_FROM to SPEND_AMBER_TO (inclusive), else Red.
+SPEND_GREEN_FROM = Decimal("90.0")
+SPEND_GREEN_TO = Decimal("110.0")
+SPEND_AMBER_FROM = Decimal("75.0")
+SPEND_AMBER_TO = Decimal("125.0")
 
 
 def rag_label(rag: str | None) -> str:
@@ -73,6 +79,27 @@ STATUS_TAG_CLASSES = {
 OVERDUE = "overdue"  # a filter and a tag beside the status, never a stored status
 OVERDUE_LABEL = "Overdue"
 OVERDUE_TAG_CLASS = "govuk-tag--red"
+NOT_OPEN_LABEL = "Not open"  # a quarter that has not started yet
+
+# -- the CSU's arrangements for a quarter's return ------------------------------------------------
+
+EXTENDED = "extended"  # a later due date than the year's usual one
+NOT_REQUIRED = "not_required"  # the CSU waived the return: it is never due, so never chased or overdue
+USUAL = "usual"  # no arrangement: the form's choice that removes one
+ARRANGEMENTS = (EXTENDED, NOT_REQUIRED, USUAL)
+ARRANGEMENT_CHOICES = {
+    EXTENDED: "Extend the due date",
+    NOT_REQUIRED: "Return not required",
+    USUAL: "Usual due date (remove the extension or waiver)",
+}
+NOT_REQUIRED_LABEL = "Not required"
+NOT_REQUIRED_TAG_CLASS = "govuk-tag--grey"
+EXTENDED_LABEL = "extended"  # beside a due date: "14 February 2027 (extended)"
+
+# -- a funding stream's remainder -------------------------------------------------------------------
+
+NOT_ALLOCATED_LABEL = "Not allocated"
+OVER_ALLOCATED_LABEL = "Over-allocated"
 
 # -- the payment schedule ----------------------------------------------------------------------
 
