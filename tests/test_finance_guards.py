@@ -18,6 +18,7 @@ from portal.models import (
     Payment,
     PaymentInstalment,
     Project,
+    ReturnArrangement,
 )
 from portal.services import ledger
 
@@ -468,6 +469,16 @@ def test_closing_in_december_with_a_reason_closes_and_audits_what_was_outstandin
             {"project_id": kenward, "quarter": 3, "status": "not_started"},
         ],
     }
+
+
+@at("2021-12-15 12:00:00")
+def test_a_quarter_the_csu_marked_not_required_is_not_an_open_return(client, returns):
+    kenward = returns["kenward_project"]
+    db.session.add(ReturnArrangement(project_id=kenward.id, quarter=1, not_required=True, reason="Started in July"))
+    db.session.commit()
+    page = client.get("/finance/2021-22/reconciliation")
+    assert open_returns(page) == [row for row in DECEMBER_OPEN if row[0] != "Kenward" or row[2] != "Q1"]
+    assert "4 returns are not approved" in page.text
 
 
 def approve_every_return(world) -> None:

@@ -20,6 +20,7 @@ from ..models import (
     Payment,
     PaymentInstalment,
     Project,
+    ReturnArrangement,
     User,
 )
 from ..models.payment import PAYMENT, REVERSAL
@@ -449,7 +450,8 @@ class YearEndCheck:
 
 
 def year_end_check(year: FinancialYear, today: date | None = None) -> YearEndCheck:
-    """Each project's returns not approved, quarter by quarter, by organisation then project. Two queries."""
+    """Each project's returns not approved (a waived quarter with no return is not one), by organisation then
+    project. Three queries."""
     today = today or uk_today()
     projects = sorted(_year_projects(year, None), key=lambda item: (item.organisation.name, item.name))
     statuses = {
@@ -460,12 +462,20 @@ def year_end_check(year: FinancialYear, today: date | None = None) -> YearEndChe
             .where(Project.year_id == year.id)
         )
     }
+    waived = {
+        (project_id, quarter)
+        for project_id, quarter in db.session.execute(
+            select(ReturnArrangement.project_id, ReturnArrangement.quarter)
+            .join(Project, ReturnArrangement.project_id == Project.id)
+            .where(Project.year_id == year.id, ReturnArrangement.not_required.is_(True))
+        )
+    }
     opened = {number for number in QUARTERS if year.quarter(number).has_started(today)}
     open_returns = []
     for project in projects:
         for number in QUARTERS:
             status = statuses.get((project.id, number))
-            if status is None and number in opened:
+            if status is None and number in opened and (project.id, number) not in waived:
                 open_returns.append(OpenReturn(project, number, NOT_STARTED))
             elif status is not None and status != APPROVED:
                 open_returns.append(OpenReturn(project, number, status))
