@@ -19,6 +19,7 @@ STAFF_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 2
 CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 422, "finance": 403, "admin": 403}
 FINANCE_CHANGES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 422, "admin": 422}
 OWN_PARTNER_ONLY = {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403}
+SIGNED_IN = {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 200)}
 AUDIT_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 403, "admin": 200}
 
 # rule -> (method, {visitor: status}); partner_a is DAVSS, whose project and return the URLs name.
@@ -95,6 +96,10 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/finance/instalments/<int:instalment_id>/remove": ("POST", {**FINANCE_CHANGES, "finance": 302, "admin": 302}),
     "/finance/<year_label>/close": ("POST", FINANCE_CHANGES),
     "/finance/<year_label>/reopen": ("POST", {**FINANCE_CHANGES, "finance": 403}),
+    # Your account: everyone signed in.
+    "/account": ("GET", SIGNED_IN),
+    "/account/name": ("GET", SIGNED_IN),
+    "/account/sign-out-everywhere-else": ("POST", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 302)}),
     # The audit trail: the CSU and administrators; a partner is not told it exists, finance is refused.
     "/audit/": ("GET", AUDIT_READ),
     "/audit/events.csv": ("GET", AUDIT_READ),
