@@ -203,7 +203,8 @@ def test_details_are_shown_as_before_and_after_in_words(csu, two_orgs):
         object_type="payment",
         details={"amount_pence": 250000, "paid_on": "2021-05-01"},
     )
-    event("Roles", at, object_type="user", details={"changes": {"roles": [["partner"], ["csu", "finance"]]}})
+    event("Roles", at, object_type="user", details={"changes": {"roles": [["partner"], ["csu", "finance", "partner"]]}})
+    event("Measure", at, object_type="output_measure", details={"changes": {"combine": ["sum", "latest"]}})
     event("Rated", at, object_type="project", details={"quarter": 1, "before": None, "after": {"rag": "amber"}})
     db.session.commit()
 
@@ -212,7 +213,8 @@ def test_details_are_shown_as_before_and_after_in_words(csu, two_orgs):
     assert "<strong>Charity number</strong>: from blank to 1012345" in page
     assert "<strong>Retired</strong>: from No to Yes" in page
     assert "<strong>Amount</strong>: £2,500.00" in page
-    assert "<strong>Roles</strong>: from Partner to Community Safety Unit, Finance" in page
+    assert "<strong>Roles</strong>: from Partner to Partner, Community Safety Unit, Finance" in page  # roles' order
+    assert "<strong>Combine</strong>: from Added up to Latest quarter" in page
     assert "<strong>Rating</strong>: from blank to Amber" in page
     assert "<strong>Quarter</strong>: 1" in page
 

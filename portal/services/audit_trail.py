@@ -18,13 +18,14 @@ from sqlalchemy.orm import joinedload, lazyload
 from ..calendar import UK, to_uk
 from ..extensions import db
 from ..models import AuditEvent, User
-from ..models.user import ROLE_LABELS
+from ..models.user import ROLE_LABELS, ROLES
 from ..models.vocabulary import (
     ANSWER_LABELS,
     AUDIT_BLANK,
     AUDIT_NO,
     AUDIT_TEXT_CHANGED,
     AUDIT_YES,
+    COMBINE_LABELS,
     NARRATIVE_FIELDS,
     OBJECT_TYPE_LABELS,
     RATING_LABEL,
@@ -161,11 +162,14 @@ def _words(key: str, value: Any) -> str:
     if key.endswith("_pence") and isinstance(value, int):
         return format_pence(value)
     if key == "roles" and isinstance(value, list):
-        return ", ".join(ROLE_LABELS.get(str(role), str(role)) for role in value)
+        ordered = sorted(map(str, value), key=lambda role: ROLES.index(role) if role in ROLES else len(ROLES))
+        return ", ".join(ROLE_LABELS.get(role, role) for role in ordered)
     if key in RATING_KEYS and isinstance(value, str):
         return rag_label(value) or value
     if key == "status" and isinstance(value, str):
         return STATUS_LABELS.get(value, value)
+    if key == "combine" and isinstance(value, str):
+        return COMBINE_LABELS.get(value, value)
     if isinstance(value, list):
         return ", ".join(_words(key, item) for item in value)
     if isinstance(value, dict):
