@@ -10,6 +10,7 @@ from sqlalchemy import select
 from portal.extensions import db
 from portal.models import AuditEvent, User
 from portal.models.user import OWN_ACCOUNT, OWN_ADMIN_ROLE
+from portal.templating import uk_datetime
 from tests.conftest import TEST_PASSWORD
 
 
@@ -235,3 +236,16 @@ def test_unchanged_roles_change_nothing(admin, two_orgs):
 def test_a_user_that_does_not_exist_is_404(admin):
     assert admin.get("/admin/users/999999").status_code == 404
     assert admin.post("/admin/users/999999/deactivate").status_code == 404
+
+
+def test_the_account_page_shows_roles_organisation_and_last_sign_in(app, admin, two_orgs):
+    partner = two_orgs["partner_a"]
+    assert "Never" in admin.get(f"/admin/users/{partner.id}").text
+    signed_in(app, partner.email)
+
+    page = admin.get(f"/admin/users/{partner.id}").text
+
+    assert uk_datetime(fresh(partner).last_sign_in_at) in page
+    assert "Domestic Abuse Volunteer Support Services" in page and "Partner" in page
+    assert f"/audit/?object_type=user&amp;object_id={partner.id}" in page
+    assert f"/admin/users/{partner.id}/deactivate" in page

@@ -12,7 +12,6 @@ from ..models import Organisation, User
 from ..models.user import ROLE_LABELS
 from ..services import users as service
 from ..services.audit_trail import describe_changes
-from ..services.auth import recent_sign_ins
 from ..services.organisations import open_organisations
 
 
@@ -22,7 +21,6 @@ def user_view(user_id: int):
         "admin/user.html",
         user=user,
         role_labels=ROLE_LABELS,
-        sign_ins=recent_sign_ins(user),
         reactivate_form=ConfirmForm(formdata=None),
     )
 
