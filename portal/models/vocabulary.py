@@ -133,6 +133,9 @@ OBJECT_TYPE_LABELS = {
     "monitoring_return": "Quarterly return",
     "payment": "Payment",
     "user": "User account",
+    # Recorded by the mail and invitations work (branch h-mail), named here so its events can be filtered.
+    "invitation": "Invitation",
+    "outbox_message": "Mail message",
 }
 AUDIT_BLANK = "blank"  # a value that was (or became) empty
 AUDIT_YES, AUDIT_NO = "Yes", "No"
