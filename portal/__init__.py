@@ -99,11 +99,12 @@ def _init_templates(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
+    from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .csu import bp as csu_bp
     from .finance import bp as finance_bp
     from .main import bp as main_bp
     from .partner import bp as partner_bp
 
-    for blueprint in (main_bp, auth_bp, partner_bp, csu_bp, finance_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, partner_bp, csu_bp, finance_bp, admin_bp, audit_bp):
         app.register_blueprint(blueprint)

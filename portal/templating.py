@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import NotRequired, TypedDict
 
-from flask import Flask, request, url_for
+from flask import Flask, g, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -13,16 +13,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from .calendar import day_text, to_uk
 from .extensions import db
 from .models import FinancialYear, User, vocabulary
-from .models.user import ADMIN, CSU, FINANCE, PARTNER
+from .models.user import ADMIN, AUDIT_READERS, CSU, FINANCE, PARTNER
 from .money import format_pence
 from .quantities import format_quantity
 
 NAVIGATION = (
-    (PARTNER, "partner.home", "Your projects"),
-    (CSU, "csu.home", "Projects overview"),
-    (CSU, "csu.review_queue", "Returns to review"),
-    (FINANCE, "finance.home", "Funding"),
-    (ADMIN, "admin.home", "Administration"),
+    ((PARTNER,), "partner.home", "Your projects"),
+    ((CSU,), "csu.home", "Projects overview"),
+    ((CSU,), "csu.review_queue", "Returns to review"),
+    ((FINANCE,), "finance.home", "Funding"),
+    ((ADMIN,), "admin.home", "Administration"),
+    (AUDIT_READERS, "audit.trail", "Audit trail"),
 )
 
 
@@ -60,13 +61,17 @@ def _viewer() -> User | None:
 
 
 def _demo_data_present() -> bool:
-    try:
-        return (
-            db.session.scalar(select(FinancialYear.id).where(FinancialYear.illustrative.is_(True)).limit(1)) is not None
-        )
-    except SQLAlchemyError:
-        db.session.rollback()
-        return False
+    # Asked once a request: every GOV.UK form widget renders a template of its own, with this context.
+    if "demo_data_present" not in g:
+        try:
+            g.demo_data_present = (
+                db.session.scalar(select(FinancialYear.id).where(FinancialYear.illustrative.is_(True)).limit(1))
+                is not None
+            )
+        except SQLAlchemyError:
+            db.session.rollback()
+            return False
+    return g.demo_data_present
 
 
 def register(app: Flask) -> None:
@@ -83,8 +88,8 @@ def register(app: Flask) -> None:
         viewer = _viewer()
         navigation: list[NavigationItem] = []
         if viewer is not None:
-            for role, endpoint, text in NAVIGATION:
-                if viewer.has_role(role):
+            for roles, endpoint, text in NAVIGATION:
+                if viewer.has_role(*roles):
                     navigation.append({"href": url_for(endpoint), "text": text})
             # The item whose address is the longest prefix of this page is the current one.
             matches = [item for item in navigation if request.path.startswith(item["href"])]

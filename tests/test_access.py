@@ -19,6 +19,9 @@ STAFF_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 2
 CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 422, "finance": 403, "admin": 403}
 FINANCE_CHANGES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 422, "admin": 422}
 OWN_PARTNER_ONLY = {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403}
+ADMIN_ONLY = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 403, "admin": 200}
+SIGNED_IN = {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 200)}
+AUDIT_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 403, "admin": 200}
 
 # rule -> (method, {visitor: status}); partner_a is DAVSS, whose project and return the URLs name.
 EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
@@ -96,6 +99,24 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/finance/instalments/<int:instalment_id>/remove": ("POST", {**FINANCE_CHANGES, "finance": 302, "admin": 302}),
     "/finance/<year_label>/close": ("POST", FINANCE_CHANGES),
     "/finance/<year_label>/reopen": ("POST", {**FINANCE_CHANGES, "finance": 403}),
+    # Organisations and people: the administrator's. The URLs name DAVSS and partner_a. Reinstating an
+    # organisation that is not retired, or reactivating an active account, changes nothing (303 back).
+    "/admin/organisations/new": ("GET", ADMIN_ONLY),
+    "/admin/organisations/<int:organisation_id>": ("GET", ADMIN_ONLY),
+    "/admin/organisations/<int:organisation_id>/edit": ("GET", ADMIN_ONLY),
+    "/admin/organisations/<int:organisation_id>/retire": ("GET", ADMIN_ONLY),
+    "/admin/organisations/<int:organisation_id>/reinstate": ("POST", {**ADMIN_ONLY, "admin": 303}),
+    "/admin/users/<int:user_id>": ("GET", ADMIN_ONLY),
+    "/admin/users/<int:user_id>/roles": ("GET", ADMIN_ONLY),
+    "/admin/users/<int:user_id>/deactivate": ("GET", ADMIN_ONLY),
+    "/admin/users/<int:user_id>/reactivate": ("POST", {**ADMIN_ONLY, "admin": 303}),
+    # Your account: everyone signed in.
+    "/account": ("GET", SIGNED_IN),
+    "/account/name": ("GET", SIGNED_IN),
+    "/account/sign-out-everywhere-else": ("POST", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 302)}),
+    # The audit trail: the CSU and administrators; a partner is not told it exists, finance is refused.
+    "/audit/": ("GET", AUDIT_READ),
+    "/audit/events.csv": ("GET", AUDIT_READ),
     **{
         f"/partner/projects/<int:project_id>/q<int:quarter>/{page}": ("GET", OWN_PARTNER_ONLY)
         for page in (
@@ -124,6 +145,8 @@ def url_for_rule(rule: str, fixture: dict) -> str:
         .replace("<fmt>", "csv")
         .replace("<int:payment_id>", str(fixture["payment"].id))
         .replace("<int:instalment_id>", str(fixture["instalment"].id))
+        .replace("<int:organisation_id>", str(fixture["davss"].id))
+        .replace("<int:user_id>", str(fixture["partner_a"].id))
     )
 
 

@@ -17,7 +17,16 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
-from ..models import FinancialYear, MonitoringReturn, Payment, PaymentInstalment, Project, ReturnRevision, User
+from ..models import (
+    FinancialYear,
+    MonitoringReturn,
+    Organisation,
+    Payment,
+    PaymentInstalment,
+    Project,
+    ReturnRevision,
+    User,
+)
 from ..models.payment import PAYMENT
 from ..services.exports import EXPORT_FORMATS
 from ..services.years import all_years, default_year, find_year
@@ -102,3 +111,23 @@ def load_instalment(instalment_id: int, *, check: Check[PaymentInstalment] | Non
     if instalment is None:
         abort(404)
     return _checked(instalment, instalment.project, check)
+
+
+def load_organisation(organisation_id: int, *, check: Check[Organisation] | None = None) -> Organisation:
+    """An organisation, for the administrator's pages (`check`: may this person change it)."""
+    organisation = db.session.get(Organisation, organisation_id)
+    if organisation is None:
+        abort(404)
+    if check is not None and not check(organisation, _viewer()):
+        _refuse(_viewer())
+    return organisation
+
+
+def load_user(user_id: int, *, check: Check[User] | None = None) -> User:
+    """Someone's account, for the administrator's pages (`check`: may the signed-in person do this to it)."""
+    user = db.session.get(User, user_id, options=[joinedload(User.organisation)])
+    if user is None:
+        abort(404)
+    if check is not None and not check(user, _viewer()):
+        _refuse(_viewer())
+    return user

@@ -150,3 +150,32 @@ def sql_in(column: str, values: Iterable[str], *, nullable: bool = False) -> str
     """A CHECK constraint's text allowing only these values (and NULL when nullable)."""
     allowed = f"{column} IN ({', '.join(repr(value) for value in values)})"
     return f"{column} IS NULL OR {allowed}" if nullable else allowed
+
+
+# -- the audit trail ---------------------------------------------------------------------------
+
+# The kinds of object an audit event is about (AuditEvent.object_type), as the audit trail names them.
+OBJECT_TYPE_LABELS = {
+    "financial_year": "Financial year",
+    "funding_stream": "Funding stream",
+    "priority": "Priority",
+    "organisation": "Organisation",
+    "project": "Project",
+    "output_measure": "Output measure",
+    "monitoring_return": "Quarterly return",
+    "payment": "Payment",
+    "user": "User account",
+    # Recorded by the mail and invitations work (branch h-mail), named here so its events can be filtered.
+    "invitation": "Invitation",
+    "outbox_message": "Mail message",
+}
+AUDIT_BLANK = "blank"  # a value that was (or became) empty
+AUDIT_YES, AUDIT_NO = "Yes", "No"
+AUDIT_TEXT_CHANGED = "changed (the text is not kept in the audit trail)"
+SYSTEM_ACTOR = "The portal (command line or import)"  # an event with no actor
+
+# -- accounts and organisations ------------------------------------------------------------------
+
+ACTIVE_LABEL = "Active"
+DEACTIVATED_LABEL = "Deactivated"
+RETIRED_LABEL = "Retired"
