@@ -1,7 +1,7 @@
 """retire organisations, and find one object's audit events
 
 Revision ID: b5393cef38ac
-Revises: ac944db7fba5
+Revises: 43d67c2c8452
 Create Date: 2026-12-02 12:12:12.234348
 
 """
@@ -12,7 +12,7 @@ import portal.models.types
 
 # revision identifiers, used by Alembic.
 revision = 'b5393cef38ac'
-down_revision = 'ac944db7fba5'
+down_revision = '43d67c2c8452'
 branch_labels = None
 depends_on = None
 
