@@ -99,6 +99,7 @@ def _init_templates(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
+    from .audit import bp as audit_bp
     from .auth import bp as auth_bp
     from .csu import bp as csu_bp
     from .finance import bp as finance_bp
@@ -106,5 +107,5 @@ def _register_blueprints(app: Flask) -> None:
     from .partner import bp as partner_bp
     from .setup import bp as setup_bp
 
-    for blueprint in (main_bp, auth_bp, partner_bp, csu_bp, finance_bp, setup_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, partner_bp, csu_bp, finance_bp, setup_bp, admin_bp, audit_bp):
         app.register_blueprint(blueprint)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -26,13 +26,22 @@ class Quarter:
     @property
     def due_deadline(self) -> datetime:
         """The last instant (UTC) at which a return for this quarter is on time: 23:59:59 UK time."""
-        return datetime.combine(self.due, time(23, 59, 59, 999999), tzinfo=UK).astimezone(UTC)
+        return end_of_uk_day(self.due)
+
+    def due_on(self, day: date | None) -> Quarter:
+        """This quarter with another due date (an extension), or itself when there is none."""
+        return replace(self, due=day) if day is not None else self
 
     def has_started(self, today: date) -> bool:
         return today >= self.start
 
     def is_overdue(self, now: datetime) -> bool:
         return now > self.due_deadline
+
+
+def end_of_uk_day(day: date) -> datetime:
+    """The last instant (UTC) of a day in the UK, in BST or GMT alike."""
+    return datetime.combine(day, time(23, 59, 59, 999999), tzinfo=UK).astimezone(UTC)
 
 
 def _month_end(year: int, month: int) -> date:
@@ -77,6 +86,11 @@ def current_start_year(now: datetime | None = None) -> int:
 
 def to_uk(moment: datetime) -> datetime:
     return moment.astimezone(UK)
+
+
+def day_text(day: date) -> str:
+    """'14 February 2027', as every page writes a date."""
+    return f"{day.day} {day:%B %Y}"
 
 
 def uk_time(moment: datetime) -> str:

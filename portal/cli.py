@@ -1,4 +1,4 @@
-"""Command line: `flask --app wsgi year import`, `demo load` and `user create / set-password`."""
+"""Command line: `flask --app wsgi year import`, `demo load`, `user create / set-password / deactivate / reactivate`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .models import Organisation, Project, User
 from .models.user import ROLES
 from .services import demo
 from .services.passwords import PasswordPolicyError
-from .services.users import UserError, create_user, deactivate, set_password
+from .services.users import UserError, create_user, deactivate, reactivate, set_password
 from .services.year_import import YearImportError, import_year
 
 year_cli = AppGroup("year", help="Financial years.")
@@ -133,9 +133,29 @@ def user_deactivate(email: str) -> None:
     user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         _fail(f"Error: no user with the e-mail {email}")
-    deactivate(user)
+    try:
+        deactivate(user)
+    except UserError as error:
+        db.session.rollback()
+        _fail(f"Error: {user.email}: {error}")
     db.session.commit()
     click.echo(f"Deactivated {user.email}; their sessions have ended")
+
+
+@user_cli.command("reactivate")
+@click.argument("email")
+def user_reactivate(email: str) -> None:
+    """Let a deactivated EMAIL sign in again, with the password they had."""
+    user = db.session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        _fail(f"Error: no user with the e-mail {email}")
+    try:
+        reactivate(user)
+    except UserError as error:
+        db.session.rollback()
+        _fail(f"Error: {user.email}: {error}")
+    db.session.commit()
+    click.echo(f"Reactivated {user.email}")
 
 
 def register(app: Flask) -> None:

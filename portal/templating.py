@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import NotRequired, TypedDict
 
-from flask import Flask, request, url_for
+from flask import Flask, g, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from .calendar import to_uk
+from .calendar import day_text, to_uk
 from .extensions import db
 from .models import FinancialYear, User, vocabulary
-from .models.user import ADMIN, CSU, FINANCE, PARTNER
+from .models.user import ADMIN, AUDIT_READERS, CSU, FINANCE, PARTNER
 from .money import format_pence
 from .quantities import format_quantity
 
@@ -24,6 +24,7 @@ NAVIGATION = (
     ((FINANCE,), "finance.home", "Funding"),
     ((CSU, ADMIN, FINANCE), "setup.home", "Set-up"),
     ((ADMIN,), "admin.home", "Administration"),
+    (AUDIT_READERS, "audit.trail", "Audit trail"),
 )
 
 
@@ -40,7 +41,7 @@ def uk_date(value: date | datetime | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = to_uk(value).date()
-    return f"{value.day} {value:%B %Y}"
+    return day_text(value)
 
 
 def uk_datetime(value: datetime | None) -> str:
@@ -61,13 +62,17 @@ def _viewer() -> User | None:
 
 
 def _demo_data_present() -> bool:
-    try:
-        return (
-            db.session.scalar(select(FinancialYear.id).where(FinancialYear.illustrative.is_(True)).limit(1)) is not None
-        )
-    except SQLAlchemyError:
-        db.session.rollback()
-        return False
+    # Asked once a request: every GOV.UK form widget renders a template of its own, with this context.
+    if "demo_data_present" not in g:
+        try:
+            g.demo_data_present = (
+                db.session.scalar(select(FinancialYear.id).where(FinancialYear.illustrative.is_(True)).limit(1))
+                is not None
+            )
+        except SQLAlchemyError:
+            db.session.rollback()
+            return False
+    return g.demo_data_present
 
 
 def register(app: Flask) -> None:

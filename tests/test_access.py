@@ -21,6 +21,9 @@ FINANCE_CHANGES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "cs
 # The set-up: finance reads it; the CSU and admin change it (finance is refused its forms); partners never see it.
 SETUP_FORM = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 403, "admin": 200}
 OWN_PARTNER_ONLY = {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403}
+ADMIN_ONLY = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 403, "admin": 200}
+SIGNED_IN = {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 200)}
+AUDIT_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 403, "admin": 200}
 
 # rule -> (method, {visitor: status}); partner_a is DAVSS, whose project and return the URLs name.
 EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
@@ -79,6 +82,8 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/csu/<year_label>/annual-report": ("GET", STAFF_READ),
     "/csu/<year_label>/annual-report.docx": ("GET", STAFF_READ),
     "/csu/projects/<int:project_id>": ("GET", STAFF_READ),
+    # Only the CSU changes a due date; a signed-out reason is kept (401), as for a CSU comment.
+    "/csu/projects/<int:project_id>/due-dates": ("POST", {**CSU_DECIDES, "anonymous": 401}),
     "/csu/due": ("GET", STAFF_READ),
     "/csu/<year_label>/priorities": ("GET", STAFF_READ),
     "/finance/projects/<int:project_id>": ("GET", STAFF_READ),
@@ -118,6 +123,24 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
             "/setup/<year_label>/workbook",
         )
     },
+    # Organisations and people: the administrator's. The URLs name DAVSS and partner_a. Reinstating an
+    # organisation that is not retired, or reactivating an active account, changes nothing (303 back).
+    "/admin/organisations/new": ("GET", ADMIN_ONLY),
+    "/admin/organisations/<int:organisation_id>": ("GET", ADMIN_ONLY),
+    "/admin/organisations/<int:organisation_id>/edit": ("GET", ADMIN_ONLY),
+    "/admin/organisations/<int:organisation_id>/retire": ("GET", ADMIN_ONLY),
+    "/admin/organisations/<int:organisation_id>/reinstate": ("POST", {**ADMIN_ONLY, "admin": 303}),
+    "/admin/users/<int:user_id>": ("GET", ADMIN_ONLY),
+    "/admin/users/<int:user_id>/roles": ("GET", ADMIN_ONLY),
+    "/admin/users/<int:user_id>/deactivate": ("GET", ADMIN_ONLY),
+    "/admin/users/<int:user_id>/reactivate": ("POST", {**ADMIN_ONLY, "admin": 303}),
+    # Your account: everyone signed in.
+    "/account": ("GET", SIGNED_IN),
+    "/account/name": ("GET", SIGNED_IN),
+    "/account/sign-out-everywhere-else": ("POST", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 302)}),
+    # The audit trail: the CSU and administrators; a partner is not told it exists, finance is refused.
+    "/audit/": ("GET", AUDIT_READ),
+    "/audit/events.csv": ("GET", AUDIT_READ),
     **{
         f"/partner/projects/<int:project_id>/q<int:quarter>/{page}": ("GET", OWN_PARTNER_ONLY)
         for page in (
@@ -149,6 +172,8 @@ def url_for_rule(rule: str, fixture: dict) -> str:
         .replace("<int:stream_id>", str(fixture["stream"].id))
         .replace("<int:priority_id>", str(fixture["priority"].id))
         .replace("<int:measure_id>", str(fixture["davss_project"].measures[0].id))
+        .replace("<int:organisation_id>", str(fixture["davss"].id))
+        .replace("<int:user_id>", str(fixture["partner_a"].id))
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 from flask import render_template
 
 from portal.models import vocabulary
-from portal.services.delivery import delivery_rag
+from portal.services.delivery import delivery_rag, spend_rag
 
 PORTAL = Path(__file__).resolve().parent.parent / "portal"
 TEMPLATES = PORTAL / "templates"
@@ -104,7 +104,7 @@ def test_no_function_is_over_sixty_lines_without_a_reason():
 # are not searched for here; the templates' tags below are.
 VOCABULARY_WORDS = {
     "RAG words": {"Green", "Amber", "Red"},
-    "status words": {"Not started", "Draft", "Changes requested", "Overdue"},
+    "status words": {"Not started", "Draft", "Changes requested", "Overdue", "Not required"},
     "schedule states": {"Held", "Not yet due"},
     "section states": {"Completed", "In progress"},
 }
@@ -131,7 +131,7 @@ def test_each_word_is_defined_once(kind):
 
 
 def test_thresholds_and_tag_classes_are_defined_once():
-    threshold = re.compile(r"""Decimal\(["'](90|70)(\.0)?["']\)""")
+    threshold = re.compile(r"""Decimal\(["'](90|70|75|110|125)(\.0)?["']\)""")
     assert [str(p.relative_to(PORTAL)) for p in PORTAL.rglob("*.py") if threshold.search(p.read_text())] == [
         "models/vocabulary.py"
     ]
@@ -163,6 +163,22 @@ def test_the_definitions_the_csu_reads_state_the_thresholds_the_code_uses(app):
     assert delivery_rag(vocabulary.GREEN_FROM - Decimal("0.1")) == vocabulary.AMBER
     assert delivery_rag(vocabulary.AMBER_FROM) == vocabulary.AMBER
     assert delivery_rag(vocabulary.AMBER_FROM - Decimal("0.1")) == vocabulary.RED
+    # The spend RAG too, both ends of each range.
+    green = f"Green from {vocabulary.SPEND_GREEN_FROM}% to {vocabulary.SPEND_GREEN_TO}% of the profile to date"
+    assert green in text
+    assert f"Amber from {vocabulary.SPEND_AMBER_FROM}% to {vocabulary.SPEND_AMBER_TO}%" in text
+    tenth = Decimal("0.1")
+    for pct, rag in [
+        (vocabulary.SPEND_GREEN_FROM, vocabulary.GREEN),
+        (vocabulary.SPEND_GREEN_TO, vocabulary.GREEN),
+        (vocabulary.SPEND_GREEN_FROM - tenth, vocabulary.AMBER),
+        (vocabulary.SPEND_GREEN_TO + tenth, vocabulary.AMBER),
+        (vocabulary.SPEND_AMBER_FROM, vocabulary.AMBER),
+        (vocabulary.SPEND_AMBER_TO, vocabulary.AMBER),
+        (vocabulary.SPEND_AMBER_FROM - tenth, vocabulary.RED),
+        (vocabulary.SPEND_AMBER_TO + tenth, vocabulary.RED),
+    ]:
+        assert spend_rag(pct, spend_pence=0, award_pence=1) == rag, pct
 
 
 def test_forms_import_no_service():

@@ -29,6 +29,8 @@ PROJECT_COLUMNS = [
     "paid",
     "reported_spend",
     "spend_pct_of_award",
+    "spend_pct_of_profile",
+    "spend_rag",
     "delivery_pct_of_target",
     "delivery_rag",
     "partner_rag",
@@ -52,6 +54,7 @@ MEASURE_COLUMNS = [
     "total",
     "annual_target",
     "pct_of_target",
+    "provisional_quarters",
 ]
 DAVSS = "Domestic Abuse Volunteer Support Services"
 DAVSS_PROJECT = "Support for Medium & High Risk Victims - Domestic Abuse"
@@ -287,20 +290,21 @@ def test_projects_csv_2020_21(csu_client):
     davss = ["2020-21", DAVSS, DAVSS_PROJECT, "Domestic Abuse", STREAM]
     pas = ["2020-21", PAS, PAS_PROJECT, "Domestic Abuse", STREAM]
     no_targets_no_ratings = ["", "", "", ""]
+    # No spend is in the seeds: 0.0% of a profile that, every quarter being due, is the whole award.
+    no_spend = ["0.00", "0.0", "0.0", "Red"]
     assert csv_rows(response) == [
         PROJECT_COLUMNS,
         [
             *davss,
             "10000.00",
             "0.00",
-            "0.00",
-            "0.0",
+            *no_spend,
             *no_targets_no_ratings,
             "Approved",
             "Approved",
-            *["Not started"] * 2,
+            *["Overdue"] * 2,  # DAVSS's Q3 and Q4 of 2020-21 were due long ago and never reported
         ],
-        [*pas, "1000.00", "0.00", "0.00", "0.0", *no_targets_no_ratings, *["Approved"] * 4],
+        [*pas, "1000.00", "0.00", *no_spend, *no_targets_no_ratings, *["Approved"] * 4],
     ]
     assert response.data.endswith(b"\r\n")
 
@@ -317,13 +321,14 @@ def test_projects_xlsx_2020_21(csu_client):
     pas = ["2020-21", PAS, PAS_PROJECT, "Domestic Abuse", STREAM]
     no_targets_no_ratings = [None, None, None, None]
     assert rows[1:] == [
-        [*davss, 10000, 0, 0, 0, *no_targets_no_ratings, "Approved", "Approved", "Not started", "Not started"],
-        [*pas, 1000, 0, 0, 0, *no_targets_no_ratings, *["Approved"] * 4],
+        [*davss, 10000, 0, 0, 0, 0, "Red", *no_targets_no_ratings, "Approved", "Approved", "Overdue", "Overdue"],
+        [*pas, 1000, 0, 0, 0, 0, "Red", *no_targets_no_ratings, *["Approved"] * 4],
     ]
     award, paid, spend, spend_pct = sheet["F2"], sheet["G2"], sheet["H2"], sheet["I2"]
-    assert [cell.data_type for cell in (award, paid, spend, spend_pct)] == ["n"] * 4
+    of_profile = sheet["J2"]
+    assert [cell.data_type for cell in (award, paid, spend, spend_pct, of_profile)] == ["n"] * 5
     assert [cell.number_format for cell in (award, paid, spend)] == ["0.00"] * 3
-    assert spend_pct.number_format == "0.0"
+    assert spend_pct.number_format == of_profile.number_format == "0.0"
 
 
 def test_projects_exports_2021_22_have_the_five_awards(csu_client):
@@ -342,7 +347,7 @@ def test_projects_exports_2021_22_have_the_five_awards(csu_client):
     assert [(row[1], row[5]) for row in from_csv[1:]] == list(expected.items())
     assert [(row[1], row[5]) for row in from_xlsx[1:]] == [(name, float(award)) for name, award in expected.items()]
     assert {row[0] for row in from_csv[1:]} == {"2021-22"}
-    assert all(row[13:] == ["Not started"] * 4 for row in from_csv[1:])
+    assert all(row[15:] == ["Overdue"] * 4 for row in from_csv[1:])  # no 2021-22 return is in the seeds
 
 
 def test_measures_csv_2020_21(csu_client):
@@ -353,9 +358,9 @@ def test_measures_csv_2020_21(csu_client):
     assert rows[0] == MEASURE_COLUMNS
     assert rows[1][:6] == ["2020-21", DAVSS, DAVSS_PROJECT, "Referrals", "people", "sum"]
     found = by_project_and_measure(rows)
-    assert found[(DAVSS_PROJECT, "Referrals")] == ["203", "274", "", "", "477", "", ""]
-    assert found[(DAVSS_PROJECT, "Volunteer case work hours")] == ["5524", "6257", "", "", "11781", "", ""]
-    assert found[(PAS_PROJECT, "High risk")] == ["6", "32", "53", "43", "134", "", ""]
+    assert found[(DAVSS_PROJECT, "Referrals")] == ["203", "274", "", "", "477", "", "", ""]
+    assert found[(DAVSS_PROJECT, "Volunteer case work hours")] == ["5524", "6257", "", "", "11781", "", "", ""]
+    assert found[(PAS_PROJECT, "High risk")] == ["6", "32", "53", "43", "134", "", "", ""]
     assert len(rows) == 1 + 6 + 6
 
 
@@ -365,8 +370,8 @@ def test_measures_xlsx_2020_21(csu_client):
     rows = xlsx_rows(sheet)
     assert rows[0] == MEASURE_COLUMNS
     found = by_project_and_measure(rows)
-    assert found[(DAVSS_PROJECT, "Referrals")] == [203, 274, None, None, 477, None, None]
-    assert found[(PAS_PROJECT, "High risk")] == [6, 32, 53, 43, 134, None, None]
+    assert found[(DAVSS_PROJECT, "Referrals")] == [203, 274, None, None, 477, None, None, None]
+    assert found[(PAS_PROJECT, "High risk")] == [6, 32, 53, 43, 134, None, None, None]
     assert sheet["G2"].data_type == "n"
     assert sheet["I2"].value is None  # an unreported quarter is an empty cell, not an empty string
 
@@ -443,10 +448,11 @@ def test_formula_names_are_neutralised_in_csv(hostile, client, login):
     measures = csv_rows(client.get("/csu/2022-23/measures.csv"))
 
     named = ["2022-23", "'@Org Ltd", "'" + HYPERLINK]
-    amounts = ["10000.00", "2500.00", "1234.56", "12.3", "233.6"]
-    statuses = ["Approved", "Not started", "Not started", "Not started"]
-    assert projects[1] == [*named, "", STREAM, *amounts, "Green", "Green", "Amber", *statuses]
-    assert measures[1] == [*named, "'-5 cases", "hours", "sum", "5840.5", "", "", "", "5840.5", "10000", "58.4"]
+    # 2022-23 is long past: Q2-Q4 are due and missing, so the profile and the target to date are the year's.
+    amounts = ["10000.00", "2500.00", "1234.56", "12.3", "12.3", "Red", "58.4"]
+    statuses = ["Approved", "Overdue", "Overdue", "Overdue"]
+    assert projects[1] == [*named, "", STREAM, *amounts, "Red", "Green", "Amber", *statuses]
+    assert measures[1] == [*named, "'-5 cases", "hours", "sum", "5840.5", "", "", "", "5840.5", "10000", "58.4", ""]
 
 
 def test_formula_names_are_neutralised_in_xlsx_and_numbers_stay_numbers(hostile, client, login):
@@ -459,8 +465,15 @@ def test_formula_names_are_neutralised_in_xlsx_and_numbers_stay_numbers(hostile,
     assert name.value == '\'=HYPERLINK("x")'
     assert name.data_type == "s"
     assert projects["B2"].value == "'@Org Ltd"
-    assert [projects[ref].value for ref in ("F2", "G2", "H2", "I2", "J2")] == [10000, 2500, 1234.56, 12.3, 233.6]
-    assert all(projects[ref].data_type == "n" for ref in ("F2", "G2", "H2", "I2", "J2"))
+    assert [projects[ref].value for ref in ("F2", "G2", "H2", "I2", "J2", "L2")] == [
+        10000,
+        2500,
+        1234.56,
+        12.3,
+        12.3,
+        58.4,
+    ]
+    assert all(projects[ref].data_type == "n" for ref in ("F2", "G2", "H2", "I2", "J2", "L2"))
     assert projects["H2"].number_format == "0.00"
     assert measures["D2"].value == "'-5 cases"
     assert [measures[ref].value for ref in ("G2", "K2", "L2", "M2")] == [5840.5, 5840.5, 10000, 58.4]

@@ -54,4 +54,7 @@ def test_reconciliation_rows_set_award_and_paid_against_reported_spend(world):
         ("Alpha", 500_000, 100_000, 30_000),
         ("Zeta", 600_000, 0, 20_000),
     ]
-    assert [(row.underspend_to_recover_pence, row.overspend_pence) for row in rows] == [(70_000, 0), (0, 20_000)]
+    assert [(row.underspend_to_recover_pence, row.spent_beyond_payments_pence) for row in rows] == [
+        (70_000, 0),
+        (0, 20_000),
+    ]

@@ -46,12 +46,12 @@ def counts():
 
 OPERATIONS = st.lists(
     st.one_of(
-        # An amount, and whether a reason for paying over the award is given.
+        # An amount, and whether a reason for paying over the award is given. (The flag is also the vary's.)
         st.tuples(st.just("pay"), st.integers(min_value=1, max_value=5_000_000), st.booleans()),
-        # Which entry to reverse: a payment, one already reversed, or a reversal. (The flag is the pay's alone.)
+        # Which entry to reverse: a payment, one already reversed, or a reversal.
         st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=50), st.just(False)),
-        # The new award; None asks for the award it already is.
-        st.tuples(st.just("vary"), st.none() | st.integers(min_value=0, max_value=20_000_000), st.just(False)),
+        # The new award (None asks for the award it already is), and whether an over-allocation is confirmed.
+        st.tuples(st.just("vary"), st.none() | st.integers(min_value=0, max_value=20_000_000), st.booleans()),
     ),
     max_size=25,
 )
@@ -74,6 +74,8 @@ def test_every_balance_equals_the_sum_of_its_entries(world, operations):
     ones its rules make for that change. Any other LedgerError fails the test."""
     project = project_of(world)
     finance = world["finance"]
+    stream_total = world["stream"].amount_pence
+    others_awarded = project_of(world, "kenward_project").amount_pence
     # The world lives across examples: start from what earlier examples left.
     expected_award, expected_paid = project.amount_pence, service.net_paid(project)
     entries = list(db.session.scalars(select(Payment).where(Payment.project_id == project.id).order_by(Payment.id)))
@@ -109,9 +111,19 @@ def test_every_balance_equals_the_sum_of_its_entries(world, operations):
                 expected_paid -= target.amount_pence
         elif operation == "vary":
             to_pence = expected_award if value is None else value
-            change = partial(service.vary_award, project, to_pence=to_pence, reason="Agreed variation", by=finance)
+            over = others_awarded + to_pence - stream_total if to_pence > expected_award else 0
+            change = partial(
+                service.vary_award,
+                project,
+                to_pence=to_pence,
+                reason="Agreed variation",
+                by=finance,
+                over_allocation_confirmed=str(over) if with_reason else None,
+            )
             if to_pence == expected_award:
                 refused(change, says=f"The award is already {format_pence(to_pence)}", field="amount")
+            elif over > 0 and not with_reason:
+                refused(change, says=f"over by {format_pence(over)}", field="confirm_over_allocation")
             else:
                 change()
                 expected_award = to_pence
@@ -256,13 +268,23 @@ def test_bad_variations_are_refused(client, world, login, data, message):
     assert counts() == before
 
 
-def test_over_allocation_is_shown(client, world, login):
+def test_over_allocation_is_confirmed_then_shown_on_every_finance_page(client, world, login):
     login(client, world["finance"])
     project = project_of(world)
-    client.post(f"/finance/projects/{project.id}/variations", data={"amount": "30000.00", "reason": "Big year"})
-    page = client.get("/finance/2021-22/").text
+    data = {"amount": "30000.00", "reason": "Big year"}
+    refused = client.post(f"/finance/projects/{project.id}/variations", data=data)
+    assert refused.status_code == 422 and "over by £5,782.00" in refused.text
     # £34,218 received; awards now £30,000 + £10,000.
+    confirmed = client.post(
+        f"/finance/projects/{project.id}/variations", data={**data, "confirm_over_allocation": "578200"}
+    )
+    assert confirmed.status_code == 302
+    page = client.get("/finance/2021-22/").text
     assert "Over-allocated" in page and 'data-figure="unallocated">£5,782.00' in page
+    for path in (f"/finance/projects/{project.id}", "/finance/2021-22/reconciliation", "/finance/2021-22/ledger"):
+        page = client.get(path).text
+        assert "Over-allocated: PCC Crime Reduction Grant has £40,000.00 awarded" in page, path
+        assert "over by £5,782.00" in page, path
 
 
 # -- schedule -----------------------------------------------------------------------------------
@@ -288,11 +310,11 @@ def test_schedule_states_follow_payments_and_approved_returns(client, world, log
 # -- year end -----------------------------------------------------------------------------------
 
 
-def test_reconciliation_shows_underspend_and_overspend(client, world, login):
+def test_reconciliation_shows_underspend_to_recover_and_spent_beyond_payments(client, world, login):
     login(client, world["finance"])
     davss, kenward = project_of(world), project_of(world, "kenward_project")
-    for project, paid in ((davss, "8000.00"), (kenward, "1000.00")):
-        pay(client, project, amount=paid)
+    for project, paid, reference in ((davss, "8000.00", "BACS-1"), (kenward, "1000.00", "BACS-2")):
+        assert pay(client, project, amount=paid, reference=reference).status_code == 302
     db.session.add_all(
         [
             MonitoringReturn(project_id=davss.id, quarter=1, status="approved", spend_pence=500_000),
@@ -303,11 +325,14 @@ def test_reconciliation_shows_underspend_and_overspend(client, world, login):
     db.session.commit()
     page = client.get("/finance/2021-22/reconciliation").text
     assert "£3,000.00" in page  # DAVSS: paid 8,000 - spend 5,000 to recover
-    assert "£1,500.00" in page  # Kenward: spend 2,500 - paid 1,000 overspent (the draft does not count)
+    assert "£1,500.00" in page  # Kenward: spend 2,500 - paid 1,000 spent beyond payments (the draft does not count)
+    assert "Underspend to recover" in page and "Spent beyond payments" in page and "Overspend" not in page
+    assert "it may be owed to the partner" in page
 
 
 def close(client, year="2021-22"):
-    return client.post(f"/finance/{year}/close", data={"confirm": "y"})
+    # The year's quarters have no approved returns: closing it needs a reason.
+    return client.post(f"/finance/{year}/close", data={"confirm": "y", "reason": "Closing with returns outstanding"})
 
 
 def test_closing_needs_confirmation_and_is_audited(client, world, login):
@@ -403,8 +428,8 @@ def test_csu_reads_finance_pages_but_cannot_change_them(client, world, login):
 def test_partners_get_404_for_finance_and_see_their_own_payments_on_their_home(app, client, world, login):
     finance = app.test_client()
     login(finance, world["finance"])
-    pay(finance, project_of(world), amount="750.00")
-    pay(finance, project_of(world, "kenward_project"), amount="333.00")
+    assert pay(finance, project_of(world), amount="750.00").status_code == 302
+    assert pay(finance, project_of(world, "kenward_project"), amount="333.00", reference="BACS-2").status_code == 302
     login(client, world["partner_a"])
     assert client.get("/finance/2021-22/").status_code == 404
     assert client.get(f"/finance/projects/{world['davss_project'].id}").status_code == 404
@@ -422,6 +447,7 @@ def test_ledger_page_lists_every_entry_with_a_running_balance(client, world, log
     pay(client, project, amount="4000.00")
     client.post(f"/finance/projects/{project.id}/variations", data={"amount": "12000.00", "reason": "More"})
     page = client.get("/finance/2021-22/ledger").text
+    page = page[page.index("<table") :]  # after the flashed messages, which name the amounts too
     assert page.index("Original award") < page.index("£4,000.00")
     assert "£6,000.00" in page  # 10,000 - 4,000
     assert "£8,000.00" in page  # + 2,000 variation

@@ -4,9 +4,26 @@ from flask import Blueprint
 
 from ..auth.guards import require_role
 from ..models.user import ADMIN
-from . import views
+from . import organisations, people, views
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_role(ADMIN))
 
 bp.add_url_rule("/", view_func=views.home)
+
+# Organisations and people's accounts (roles, deactivation).
+bp.add_url_rule("/organisations/new", view_func=organisations.organisation_add, methods=["GET", "POST"])
+bp.add_url_rule("/organisations/<int:organisation_id>", view_func=organisations.organisation_view)
+bp.add_url_rule(
+    "/organisations/<int:organisation_id>/edit", view_func=organisations.organisation_edit, methods=["GET", "POST"]
+)
+bp.add_url_rule(
+    "/organisations/<int:organisation_id>/retire", view_func=organisations.organisation_retire, methods=["GET", "POST"]
+)
+bp.add_url_rule(
+    "/organisations/<int:organisation_id>/reinstate", view_func=organisations.organisation_reinstate, methods=["POST"]
+)
+bp.add_url_rule("/users/<int:user_id>", view_func=people.user_view)
+bp.add_url_rule("/users/<int:user_id>/roles", view_func=people.user_roles, methods=["GET", "POST"])
+bp.add_url_rule("/users/<int:user_id>/deactivate", view_func=people.user_deactivate, methods=["GET", "POST"])
+bp.add_url_rule("/users/<int:user_id>/reactivate", view_func=people.user_reactivate, methods=["POST"])

@@ -21,6 +21,7 @@ from ..models import (
     FinancialYear,
     FundingStream,
     MonitoringReturn,
+    Organisation,
     OutputMeasure,
     Payment,
     PaymentInstalment,
@@ -147,3 +148,23 @@ def load_measure(measure_id: int, *, check: Check[OutputMeasure] | None = None) 
     if measure is None:
         abort(404)
     return _checked(measure, measure.project, check)
+
+
+def load_organisation(organisation_id: int, *, check: Check[Organisation] | None = None) -> Organisation:
+    """An organisation, for the administrator's pages (`check`: may this person change it)."""
+    organisation = db.session.get(Organisation, organisation_id)
+    if organisation is None:
+        abort(404)
+    if check is not None and not check(organisation, _viewer()):
+        _refuse(_viewer())
+    return organisation
+
+
+def load_user(user_id: int, *, check: Check[User] | None = None) -> User:
+    """Someone's account, for the administrator's pages (`check`: may the signed-in person do this to it)."""
+    user = db.session.get(User, user_id, options=[joinedload(User.organisation)])
+    if user is None:
+        abort(404)
+    if check is not None and not check(user, _viewer()):
+        _refuse(_viewer())
+    return user

@@ -16,6 +16,7 @@ bp.before_request(require_role(CSU, FINANCE, ADMIN))
 bp.add_url_rule("/", view_func=views.home, defaults={"year_label": None})
 bp.add_url_rule("/<year_label>/", view_func=views.home)
 bp.add_url_rule("/projects/<int:project_id>", view_func=views.project_view, methods=["GET", "POST"])
+bp.add_url_rule("/projects/<int:project_id>/due-dates", view_func=views.arrangement_save, methods=["POST"])
 bp.add_url_rule("/due", view_func=views.due_list)
 bp.add_url_rule("/<year_label>/priorities", view_func=views.priorities)
 

@@ -6,16 +6,20 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from ..auth.keep_text import keeps_text
 from ..auth.loaders import load_project, load_year, pick_year
 from ..extensions import db
+from ..forms.arrangements import ReturnArrangementForm
 from ..forms.returns import CsuRatingForm
 from ..htmx import page_or_fragment
 from ..models import Priority, Project, User
 from ..models.user import PARTNER, UserRole
 from ..models.vocabulary import QUARTERS
 from ..services import due
+from ..services.arrangements import ArrangementError, set_arrangement
 from ..services.charts import outputs_chart, spend_chart
-from ..services.delivery import project_delivery, year_delivery
+from ..services.delivery import ProjectDelivery, project_delivery, year_delivery
+from ..services.figures import stream_figures
 from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewQuery, OverviewTotals
 from ..services.ratings import set_csu_rating
 from ..services.returns import ReturnError, review_history
@@ -38,7 +42,7 @@ def home(year_label: str | None):
         year=year,
         rows=rows,
         total_count=len(everything),
-        totals=OverviewTotals.of(rows),
+        totals=OverviewTotals.of(rows, stream_figures(year)),
         query=query,
         priorities=priorities,
         organisations=organisations,
@@ -58,43 +62,81 @@ def _rating_form(delivery, formdata=None) -> CsuRatingForm:
     return form
 
 
-def project_view(project_id: int):
-    # Finance and admin read the project; only who may rate it may post the rating form.
-    project = load_project(project_id, check=Project.can_rate if request.method == "POST" else None)
-    delivery = project_delivery(project)
-    status = 200
-    if request.method == "POST":
-        form = _rating_form(delivery, request.form)
-        if form.validate():
-            try:
-                set_csu_rating(project, form.quarter.data, form.rag.data, form.reason.data, by=current_user)
-            except ReturnError as error:
-                db.session.rollback()
-                form.form_errors.append(str(error))
-                status = 409
-            else:
-                db.session.commit()
-                flash(f"Your Q{form.quarter.data} rating has been saved.")
-                return redirect(url_for("csu.project_view", project_id=project.id))
-        else:
-            status = 422
-    else:
-        form = _rating_form(delivery)
+def _arrangement_form(delivery: ProjectDelivery, formdata=None) -> ReturnArrangementForm:
+    return ReturnArrangementForm(
+        formdata=formdata,
+        usual_due={q: delivery.project.year.quarter(q).due for q in QUARTERS},
+        reported=set(delivery.reported_quarters),
+        arranged=set(delivery.arrangements),
+    )
+
+
+def _project_page(
+    delivery: ProjectDelivery,
+    status: int = 200,
+    *,
+    form: CsuRatingForm | None = None,
+    arrangement_form: ReturnArrangementForm | None = None,
+):
     histories = {q: review_history(delivery.returns.get(q)) for q in QUARTERS if delivery.returns.get(q)}
     output_charts = [
         chart
         for chart in (outputs_chart(figures, f"outputs-{figures.measure.id}") for figures in delivery.measures)
         if chart is not None
     ]
+    form = form or _rating_form(delivery)
+    arrangement_form = arrangement_form or _arrangement_form(delivery)
     return render_template(
         "csu/project.html",
-        project=project,
+        project=delivery.project,
         delivery=delivery,
         output_charts=output_charts,
         spend_chart=spend_chart(delivery, "spend"),
         form=form,
+        arrangement_form=arrangement_form,
+        has_errors=bool(form.errors or arrangement_form.errors),
         histories=histories,
     ), status
+
+
+def project_view(project_id: int):
+    # Finance and admin read the project; only who may rate it may post the rating form.
+    project = load_project(project_id, check=Project.can_rate if request.method == "POST" else None)
+    delivery = project_delivery(project)
+    if request.method != "POST":
+        return _project_page(delivery)
+    form = _rating_form(delivery, request.form)
+    if not form.validate():
+        return _project_page(delivery, 422, form=form)
+    try:
+        set_csu_rating(project, form.quarter.data, form.rag.data, form.reason.data, by=current_user)
+    except ReturnError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return _project_page(delivery, 409, form=form)
+    db.session.commit()
+    flash(f"Your Q{form.quarter.data} rating has been saved.")
+    return redirect(url_for("csu.project_view", project_id=project.id))
+
+
+@keeps_text
+def arrangement_save(project_id: int):
+    """Extend a quarter's due date, mark its return not required, or restore the usual date."""
+    project = load_project(project_id, check=Project.can_arrange_returns)
+    delivery = project_delivery(project)
+    form = _arrangement_form(delivery, request.form)
+    if not form.validate():
+        return _project_page(delivery, 422, arrangement_form=form)
+    quarter, kind = form.quarter.data, form.arrangement.data
+    try:
+        set_arrangement(project, quarter, kind, due_on=form.due_on.data, reason=form.reason.data, by=current_user)
+    except ArrangementError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return _project_page(delivery, 409, arrangement_form=form)
+    db.session.commit()
+    flash(f"The Q{quarter} due date has been saved.")
+    return redirect(url_for("csu.project_view", project_id=project.id, _anchor="due-dates"))
 
 
 def due_list():

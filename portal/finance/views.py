@@ -15,8 +15,10 @@ from ..forms.finance import (
     ReversalForm,
     VariationForm,
 )
-from ..models import Payment, PaymentInstalment, Project
+from ..models import FinancialYear, Payment, PaymentInstalment, Project
+from ..money import format_pence
 from ..services import ledger as ledger_service
+from ..services.figures import StreamFigures, stream_figures
 from ..services.funding import reconciliation_rows, year_funding
 
 
@@ -34,6 +36,11 @@ def home(year_label: str | None):
     )
 
 
+def _over_allocated(year: FinancialYear) -> list[StreamFigures]:
+    """The year's streams whose awards add up to more than their total: every finance page says so."""
+    return [figures for figures in stream_figures(year) if figures.over_allocated]
+
+
 def _project_page(project: Project, status: int = 200, **forms):
     # Only the form that was posted carries the request's data; the others start empty.
     forms.setdefault("payment_form", PaymentForm(formdata=None))
@@ -45,6 +52,7 @@ def _project_page(project: Project, status: int = 200, **forms):
         project=project,
         ledger=project_ledger,
         schedule=project_ledger.schedule(),
+        over_allocated=[item for item in _over_allocated(project.year) if item.stream.id == project.funding_stream_id],
         has_errors=any(form.errors for form in forms.values()),
         **forms,
     ), status
@@ -54,13 +62,17 @@ def project_view(project_id: int):
     return _project_page(load_project(project_id))
 
 
-def _refused(form, error: ledger_service.LedgerError):
+def _refused(form, error: ledger_service.LedgerError) -> int:
+    """Put the ledger's refusal beside its field (asking, when it may be confirmed); the status to answer with."""
     db.session.rollback()
     target = getattr(form, error.field, None) if error.field else None
     if target is not None:
         target.errors = [*target.errors, str(error)]
+        if error.confirms is not None:
+            target.asks = error.confirms
     else:
         form.form_errors.append(str(error))
+    return 409 if isinstance(error, ledger_service.LedgerConflict) else 422
 
 
 def payment_record(project_id: int):
@@ -69,7 +81,7 @@ def payment_record(project_id: int):
     if form.validate():
         assert form.paid_on.data is not None  # InputRequired: a valid form has its date
         try:
-            ledger_service.record_payment(
+            payment = ledger_service.record_payment(
                 project,
                 amount_pence=form.amount.pence,
                 paid_on=form.paid_on.data,
@@ -77,12 +89,12 @@ def payment_record(project_id: int):
                 note=form.note.data,
                 reason=form.reason.data,
                 by=current_user,
+                reference_confirmed=form.confirm_reference.confirmed,
             )
         except ledger_service.LedgerError as error:
-            _refused(form, error)
-            return _project_page(project, 409 if "closed" in str(error) else 422, payment_form=form)
+            return _project_page(project, _refused(form, error), payment_form=form)
         db.session.commit()
-        flash(f"Payment of {form.amount.data} recorded.")
+        flash(f"Payment of {format_pence(payment.amount_pence)} recorded.")
         return redirect(url_for("finance.project_view", project_id=project.id))
     return _project_page(project, 422, payment_form=form)
 
@@ -96,11 +108,10 @@ def payment_reverse(payment_id: int):
             try:
                 ledger_service.reverse_payment(payment, reason=form.reason.data, by=current_user)
             except ledger_service.LedgerError as error:
-                _refused(form, error)
-                status = 409
+                status = _refused(form, error)
             else:
                 db.session.commit()
-                flash("The payment has been reversed.")
+                flash(f"The payment of {format_pence(payment.amount_pence)} has been reversed.")
                 return redirect(url_for("finance.project_view", project_id=payment.project_id))
         else:
             status = 422
@@ -112,12 +123,18 @@ def award_vary(project_id: int):
     form = VariationForm()
     if form.validate():
         try:
-            ledger_service.vary_award(project, to_pence=form.amount.pence, reason=form.reason.data, by=current_user)
+            variation = ledger_service.vary_award(
+                project,
+                to_pence=form.amount.pence,
+                reason=form.reason.data,
+                by=current_user,
+                over_allocation_confirmed=form.confirm_over_allocation.confirmed,
+            )
         except ledger_service.LedgerError as error:
-            _refused(form, error)
-            return _project_page(project, 409 if "closed" in str(error) else 422, variation_form=form)
+            return _project_page(project, _refused(form, error), variation_form=form)
         db.session.commit()
-        flash("The award has been changed.")
+        changed = f"from {format_pence(variation.from_pence)} to {format_pence(variation.to_pence)}"
+        flash(f"The award has been changed {changed}.")
         return redirect(url_for("finance.project_view", project_id=project.id))
     return _project_page(project, 422, variation_form=form)
 
@@ -127,7 +144,7 @@ def instalment_add(project_id: int):
     form = InstalmentForm()
     if form.validate():
         try:
-            ledger_service.add_instalment(
+            instalment = ledger_service.add_instalment(
                 project,
                 amount_pence=form.amount.pence,
                 due_on=form.due_on.data,
@@ -136,10 +153,11 @@ def instalment_add(project_id: int):
                 by=current_user,
             )
         except ledger_service.LedgerError as error:
-            _refused(form, error)
-            return _project_page(project, 409, instalment_form=form)
+            return _project_page(project, _refused(form, error), instalment_form=form)
         db.session.commit()
-        flash("The instalment has been added to the schedule.")
+        flash(
+            f"Instalment {instalment.number} of {format_pence(instalment.amount_pence)} has been added to the schedule."
+        )
         return redirect(url_for("finance.project_view", project_id=project.id))
     return _project_page(project, 422, instalment_form=form)
 
@@ -147,6 +165,7 @@ def instalment_add(project_id: int):
 def instalment_remove(instalment_id: int):
     instalment = load_instalment(instalment_id, check=PaymentInstalment.can_change)
     project_id = instalment.project_id
+    removed = f"Instalment {instalment.number} of {format_pence(instalment.amount_pence)}"
     try:
         ledger_service.remove_instalment(instalment, by=current_user)
     except ledger_service.LedgerError as error:
@@ -154,14 +173,14 @@ def instalment_remove(instalment_id: int):
         flash(str(error))
         return redirect(url_for("finance.project_view", project_id=project_id)), 303
     db.session.commit()
-    flash("The instalment has been removed from the schedule.")
+    flash(f"{removed} has been removed from the schedule.")
     return redirect(url_for("finance.project_view", project_id=project_id))
 
 
 def ledger(year_label: str):
     year = load_year(year_label)
     ledgers = sorted(ledger_service.ledgers(year), key=lambda item: (item.project.organisation.name, item.project.name))
-    return render_template("finance/ledger.html", year=year, ledgers=ledgers)
+    return render_template("finance/ledger.html", year=year, ledgers=ledgers, over_allocated=_over_allocated(year))
 
 
 def reconciliation(year_label: str):
@@ -173,6 +192,8 @@ def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=N
         "finance/reconciliation.html",
         year=year,
         rows=reconciliation_rows(year),
+        over_allocated=_over_allocated(year),
+        year_end=None if year.is_closed else ledger_service.year_end_check(year),
         close_form=close_form or CloseYearForm(formdata=None),
         reopen_form=reopen_form or ReopenYearForm(formdata=None),
         has_errors=bool((close_form and close_form.errors) or (reopen_form and reopen_form.errors)),
@@ -187,10 +208,9 @@ def year_close(year_label: str):
     if not form.validate():
         return _reconciliation_page(year, 422, close_form=form)
     try:
-        ledger_service.close_year(year, by=current_user)
+        ledger_service.close_year(year, by=current_user, reason=form.reason.data)
     except ledger_service.LedgerError as error:
-        _refused(form, error)
-        return _reconciliation_page(year, 409, close_form=form)
+        return _reconciliation_page(year, _refused(form, error), close_form=form)
     db.session.commit()
     flash(f"The {year.label} financial year is closed.")
     return redirect(url_for("finance.reconciliation", year_label=year.label))
@@ -206,8 +226,7 @@ def year_reopen(year_label: str):
     try:
         ledger_service.reopen_year(year, reason=form.reason.data, by=current_user)
     except ledger_service.LedgerError as error:
-        _refused(form, error)
-        return _reconciliation_page(year, 409, reopen_form=form)
+        return _reconciliation_page(year, _refused(form, error), reopen_form=form)
     db.session.commit()
     flash(f"The {year.label} financial year has been reopened.")
     return redirect(url_for("finance.reconciliation", year_label=year.label))

@@ -45,6 +45,39 @@ class GovDateField(DateField):
             raise ValueError(f"{self.label.text} must be a real date, like {self.example}") from None
 
 
+def own_ids(form: FlaskForm, prefix: str) -> None:
+    """Three forms share the finance project page: the later two prefix their fields' ids (never their names), so
+    that each label and error link finds its own field. Date boxes and checkboxes take their ids from their names,
+    which no two of the forms share."""
+    for field in form:
+        if not isinstance(field.widget, (GovDateInput, GovCheckboxInput)):
+            field.id = f"{prefix}-{field.id}"
+            field.label.field_id = field.id
+
+
+class ConfirmField(BooleanField):
+    """A box ticked to go ahead with a change the ledger asked about. Shown only once asked: `asks` is the
+    value the ledger wants back (see LedgerError.confirms), and the box carries it, never a bare "yes"."""
+
+    def __init__(self, label: str, **kwargs):
+        super().__init__(label, widget=GovCheckboxInput(), **kwargs)
+        self.asks: str | None = None
+
+    @property
+    def confirmed(self) -> str | None:
+        """What the ticked box confirms; None when it was not ticked."""
+        return self.raw_data[0] if self.data and self.raw_data else None
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.asks or self.confirmed)
+
+    @property
+    def item(self) -> dict:
+        """The checkbox as the GOV.UK macro takes it: a new question is never ticked in advance."""
+        return {"value": self.asks or self.confirmed, "checked": self.asks is None and self.confirmed is not None}
+
+
 class PaymentForm(FlaskForm):
     amount = StringField(
         "Amount",
@@ -68,11 +101,13 @@ class PaymentForm(FlaskForm):
             no_control_characters,
         ],
     )
+    confirm_reference = ConfirmField("This payment is intended: record it with the same reference")
     note = text_area("Note", 1000)
     reason = text_area(
-        "Reason for paying more than the award",
+        "Reason for paying",
         1000,
-        hint="Only needed when the total paid would be more than the award.",
+        hint="Needed when the total paid would be more than the award, or when the instalment it pays is held "
+        "until a return is approved.",
     )
     save = SubmitField("Record payment", widget=GovSubmitInput())
 
@@ -100,11 +135,13 @@ class VariationForm(FlaskForm):
         validators=[DataRequired(message="Enter the new award")],
     )
     reason = text_area("Reason for the change", 1000, required="Enter the reason for the change")
+    confirm_over_allocation = ConfirmField("Change the award anyway: I confirm the over-allocation")
     save = SubmitField("Change award", widget=GovSubmitInput())
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
+        own_ids(self, "variation")
 
 
 class InstalmentForm(FlaskForm):
@@ -127,6 +164,7 @@ class InstalmentForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
+        own_ids(self, "instalment")
 
     @property
     def quarter(self) -> int | None:
@@ -139,6 +177,8 @@ class CloseYearForm(FlaskForm):
         widget=GovCheckboxInput(),
         validators=[DataRequired(message="Confirm that you understand what closing the year does")],
     )
+    # Asked for (by the ledger) only when returns are outstanding or the Q4 returns are not yet due.
+    reason = text_area("Why is the year being closed now?", 1000)
     save = SubmitField("Close the year", widget=GovSubmitInput())
 
 

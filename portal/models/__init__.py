@@ -1,6 +1,7 @@
 """The data model: one module per concept."""
 
 from . import vocabulary
+from .arrangement import ReturnArrangement
 from .audit import APPEND_ONLY_TABLES, AuditEvent, _attach_append_only
 from .csu_rating import CsuRating
 from .ledger import AwardVariation, PaymentInstalment
@@ -28,6 +29,7 @@ __all__ = [
     "PaymentInstalment",
     "Priority",
     "Project",
+    "ReturnArrangement",
     "ReturnRevision",
     "SignInFailure",
     "User",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DDL, JSON, ForeignKey, Integer, String, event
+from sqlalchemy import DDL, JSON, ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
@@ -14,6 +14,8 @@ from .vocabulary import APPROVED, CHANGES_REQUESTED, STATUS_LABELS, SUBMITTED
 
 class AuditEvent(Model):
     __tablename__ = "audit_event"
+    # The audit trail page finds one object's events by kind and id.
+    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

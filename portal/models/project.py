@@ -30,6 +30,7 @@ from .vocabulary import COMBINE_SUM, COMBINES, DECIMAL_UNITS, sql_in
 from .year import FinancialYear, FundingStream, Priority
 
 QUANTITY = Numeric(12, 2)
+PROFILE_COLUMNS = ("q1_profile_pence", "q2_profile_pence", "q3_profile_pence", "q4_profile_pence")
 
 
 def unit_has_decimals(unit: str | None) -> bool:
@@ -44,6 +45,12 @@ class Project(Model):
     __table_args__ = (
         UniqueConstraint("organisation_id", "year_id", "name"),
         CheckConstraint("amount_pence >= 0", name="amount_not_negative"),
+        # A spend profile has all four quarters or none (then the award ÷ 4 stands for each).
+        CheckConstraint(
+            f"({' AND '.join(f'{c} IS NULL' for c in PROFILE_COLUMNS)}) OR "
+            f"({' AND '.join(f'{c} IS NOT NULL AND {c} >= 0' for c in PROFILE_COLUMNS)})",
+            name="profile_complete_not_negative",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -55,12 +62,28 @@ class Project(Model):
     description: Mapped[str | None] = mapped_column(Text)
     amount_pence: Mapped[int] = mapped_column(Integer)
     actions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The planned spend in each quarter, in pence; optional.
+    q1_profile_pence: Mapped[int | None] = mapped_column(Integer)
+    q2_profile_pence: Mapped[int | None] = mapped_column(Integer)
+    q3_profile_pence: Mapped[int | None] = mapped_column(Integer)
+    q4_profile_pence: Mapped[int | None] = mapped_column(Integer)
 
     organisation: Mapped[Organisation] = relationship()
     year: Mapped[FinancialYear] = relationship()
     funding_stream: Mapped[FundingStream] = relationship()
     priority: Mapped[Priority | None] = relationship()
     measures: Mapped[list[OutputMeasure]] = relationship(back_populates="project", order_by="OutputMeasure.position")
+
+    @property
+    def spend_profile(self) -> list[int] | None:
+        """The planned spend per quarter in pence, Q1 to Q4; None when the project has none."""
+        quarters = [self.q1_profile_pence, self.q2_profile_pence, self.q3_profile_pence, self.q4_profile_pence]
+        return None if any(pence is None for pence in quarters) else [int(pence or 0) for pence in quarters]
+
+    @spend_profile.setter
+    def spend_profile(self, quarters: list[int] | None) -> None:
+        values: list[int | None] = list(quarters) if quarters else [None] * 4
+        self.q1_profile_pence, self.q2_profile_pence, self.q3_profile_pence, self.q4_profile_pence = values
 
     def measures_in(self, reported_ids: Collection[int] | None = None) -> list[OutputMeasure]:
         """The measures a return asks for: every measure not retired, and a retired one only where a submitted
@@ -83,6 +106,10 @@ class Project(Model):
 
     def can_rate(self, user: User) -> bool:
         """The CSU's own rating is the CSU's: finance and admin read it."""
+        return user.has_role(CSU)
+
+    def can_arrange_returns(self, user: User) -> bool:
+        """Extending a quarter's due date or waiving its return is the CSU's: finance and admin read it."""
         return user.has_role(CSU)
 
     def can_keep_ledger(self, user: User) -> bool:

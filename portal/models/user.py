@@ -22,7 +22,13 @@ ROLES = (PARTNER, CSU, FINANCE, ADMIN)
 STAFF = (CSU, FINANCE, ADMIN)  # see every organisation's projects
 LEDGER_KEEPERS = (FINANCE, ADMIN)  # change awards, payments and the year end
 SETS_UP = (CSU, ADMIN)  # set a year up: streams, priorities, projects and their measures
+ACCOUNT_KEEPERS = (ADMIN,)  # add and change organisations; deactivate people and change their roles
+AUDIT_READERS = (CSU, ADMIN)  # read the audit trail
 ROLE_LABELS = {PARTNER: "Partner", CSU: "Community Safety Unit", FINANCE: "Finance", ADMIN: "Administrator"}
+OWN_ACCOUNT = "You cannot deactivate your own account. Another administrator can."
+ALREADY_DEACTIVATED = "This account is already deactivated"
+NOT_DEACTIVATED = "This account is not deactivated"
+OWN_ADMIN_ROLE = "You cannot remove your own administrator role. Another administrator can."
 
 
 def new_session_token() -> str:
@@ -71,6 +77,36 @@ class User(UserMixin, Model):
 
     def end_all_sessions(self) -> None:
         self.session_token = new_session_token()
+
+    # -- what this person may do to organisations and to other people's accounts -----------------
+
+    @property
+    def can_manage_organisations(self) -> bool:
+        return self.has_role(*ACCOUNT_KEEPERS)
+
+    @property
+    def can_read_audit_trail(self) -> bool:
+        return self.has_role(*AUDIT_READERS)
+
+    def can_manage(self, user: User) -> bool:
+        """Whether `user` (an administrator) sees this account's page and changes it."""
+        return user.has_role(*ACCOUNT_KEEPERS)
+
+    def deactivation_refusal(self, user: User | None) -> str | None:
+        """Why `user` may not deactivate this account (None: they may). No one deactivates themselves."""
+        if user is not None and user.id == self.id:
+            return OWN_ACCOUNT
+        return None if self.active else ALREADY_DEACTIVATED
+
+    def can_deactivate(self, user: User) -> bool:
+        return self.can_manage(user) and self.deactivation_refusal(user) is None
+
+    def can_reactivate(self, user: User) -> bool:
+        return self.can_manage(user) and not self.active
+
+    def can_remove_admin_role(self, user: User) -> bool:
+        """An administrator cannot take away their own administrator role: the portal always keeps one."""
+        return self.can_manage(user) and user.id != self.id
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"

@@ -32,6 +32,12 @@ SELECT_A_RATING = "Select a rating: Green, Amber or Red"  # in the list of answe
 # The delivery RAG: Green at GREEN_FROM % of target to date or more, Amber at AMBER_FROM % or more, else Red.
 GREEN_FROM = Decimal("90.0")
 AMBER_FROM = Decimal("70.0")
+# The spend RAG, on reported spend as a % of the profile to date: Red when spend is above the award; otherwise
+# Green from SPEND_GREEN_FROM to SPEND_GREEN_TO, Amber from SPEND_AMBER_FROM to SPEND_AMBER_TO (inclusive), else Red.
+SPEND_GREEN_FROM = Decimal("90.0")
+SPEND_GREEN_TO = Decimal("110.0")
+SPEND_AMBER_FROM = Decimal("75.0")
+SPEND_AMBER_TO = Decimal("125.0")
 
 
 def rag_label(rag: str | None) -> str:
@@ -85,6 +91,27 @@ STATUS_TAG_CLASSES = {
 OVERDUE = "overdue"  # a filter and a tag beside the status, never a stored status
 OVERDUE_LABEL = "Overdue"
 OVERDUE_TAG_CLASS = "govuk-tag--red"
+NOT_OPEN_LABEL = "Not open"  # a quarter that has not started yet
+
+# -- the CSU's arrangements for a quarter's return ------------------------------------------------
+
+EXTENDED = "extended"  # a later due date than the year's usual one
+NOT_REQUIRED = "not_required"  # the CSU waived the return: it is never due, so never chased or overdue
+USUAL = "usual"  # no arrangement: the form's choice that removes one
+ARRANGEMENTS = (EXTENDED, NOT_REQUIRED, USUAL)
+ARRANGEMENT_CHOICES = {
+    EXTENDED: "Extend the due date",
+    NOT_REQUIRED: "Return not required",
+    USUAL: "Usual due date (remove the extension or waiver)",
+}
+NOT_REQUIRED_LABEL = "Not required"
+NOT_REQUIRED_TAG_CLASS = "govuk-tag--grey"
+EXTENDED_LABEL = "extended"  # beside a due date: "14 February 2027 (extended)"
+
+# -- a funding stream's remainder -------------------------------------------------------------------
+
+NOT_ALLOCATED_LABEL = "Not allocated"
+OVER_ALLOCATED_LABEL = "Over-allocated"
 
 # -- the payment schedule ----------------------------------------------------------------------
 
@@ -94,6 +121,11 @@ DUE = "Due"
 NOT_YET_DUE = "Not yet due"
 SCHEDULE_TAG_CLASSES = {PAID: "govuk-tag--green", HELD: "govuk-tag--orange", DUE: "govuk-tag--blue"}
 SCHEDULE_TAG_DEFAULT = "govuk-tag--grey"
+
+# -- allocation --------------------------------------------------------------------------------
+
+OVER_ALLOCATED = "Over-allocated"  # a funding stream whose awards add up to more than its total
+OVER_ALLOCATED_TAG_CLASS = "govuk-tag--orange"
 
 # -- the return's sections, as its task list shows them ----------------------------------------
 
@@ -130,3 +162,32 @@ def sql_in(column: str, values: Iterable[str], *, nullable: bool = False) -> str
     """A CHECK constraint's text allowing only these values (and NULL when nullable)."""
     allowed = f"{column} IN ({', '.join(repr(value) for value in values)})"
     return f"{column} IS NULL OR {allowed}" if nullable else allowed
+
+
+# -- the audit trail ---------------------------------------------------------------------------
+
+# The kinds of object an audit event is about (AuditEvent.object_type), as the audit trail names them.
+OBJECT_TYPE_LABELS = {
+    "financial_year": "Financial year",
+    "funding_stream": "Funding stream",
+    "priority": "Priority",
+    "organisation": "Organisation",
+    "project": "Project",
+    "output_measure": "Output measure",
+    "monitoring_return": "Quarterly return",
+    "payment": "Payment",
+    "user": "User account",
+    # Recorded by the mail and invitations work (branch h-mail), named here so its events can be filtered.
+    "invitation": "Invitation",
+    "outbox_message": "Mail message",
+}
+AUDIT_BLANK = "blank"  # a value that was (or became) empty
+AUDIT_YES, AUDIT_NO = "Yes", "No"
+AUDIT_TEXT_CHANGED = "changed (the text is not kept in the audit trail)"
+SYSTEM_ACTOR = "The portal (command line or import)"  # an event with no actor
+
+# -- accounts and organisations ------------------------------------------------------------------
+
+ACTIVE_LABEL = "Active"
+DEACTIVATED_LABEL = "Deactivated"
+RETIRED_LABEL = "Retired"

@@ -10,10 +10,12 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from ..extensions import db
-from ..models import SignInFailure, User
+from ..models import AuditEvent, SignInFailure, User
 from ..models.types import utcnow
 from . import audit
 from .passwords import hash_password, hasher, spend_verification_time, verify_password
+
+SIGNED_IN = "user.signed_in"
 
 
 def normalise_email(email: str) -> str:
@@ -53,7 +55,7 @@ def authenticate(email: str, password: str, *, now: datetime | None = None) -> S
             user.password_hash = hash_password(password)
         user.last_sign_in_at = now
         db.session.execute(delete(SignInFailure).where(SignInFailure.account_key == key))
-        audit.record("user.signed_in", object_type="user", object_id=user.id, summary="Signed in", actor=user)
+        audit.record(SIGNED_IN, object_type="user", object_id=user.id, summary="Signed in", actor=user)
         return SignInResult(user=user)
     db.session.add(SignInFailure(account_key=key, at=now))
     # Old failures are of no further use; keep the table small.
@@ -65,3 +67,27 @@ def sign_out(user: User) -> None:
     """End this user's sessions everywhere: every copy of the old cookie stops working."""
     user.end_all_sessions()
     audit.record("user.signed_out", object_type="user", object_id=user.id, summary="Signed out", actor=user)
+
+
+def sign_out_elsewhere(user: User) -> None:
+    """End every session of this user; the caller signs this one in again with the new token."""
+    user.end_all_sessions()
+    audit.record(
+        "user.signed_out_elsewhere",
+        object_type="user",
+        object_id=user.id,
+        summary="Signed out everywhere else",
+        actor=user,
+    )
+
+
+def recent_sign_ins(user: User, *, limit: int = 2) -> list[datetime]:
+    """When this user last signed in, newest first: this session's sign-in, then the one before."""
+    return list(
+        db.session.scalars(
+            select(AuditEvent.at)
+            .where(AuditEvent.actor_id == user.id, AuditEvent.action == SIGNED_IN)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

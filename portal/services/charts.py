@@ -10,7 +10,8 @@ pence (money) for every piece of text; floats are used only for pixel positions.
   target ÷ 4 for a "sum" measure, or the annual target itself for a "latest" measure (a level to
   reach at each quarter end, not a share of a total).
 - Cumulative spend: a bar per reported quarter of the reported spend to the end of that quarter,
-  the award as a solid line and the straight-line profile (award × quarter ÷ 4) as a dashed marker.
+  the award as a solid line and the spend profile to the end of each quarter as a dashed marker: the
+  project's own profile, or the straight line (award × quarter ÷ 4) when it has none.
 - Bars fed by a submitted but not yet approved return are provisional: hatched, and their value
   text says "(provisional)".
 """
@@ -321,7 +322,7 @@ def spend_chart(delivery: ProjectDelivery, chart_id: str) -> Chart:
     chart.reference_lines = [award_line]
     chart.bars = [_clear_of(bar, award_line.y) for bar in chart.bars]
     chart.extra_rows = [TableRow("Award", "", format_pence(award))]
-    chart.legend = _spend_legend(award, chart.has_provisional)
+    chart.legend = _spend_legend(award, chart.has_provisional, delivery.has_own_profile)
     return chart
 
 
@@ -362,15 +363,15 @@ def _award_line(geometry: _Geometry, award: int, scale_max: Decimal) -> Referenc
     )
 
 
-def _spend_legend(award: int, has_provisional: bool) -> list[LegendItem]:
+EVEN_PROFILE = "the award spread evenly over the four quarters"
+
+
+def _spend_legend(award: int, has_provisional: bool, own_profile: bool) -> list[LegendItem]:
     legend = [LegendItem("bar", "Spend reported to the end of the quarter")]
     if has_provisional:
         legend.append(LegendItem("provisional", "Provisional: includes a return submitted but not yet approved"))
-    return [
-        *legend,
-        LegendItem("marker", "Profile: the award spread evenly over the four quarters"),
-        LegendItem("line", f"Award: {format_pence(award)}"),
-    ]
+    profile = "the project's own, to the end of the quarter" if own_profile else EVEN_PROFILE
+    return [*legend, LegendItem("marker", f"Profile: {profile}"), LegendItem("line", f"Award: {format_pence(award)}")]
 
 
 # -- helpers ------------------------------------------------------------------------------------

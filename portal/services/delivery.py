@@ -1,19 +1,30 @@
 """Budget against delivery: every definition the CSU pages, exports and reports use, in one place.
 
 - A quarter is *reported* when its return is submitted or approved; a submitted one is *provisional*.
+- A quarter is *due* once its return's due date (the CSU's extension, when there is one) has passed:
+  after 23:59:59 UK time that day. A quarter whose return the CSU marked not required is never due.
+  A due quarter that is not reported is *missing* (its tag says Overdue).
+- The quarters *to date* are those that are due or reported.
 - A measure's *total*: the sum of its reported quarters (combine "sum"), or the latest reported
-  quarter's value (combine "latest").
-- *pct_of_target*: total ÷ annual target × 100, to one decimal place; empty without a target.
-- A project's *delivery to date*: the mean, over its "sum" measures that have a target, of delivered
-  to date ÷ target to date. Target to date is the sum of the quarterly targets of the reported
-  quarters, or annual target × reported quarters ÷ 4 without quarterly targets. × 100, one decimal;
-  empty when no such measure has a target to date.
+  quarter's value (combine "latest"). *pct_of_target*: total ÷ annual target × 100, one decimal;
+  empty without a target.
+- *Target to date* of a "sum" measure with a target: the sum of its quarterly targets, or of the
+  annual target ÷ 4 per quarter when it has no quarterly targets, over the quarters to date.
+- *Delivered to date*: the sum of the reported quarters' values; a missing quarter adds nothing.
+- A project's *delivery to date*: the mean, over its "sum" measures with a target to date, of
+  delivered to date ÷ target to date, × 100, one decimal; empty while no measure has a target to date.
 - *Delivery RAG*: Green at `GREEN_FROM` or more, Amber at `AMBER_FROM` or more, otherwise Red (on the
-  one-decimal figure); none without a delivery figure. The thresholds live in `models/vocabulary.py`.
+  one-decimal figure); none without a delivery figure.
 - *Reported spend*: the sum of spend over reported quarters; *spend_pct_of_award*: reported spend ÷
   award × 100, one decimal.
+- *Profile to date*: the project's quarterly spend profile (award ÷ 4 per quarter when it has none)
+  summed over the quarters to date, to the nearest penny. *spend_pct_of_profile*: reported spend ÷
+  profile to date × 100, one decimal; empty while the profile to date is zero.
+- *Spend RAG*: Red when reported spend is above the award; otherwise Green from `SPEND_GREEN_FROM`
+  to `SPEND_GREEN_TO`, Amber from `SPEND_AMBER_FROM` to `SPEND_AMBER_TO` (inclusive), otherwise
+  Red; none while spend_pct_of_profile is empty.
 
-All arithmetic is Decimal; rounding is half-up.
+The thresholds and words live in `models/vocabulary.py`. All arithmetic is Decimal; rounding is half-up.
 """
 
 from __future__ import annotations
@@ -27,9 +38,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ..calendar import uk_today
+from ..calendar import Quarter, uk_today
 from ..extensions import db
-from ..models import CsuRating, FinancialYear, MeasureValue, MonitoringReturn, Project
+from ..models import CsuRating, FinancialYear, MeasureValue, MonitoringReturn, Project, ReturnArrangement
 from ..models.project import OutputMeasure
 from ..models.types import utcnow
 from ..models.vocabulary import (
@@ -40,14 +51,22 @@ from ..models.vocabulary import (
     COMBINE_SUM,
     GREEN,
     GREEN_FROM,
+    NOT_OPEN_LABEL,
+    NOT_REQUIRED_LABEL,
     NOT_STARTED,
+    OVERDUE_LABEL,
     QUARTERS,
     RED,
+    SPEND_AMBER_FROM,
+    SPEND_AMBER_TO,
+    SPEND_GREEN_FROM,
+    SPEND_GREEN_TO,
     STATUS_LABELS,
 )
 from .figures import paid_by_project
 
 ONE_PLACE = Decimal("0.1")
+PENNY = Decimal(1)
 
 
 def one_decimal(value: Decimal) -> Decimal:
@@ -70,6 +89,19 @@ def delivery_rag(delivery_pct: Decimal | None) -> str | None:
     return RED
 
 
+def spend_rag(pct_of_profile: Decimal | None, *, spend_pence: int, award_pence: int) -> str | None:
+    """Red above the award whatever the profile; otherwise by the % of the profile to date."""
+    if spend_pence > award_pence:
+        return RED
+    if pct_of_profile is None:
+        return None
+    if SPEND_GREEN_FROM <= pct_of_profile <= SPEND_GREEN_TO:
+        return GREEN
+    if SPEND_AMBER_FROM <= pct_of_profile <= SPEND_AMBER_TO:
+        return AMBER
+    return RED
+
+
 def is_reported(mreturn: MonitoringReturn | None) -> TypeGuard[MonitoringReturn]:
     return mreturn is not None and mreturn.is_reported
 
@@ -80,11 +112,13 @@ class QuarterState:
 
     number: int
     status: str
-    due: date
+    due: date  # the CSU's extended date when there is one
     overdue: bool
     open: bool
     return_id: int | None = None
     comment: str | None = None  # the CSU's request for changes, while it stands
+    extended: bool = False
+    not_required: bool = False
 
     @property
     def label(self) -> str:
@@ -113,13 +147,24 @@ class MeasureFigures:
             return None
         return percentage(total, self.measure.annual_target)
 
-    def target_to_date(self, reported_quarters: list[int]) -> Decimal | None:
+    @property
+    def delivered_to_date(self) -> Decimal:
+        """What the reported quarters add up to; a quarter not reported adds nothing."""
+        return sum((value for value in self.quarters if value is not None), Decimal(0))
+
+    @property
+    def provisional_quarters(self) -> list[int]:
+        """The quarters whose figure comes from a submitted, not yet approved, return."""
+        return [q for q in QUARTERS if self.provisional[q - 1] and self.quarters[q - 1] is not None]
+
+    def target_to_date(self, quarters: list[int]) -> Decimal | None:
+        """The target over the given quarters (those to date); None when the measure has no target."""
         quarterly = self.measure.quarterly_targets
         if any(target is not None for target in quarterly):
-            return sum((quarterly[q - 1] or Decimal(0) for q in reported_quarters), Decimal(0))
+            return sum((quarterly[q - 1] or Decimal(0) for q in quarters), Decimal(0))
         if self.measure.annual_target is None:
             return None
-        return Decimal(self.measure.annual_target) * len(reported_quarters) / 4
+        return Decimal(self.measure.annual_target) * len(quarters) / 4
 
 
 @dataclass
@@ -129,15 +174,57 @@ class ProjectDelivery:
     measures: list[MeasureFigures]
     paid_pence: int = 0
     csu_ratings: dict[int, CsuRating] = field(default_factory=dict)
+    arrangements: dict[int, ReturnArrangement] = field(default_factory=dict)
     now: datetime = field(default_factory=utcnow)
+
+    # -- quarters: reported, due, missing ------------------------------------------------------
+
+    def quarter(self, quarter: int) -> Quarter:
+        """The quarter with its due date as it stands: the CSU's extension when there is one."""
+        arrangement = self.arrangements.get(quarter)
+        return self.project.year.quarter(quarter).due_on(arrangement.due_on if arrangement else None)
+
+    def is_extended(self, quarter: int) -> bool:
+        arrangement = self.arrangements.get(quarter)
+        return arrangement is not None and arrangement.due_on is not None
+
+    def is_not_required(self, quarter: int) -> bool:
+        arrangement = self.arrangements.get(quarter)
+        return arrangement is not None and arrangement.not_required
+
+    def is_reported(self, quarter: int) -> bool:
+        return is_reported(self.returns.get(quarter))
+
+    def is_due(self, quarter: int) -> bool:
+        """Its due date has passed (UK time), and the CSU has not marked the return not required."""
+        return not self.is_not_required(quarter) and self.quarter(quarter).is_overdue(self.now)
+
+    def is_overdue(self, quarter: int) -> bool:
+        return self.is_due(quarter) and not self.is_reported(quarter)
+
+    @property
+    def reported_quarters(self) -> list[int]:
+        return [q for q in QUARTERS if self.is_reported(q)]
+
+    @property
+    def quarters_to_date(self) -> list[int]:
+        """The quarters that are due or reported: the ones targets and the profile are counted over."""
+        return [q for q in QUARTERS if self.is_due(q) or self.is_reported(q)]
+
+    @property
+    def missing_quarters(self) -> list[int]:
+        """Due and not reported: counted as nothing delivered."""
+        return [q for q in QUARTERS if self.is_overdue(q)]
 
     @property
     def has_provisional(self) -> bool:
         return any(self.is_provisional(q) for q in self.reported_quarters)
 
-    @property
-    def reported_quarters(self) -> list[int]:
-        return [q for q in QUARTERS if is_reported(self.returns.get(q))]
+    def is_provisional(self, quarter: int) -> bool:
+        mreturn = self.returns.get(quarter)
+        return mreturn is not None and mreturn.is_provisional
+
+    # -- spend ---------------------------------------------------------------------------------
 
     @property
     def reported_spend_pence(self) -> int:
@@ -151,21 +238,53 @@ class ProjectDelivery:
         mreturn = self.returns.get(quarter)
         return mreturn.spend_pence if is_reported(mreturn) else None
 
+    @property
+    def has_own_profile(self) -> bool:
+        return self.project.spend_profile is not None
+
+    def _profile_in(self, quarter: int) -> Decimal:
+        """The planned spend in a quarter, exact (award ÷ 4 may leave a fraction of a penny)."""
+        profile = self.project.spend_profile
+        return Decimal(profile[quarter - 1]) if profile else Decimal(self.project.amount_pence) / 4
+
+    def _profile_over(self, quarters: list[int]) -> int:
+        return int(sum((self._profile_in(q) for q in quarters), Decimal(0)).quantize(PENNY, rounding=ROUND_HALF_UP))
+
+    def profile_in(self, quarter: int) -> int:
+        """The planned spend in one quarter, in pence."""
+        return self._profile_over([quarter])
+
     def profile_to(self, quarter: int) -> int:
-        """The straight-line spend profile to the end of a quarter, in pence."""
-        return int((Decimal(self.project.amount_pence) * quarter / 4).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        """The planned spend to the end of a quarter, in pence."""
+        return self._profile_over(list(range(1, quarter + 1)))
+
+    @property
+    def profile_to_date_pence(self) -> int:
+        return self._profile_over(self.quarters_to_date)
+
+    @property
+    def spend_pct_of_profile(self) -> Decimal | None:
+        return percentage(self.reported_spend_pence, self.profile_to_date_pence)
+
+    @property
+    def spend_rag(self) -> str | None:
+        return spend_rag(
+            self.spend_pct_of_profile, spend_pence=self.reported_spend_pence, award_pence=self.project.amount_pence
+        )
+
+    # -- delivery and ratings ------------------------------------------------------------------
 
     @property
     def delivery_pct(self) -> Decimal | None:
-        reported = self.reported_quarters
+        to_date = self.quarters_to_date
         ratios = []
         for figures in self.measures:
             if figures.measure.combine != COMBINE_SUM:
                 continue
-            target = figures.target_to_date(reported)
+            target = figures.target_to_date(to_date)
             if not target:
                 continue
-            ratios.append((figures.total or Decimal(0)) / target)
+            ratios.append(figures.delivered_to_date / target)
         if not ratios:
             return None
         return one_decimal(sum(ratios, Decimal(0)) / len(ratios) * 100)
@@ -192,6 +311,8 @@ class ProjectDelivery:
         rating = self.csu_rating
         return rating.rag if rating else None
 
+    # -- each quarter's status, as its tags show it ----------------------------------------------
+
     def status(self, quarter: int) -> str:
         mreturn = self.returns.get(quarter)
         return mreturn.status if mreturn else NOT_STARTED
@@ -199,33 +320,41 @@ class ProjectDelivery:
     def status_label(self, quarter: int) -> str:
         return STATUS_LABELS[self.status(quarter)]
 
+    def status_word(self, quarter: int) -> str:
+        """The one word that sums up a quarter, as its tags show it: Overdue and Not required win over
+        the return's own status until it is reported."""
+        if self.is_reported(quarter):
+            return self.status_label(quarter)
+        if self.is_not_required(quarter):
+            return NOT_REQUIRED_LABEL
+        if self.is_overdue(quarter):
+            return OVERDUE_LABEL
+        if not self.is_open(quarter):
+            return NOT_OPEN_LABEL
+        return self.status_label(quarter)
+
     def is_open(self, quarter: int) -> bool:
         return self.project.year.quarter(quarter).has_started(uk_today(self.now))
-
-    def is_overdue(self, quarter: int) -> bool:
-        return not is_reported(self.returns.get(quarter)) and self.project.year.quarter(quarter).is_overdue(self.now)
 
     @property
     def quarter_states(self) -> list[QuarterState]:
         states = []
-        for quarter in self.project.year.quarters:
-            mreturn = self.returns.get(quarter.number)
+        for number in QUARTERS:
+            mreturn = self.returns.get(number)
             states.append(
                 QuarterState(
-                    number=quarter.number,
-                    status=self.status(quarter.number),
-                    due=quarter.due,
-                    overdue=self.is_overdue(quarter.number),
-                    open=self.is_open(quarter.number),
+                    number=number,
+                    status=self.status(number),
+                    due=self.quarter(number).due,
+                    overdue=self.is_overdue(number),
+                    open=self.is_open(number),
                     return_id=mreturn.id if mreturn else None,
                     comment=mreturn.review_comment if mreturn and mreturn.status == CHANGES_REQUESTED else None,
+                    extended=self.is_extended(number),
+                    not_required=self.is_not_required(number) and not self.is_reported(number),
                 )
             )
         return states
-
-    def is_provisional(self, quarter: int) -> bool:
-        mreturn = self.returns.get(quarter)
-        return mreturn is not None and mreturn.is_provisional
 
 
 # Children are loaded with one query each, however many parents (selectinload would batch by 500).
@@ -293,6 +422,15 @@ def _ratings_by_project(ids: list[int]) -> dict[int, dict[int, CsuRating]]:
     return ratings
 
 
+def arrangements_by_project(ids: list[int]) -> dict[int, dict[int, ReturnArrangement]]:
+    """Each project's extensions and waivers by quarter: one query."""
+    arrangements: dict[int, dict[int, ReturnArrangement]] = {}
+    if ids:
+        for arrangement in db.session.scalars(select(ReturnArrangement).where(ReturnArrangement.project_id.in_(ids))):
+            arrangements.setdefault(arrangement.project_id, {})[arrangement.quarter] = arrangement
+    return arrangements
+
+
 def _measure_figures(measure: OutputMeasure, returns: dict[int, MonitoringReturn]) -> MeasureFigures:
     """A measure's value in each reported quarter, and which of those are provisional."""
     quarters: list[Decimal | None] = []
@@ -311,13 +449,14 @@ def year_delivery(
     organisation_id: int | None = None,
     now: datetime | None = None,
 ) -> list[ProjectDelivery]:
-    """Budget against delivery for every project of a year (or the given ones): seven queries, however many."""
+    """Budget against delivery for every project of a year (or the given ones): eight queries, however many."""
     now = now or utcnow()
     projects = _delivery_projects(year, project_ids, organisation_id)
     ids = [project.id for project in projects]
     _attach_measures(projects)
     returns = _returns_by_project(ids)
     ratings = _ratings_by_project(ids)
+    arrangements = arrangements_by_project(ids)
     paid = paid_by_project(ids)
     found = []
     for project in projects:
@@ -329,6 +468,7 @@ def year_delivery(
                 measures=[_measure_figures(measure, by_quarter) for measure in project.measures],
                 paid_pence=paid.get(project.id, 0),
                 csu_ratings=ratings.get(project.id, {}),
+                arrangements=arrangements.get(project.id, {}),
                 now=now,
             )
         )

@@ -21,6 +21,8 @@ PROJECT_COLUMNS = (
     "paid",
     "reported_spend",
     "spend_pct_of_award",
+    "spend_pct_of_profile",
+    "spend_rag",
     "delivery_pct_of_target",
     "delivery_rag",
     "partner_rag",
@@ -44,6 +46,7 @@ MEASURE_COLUMNS = (
     "total",
     "annual_target",
     "pct_of_target",
+    "provisional_quarters",
 )
 
 
@@ -52,7 +55,8 @@ def _by_organisation_then_project(deliveries: list[ProjectDelivery]) -> list[Pro
 
 
 def project_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list[list[Value]]:
-    """One row per project: award, paid, spend, delivery, the three RAG ratings and each quarter's status."""
+    """One row per project: award, paid, spend against award and profile, delivery, the four RAG ratings and
+    each quarter's status as its tags say it (Overdue, Not required and Not open included)."""
     rows: list[list[Value]] = []
     for delivery in _by_organisation_then_project(deliveries):
         project = delivery.project
@@ -67,18 +71,21 @@ def project_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list
                 amount(delivery.paid_pence),
                 amount(delivery.reported_spend_pence),
                 delivery.spend_pct_of_award,
+                delivery.spend_pct_of_profile,
+                rag_label(delivery.spend_rag),
                 delivery.delivery_pct,
                 rag_label(delivery.delivery_rag),
                 rag_label(delivery.partner_rag),
                 rag_label(delivery.csu_rag),
-                *(delivery.status_label(q) for q in QUARTERS),
+                *(delivery.status_word(q) for q in QUARTERS),
             ]
         )
     return rows
 
 
 def measure_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list[list[Value]]:
-    """One row per output measure: each quarter's figure, the total and how far it is towards the target."""
+    """One row per output measure: each quarter's figure, the total, how far it is towards the target, and
+    which quarters' figures are provisional (submitted, not yet approved), like "Q2 Q3"."""
     rows: list[list[Value]] = []
     for delivery in _by_organisation_then_project(deliveries):
         project = delivery.project
@@ -96,6 +103,7 @@ def measure_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list
                     number(figures.total),
                     number(measure.annual_target),
                     figures.pct_of_target,
+                    " ".join(f"Q{q}" for q in figures.provisional_quarters),
                 ]
             )
     return rows

@@ -12,8 +12,8 @@ from ..calendar import uk_today
 from ..extensions import db
 from ..models import FinancialYear, MonitoringReturn, Project
 from ..models.types import utcnow
-from ..models.vocabulary import NOT_STARTED, STATUS_LABELS
-from .delivery import is_reported
+from ..models.vocabulary import QUARTERS, STATUS_LABELS
+from .delivery import ProjectDelivery, arrangements_by_project
 
 DUE_SOON_DAYS = 14
 
@@ -25,6 +25,7 @@ class DueItem:
     due: date
     status: str
     days_overdue: int  # 0 when not yet overdue
+    extended: bool = False
 
     @property
     def status_label(self) -> str:
@@ -35,38 +36,52 @@ class DueItem:
         return self.days_overdue > 0
 
 
-def due_and_overdue(now: datetime | None = None) -> list[DueItem]:
-    """Unreported returns past their due date, or due within 14 days; most overdue first. Two queries."""
-    now = now or utcnow()
-    today = uk_today(now)
+def _deliveries(now: datetime) -> list[ProjectDelivery]:
+    """Every open year's projects with their returns and the CSU's arrangements: three queries."""
     projects = list(
         db.session.scalars(
             select(Project)
             .join(Project.year)
-            .where(~FinancialYear.is_closed, FinancialYear.start_year <= today.year)
+            .where(~FinancialYear.is_closed, FinancialYear.start_year <= uk_today(now).year)
             .options(joinedload(Project.organisation), joinedload(Project.year))
         )
     )
-    returns: dict[tuple[int, int], MonitoringReturn] = {}
-    if projects:
-        for found in db.session.scalars(
-            select(MonitoringReturn).where(MonitoringReturn.project_id.in_([p.id for p in projects]))
-        ):
-            returns[(found.project_id, found.quarter)] = found
+    ids = [project.id for project in projects]
+    returns: dict[int, dict[int, MonitoringReturn]] = {}
+    if ids:
+        for found in db.session.scalars(select(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))):
+            returns.setdefault(found.project_id, {})[found.quarter] = found
+    arrangements = arrangements_by_project(ids)
+    return [
+        ProjectDelivery(
+            project=project,
+            returns=returns.get(project.id, {}),
+            measures=[],
+            arrangements=arrangements.get(project.id, {}),
+            now=now,
+        )
+        for project in projects
+    ]
+
+
+def due_and_overdue(now: datetime | None = None) -> list[DueItem]:
+    """Unreported returns past their due date (with any extension), or due within 14 days, and never one
+    the CSU marked not required; most overdue first."""
+    now = now or utcnow()
+    today = uk_today(now)
     items = []
-    for project in projects:
-        for quarter in project.year.quarters:
-            mreturn = returns.get((project.id, quarter.number))
-            if is_reported(mreturn) or not quarter.has_started(today):
+    for delivery in _deliveries(now):
+        for number in QUARTERS:
+            if not delivery.is_open(number) or delivery.is_reported(number) or delivery.is_not_required(number):
                 continue
-            if quarter.is_overdue(now):
-                days = (today - quarter.due).days
-            elif quarter.due <= today + timedelta(days=DUE_SOON_DAYS):
+            due = delivery.quarter(number).due
+            if delivery.is_overdue(number):
+                days = (today - due).days
+            elif due <= today + timedelta(days=DUE_SOON_DAYS):
                 days = 0
             else:
                 continue
-            items.append(
-                DueItem(project, quarter.number, quarter.due, mreturn.status if mreturn else NOT_STARTED, days)
-            )
+            status = delivery.status(number)
+            items.append(DueItem(delivery.project, number, due, status, days, extended=delivery.is_extended(number)))
     items.sort(key=lambda item: (-item.days_overdue, item.due, item.project.organisation.name, item.project.name))
     return items

@@ -34,6 +34,7 @@ from sqlalchemy.orm import joinedload
 from ..calendar import uk_today
 from ..extensions import db
 from ..models import FinancialYear, Organisation, Project
+from ..models.organisation import registered_number
 from .exports import amount, neutralise
 
 # The package schema's version field is major.minor; the vendored schema is 1.4.3.
@@ -72,19 +73,14 @@ def grant_id(project: Project, prefix: str) -> str:
     return f"{prefix}-{project.id}"
 
 
-def _registered(number: str | None) -> str:
-    """A registered number as the registers write it: no spaces, upper case."""
-    return re.sub(r"\s+", "", number or "").upper()
-
-
 def organisation_id(organisation: Organisation, prefix: str) -> str:
     """The recipient's org-id (https://org-id.guide): from its charity number, else its company number,
     else the publisher's own identifier for it (the 360Giving prefix and the organisation's short name)."""
-    charity = _registered(organisation.charity_number)
+    charity = registered_number(organisation.charity_number)
     if charity:
         # The Scottish Charity Regulator's numbers begin SC; the rest are the Charity Commission's.
         return f"GB-SC-{charity}" if charity.startswith("SC") else f"GB-CHC-{charity}"
-    company = _registered(organisation.company_number)
+    company = registered_number(organisation.company_number)
     if company:
         # Companies House numbers are eight characters: 1234567 is written 01234567.
         return f"GB-COH-{company.zfill(8) if company.isdigit() else company}"
@@ -126,10 +122,10 @@ def _description(project: Project) -> str:
 
 def _recipient(organisation: Organisation, prefix: str) -> dict:
     recipient = {"id": organisation_id(organisation, prefix), "name": organisation.name}
-    if _registered(organisation.charity_number):
-        recipient["charityNumber"] = _registered(organisation.charity_number)
-    if _registered(organisation.company_number):
-        recipient["companyNumber"] = _registered(organisation.company_number)
+    if registered_number(organisation.charity_number):
+        recipient["charityNumber"] = registered_number(organisation.charity_number)
+    if registered_number(organisation.company_number):
+        recipient["companyNumber"] = registered_number(organisation.company_number)
     return recipient
 
 

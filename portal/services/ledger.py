@@ -6,16 +6,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 
 from ..calendar import uk_today
 from ..extensions import db
-from ..models import AwardVariation, FinancialYear, MonitoringReturn, Payment, PaymentInstalment, Project, User
+from ..models import (
+    AwardVariation,
+    FinancialYear,
+    FundingStream,
+    MonitoringReturn,
+    Payment,
+    PaymentInstalment,
+    Project,
+    ReturnArrangement,
+    User,
+)
 from ..models.payment import PAYMENT, REVERSAL
 from ..models.types import utcnow
-from ..models.vocabulary import APPROVED, DUE, HELD, NOT_YET_DUE, PAID
+from ..models.vocabulary import APPROVED, DUE, HELD, NOT_STARTED, NOT_YET_DUE, PAID, QUARTERS
 from ..money import format_pence
 from . import audit
 from .figures import paid_by_project
@@ -23,26 +33,178 @@ from .figures import paid_by_project
 AWARD = "award"
 VARIATION = "variation"
 ENTRY_TYPES = (AWARD, VARIATION, PAYMENT, REVERSAL)
+# A person's variation, asked to confirm an over-allocation. The year import passes its own action: its file is
+# the partnership's plan, and there is nobody to ask.
+AWARD_VARIED = "award.varied"
 
 
 class LedgerError(ValueError):
-    """A change the ledger's rules refuse; the message is for the person and names the field."""
+    """A change the ledger's rules refuse; the message is for the person and names the field.
 
-    def __init__(self, message: str, field: str | None = None):
+    When the change may go ahead once the person confirms it, `confirms` is the value the field's box must
+    carry: it names what the message described (an amount over, the payments that used a reference), so a box
+    ticked for one figure never confirms another, nor one that changed meanwhile.
+    """
+
+    def __init__(self, message: str, field: str | None = None, *, confirms: str | None = None):
         super().__init__(message)
         self.field = field
+        self.confirms = confirms
+
+
+class LedgerConflict(LedgerError):
+    """Refused because of the ledger's state (a closed year, a payment already reversed), not what was typed."""
 
 
 def ensure_open(year: FinancialYear) -> None:
     if year.is_closed:
-        raise LedgerError(f"The {year.label} financial year is closed: its awards and payments cannot change")
+        raise LedgerConflict(f"The {year.label} financial year is closed: its awards and payments cannot change")
 
 
 def net_paid(project: Project) -> int:
     return paid_by_project([project.id]).get(project.id, 0)
 
 
+def _day(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+# -- guard rails: what a change would do that a person must confirm or explain ------------------
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """A funding stream's total against what its projects are awarded, now and after one award changes."""
+
+    stream: FundingStream
+    awarded_now_pence: int
+    awarded_after_pence: int
+
+    @property
+    def over_by_pence(self) -> int:
+        return max(self.awarded_after_pence - self.stream.amount_pence, 0)
+
+    def refusal(self) -> str:
+        return (
+            f"This change takes {self.stream.name} past its total of {format_pence(self.stream.amount_pence)}: "
+            f"{format_pence(self.awarded_now_pence)} is awarded now and {format_pence(self.awarded_after_pence)} "
+            f"would be after the change, over by {format_pence(self.over_by_pence)}. "
+            "Enter a smaller award, or confirm the over-allocation"
+        )
+
+
+def allocation_after(project: Project, to_pence: int) -> Allocation:
+    """The project's stream with every award as it is, and as it would be with this project's award at to_pence."""
+    awarded = int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Project.amount_pence), 0)).where(
+                Project.funding_stream_id == project.funding_stream_id
+            )
+        )
+        or 0
+    )
+    return Allocation(project.funding_stream, awarded, awarded - project.amount_pence + to_pence)
+
+
+def reference_uses(year: FinancialYear, reference: str | None) -> list[Payment]:
+    """The payments of a year (any project) that used this reference, trimmed and in any case. A reversal is not
+    a use, and neither is a payment since reversed: its money is back."""
+    text = (reference or "").strip()
+    if not text:
+        return []
+    reversal = aliased(Payment)
+    return list(
+        db.session.scalars(
+            select(Payment)
+            .join(Project, Payment.project_id == Project.id)
+            .where(
+                Project.year_id == year.id,
+                Payment.kind == PAYMENT,
+                func.lower(func.trim(Payment.reference)) == func.lower(text),
+                ~exists().where(reversal.reverses_id == Payment.id),
+            )
+            .options(joinedload(Payment.project).joinedload(Project.organisation))
+            .order_by(Payment.paid_on, Payment.id)
+        )
+    )
+
+
+def _uses_token(uses: list[Payment]) -> str:
+    return ",".join(str(payment.id) for payment in uses)
+
+
+def _reference_refusal(reference: str, year: FinancialYear, uses: list[Payment]) -> str:
+    described = "; ".join(
+        f"{format_pence(payment.amount_pence)} to {payment.project.organisation.short_name}: {payment.project.name} "
+        f"on {_day(payment.paid_on)}"
+        for payment in uses
+    )
+    used_by = "the payment of" if len(uses) == 1 else f"{len(uses)} payments:"
+    return (
+        f"Reference {reference} is already used in {year.label} by {used_by} {described}. "
+        "Enter a different reference, or confirm this payment is intended"
+    )
+
+
+def _reason_refusal(held: list[PaymentInstalment], paid_after: int, award_pence: int) -> str | None:
+    """Why this payment needs a reason (a held instalment, more than the award), or None when it needs none."""
+    parts = []
+    if held:
+        first = held[0]
+        parts.append(
+            f"Instalment {first.number} of {format_pence(first.amount_pence)} is held until the "
+            f"Q{first.after_quarter} return is approved"
+        )
+    if paid_after > award_pence:
+        parts.append(
+            f"this payment takes the total paid to {format_pence(paid_after)}, more than the award of "
+            f"{format_pence(award_pence)}"
+        )
+    if not parts:
+        return None
+    message = ", and ".join(parts) + ": give a reason"
+    return message[0].upper() + message[1:]
+
+
 # -- changes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaymentChecks:
+    """What a payment would do that a person had to confirm or explain, kept for its audit record."""
+
+    reference_used_by: list[Payment]
+    held: list[PaymentInstalment]
+    over_award_pence: int
+
+    def details(self) -> dict[str, object]:
+        found: dict[str, object] = {}
+        if self.reference_used_by:
+            found["confirmed_reference_used_by"] = [payment.id for payment in self.reference_used_by]
+        if self.held:
+            found["held_instalment"] = self.held[0].number
+        if self.over_award_pence:
+            found["over_award_by_pence"] = self.over_award_pence
+        return found
+
+
+def _check_payment(
+    project: Project, amount_pence: int, reference: str | None, reason: str | None, reference_confirmed: str | None
+) -> PaymentChecks:
+    """Refuse a reference already used in the year unless confirmed; ask a reason for a held instalment or for
+    paying more than the award."""
+    uses = reference_uses(project.year, reference)
+    if uses and reference_confirmed != _uses_token(uses):
+        raise LedgerError(
+            _reference_refusal(reference or "", project.year, uses), "confirm_reference", confirms=_uses_token(uses)
+        )
+    ledger = project_ledger(project)
+    held = ledger.held_instalments_paid_by(amount_pence)
+    paid_after = ledger.paid_pence + amount_pence
+    needs_reason = _reason_refusal(held, paid_after, project.amount_pence)
+    if needs_reason and not reason:
+        raise LedgerError(needs_reason, "reason")
+    return PaymentChecks(uses, held, max(paid_after - project.amount_pence, 0))
 
 
 def record_payment(
@@ -54,36 +216,39 @@ def record_payment(
     note: str | None,
     reason: str | None,
     by,
+    reference_confirmed: str | None = None,
 ) -> Payment:
+    """Record a payment. A reference already used in the year is refused unless `reference_confirmed` is the
+    `confirms` of that refusal; paying a held instalment, or more than the award, needs a reason."""
     ensure_open(project.year)
     if amount_pence <= 0:
         raise LedgerError("Amount must be more than £0.00", "amount")
     if paid_on > uk_today():
         raise LedgerError("Date paid must be today or in the past", "paid_on")
-    after = net_paid(project) + amount_pence
-    if after > project.amount_pence and not reason:
-        raise LedgerError(
-            f"This payment takes the total paid to {format_pence(after)}, more than the award of "
-            f"{format_pence(project.amount_pence)}: give a reason",
-            "reason",
-        )
+    reference = (reference or "").strip() or None
+    checks = _check_payment(project, amount_pence, reference, reason, reference_confirmed)
     payment = Payment(
         project=project,
         kind=PAYMENT,
         amount_pence=amount_pence,
         paid_on=paid_on,
-        reference=reference or None,
+        reference=reference,
         note=note or None,
         reason=reason or None,
         recorded_by_id=by.id,
     )
     db.session.add(payment)
     db.session.flush()
+    summary = f"Recorded a payment of {format_pence(amount_pence)} to {project.name}"
+    if checks.reference_used_by:
+        summary += ", confirmed although its reference was already used"
+    if checks.held:
+        summary += f", while instalment {checks.held[0].number} was held"
     audit.record(
         "payment.recorded",
         object_type="payment",
         object_id=payment.id,
-        summary=f"Recorded a payment of {format_pence(amount_pence)} to {project.name}",
+        summary=summary,
         actor=by,
         organisation_id=project.organisation_id,
         details={
@@ -92,6 +257,7 @@ def record_payment(
             "paid_on": paid_on.isoformat(),
             "reference": reference,
             "reason": reason,
+            **checks.details(),
         },
     )
     return payment
@@ -101,12 +267,12 @@ def reverse_payment(payment: Payment, *, reason: str, by) -> Payment:
     """Undo a payment with an equal and opposite entry; the original stays on the ledger."""
     ensure_open(payment.project.year)
     if payment.kind != PAYMENT:
-        raise LedgerError("Only a payment can be reversed")
+        raise LedgerConflict("Only a payment can be reversed")
     if not reason:
         raise LedgerError("Enter why the payment is being reversed", "reason")
     already = db.session.scalar(select(Payment.id).where(Payment.reverses_id == payment.id))
     if already is not None:
-        raise LedgerError("This payment has already been reversed")
+        raise LedgerConflict("This payment has already been reversed")
     reversal = Payment(
         project_id=payment.project_id,
         kind=REVERSAL,
@@ -122,7 +288,7 @@ def reverse_payment(payment: Payment, *, reason: str, by) -> Payment:
         db.session.flush()
     except IntegrityError as error:  # a concurrent reversal of the same payment won
         db.session.rollback()
-        raise LedgerError("This payment has already been reversed") from error
+        raise LedgerConflict("This payment has already been reversed") from error
     audit.record(
         "payment.reversed",
         object_type="payment",
@@ -135,12 +301,26 @@ def reverse_payment(payment: Payment, *, reason: str, by) -> Payment:
     return reversal
 
 
-def vary_award(project: Project, *, to_pence: int, reason: str, by, action: str = "award.varied") -> AwardVariation:
+def vary_award(
+    project: Project,
+    *,
+    to_pence: int,
+    reason: str,
+    by,
+    action: str = AWARD_VARIED,
+    over_allocation_confirmed: str | None = None,
+) -> AwardVariation:
+    """Change an award, keeping the original. A person's rise that takes the stream past its total is refused
+    unless `over_allocation_confirmed` is the `confirms` of that refusal (the pence over, as shown)."""
     ensure_open(project.year)
     if to_pence == project.amount_pence:
         raise LedgerError(f"The award is already {format_pence(to_pence)}", "amount")
     if not reason:
         raise LedgerError("Enter the reason for the change", "reason")
+    allocation = allocation_after(project, to_pence)
+    over = allocation.over_by_pence if to_pence > project.amount_pence else 0
+    if over and action == AWARD_VARIED and over_allocation_confirmed != str(over):
+        raise LedgerError(allocation.refusal(), "confirm_over_allocation", confirms=str(over))
     variation = AwardVariation(
         project=project,
         from_pence=project.amount_pence,
@@ -151,16 +331,25 @@ def vary_award(project: Project, *, to_pence: int, reason: str, by, action: str 
     db.session.add(variation)
     project.amount_pence = to_pence
     db.session.flush()
+    details: dict[str, object] = {"from_pence": variation.from_pence, "to_pence": to_pence, "reason": reason}
+    if over:
+        details |= {
+            "over_allocation_confirmed": action == AWARD_VARIED,
+            "over_allocated_by_pence": over,
+            "stream_total_pence": allocation.stream.amount_pence,
+            "awarded_after_pence": allocation.awarded_after_pence,
+        }
     audit.record(
         action,
         object_type="project",
         object_id=project.id,
         summary=(
             f"Award for {project.name} changed from {format_pence(variation.from_pence)} to {format_pence(to_pence)}"
+            + (f", over-allocating {allocation.stream.name} by {format_pence(over)} (confirmed)" if over else "")
         ),
         actor=by,
         organisation_id=project.organisation_id,
-        details={"from_pence": variation.from_pence, "to_pence": to_pence, "reason": reason},
+        details=details,
     )
     return variation
 
@@ -217,23 +406,113 @@ def remove_instalment(instalment: PaymentInstalment, *, by) -> None:
     db.session.flush()
 
 
-def close_year(year: FinancialYear, *, by) -> None:
+@dataclass(frozen=True)
+class OpenReturn:
+    """A return of the year not approved: its status, or NOT_STARTED for an opened quarter with none."""
+
+    project: Project
+    quarter: int
+    status: str
+
+
+@dataclass(frozen=True)
+class YearEndCheck:
+    """What is still outstanding when a year is closed: its Q4 returns not yet due, returns not approved."""
+
+    year: FinancialYear
+    today: date
+    open_returns: list[OpenReturn]
+
+    @property
+    def q4_due(self) -> date:
+        return self.year.quarter(4).due
+
+    @property
+    def before_q4_due(self) -> bool:
+        return self.today <= self.q4_due
+
+    @property
+    def needs_reason(self) -> bool:
+        return self.before_q4_due or bool(self.open_returns)
+
+    def outstanding(self) -> str:
+        """'The Q4 returns are not due until 14 April 2027 and 3 returns are not approved'; empty when nothing is."""
+        parts = []
+        if self.before_q4_due:
+            parts.append(f"The Q4 returns are not due until {_day(self.q4_due)}")
+        count = len(self.open_returns)
+        if count:
+            parts.append(f"{count} {'return is' if count == 1 else 'returns are'} not approved")
+        return " and ".join(parts)
+
+    def refusal(self) -> str:
+        return f"{self.outstanding()}: enter why the year is being closed now"
+
+
+def year_end_check(year: FinancialYear, today: date | None = None) -> YearEndCheck:
+    """Each project's returns not approved (a waived quarter with no return is not one), by organisation then
+    project. Three queries."""
+    today = today or uk_today()
+    projects = sorted(_year_projects(year, None), key=lambda item: (item.organisation.name, item.name))
+    statuses = {
+        (project_id, quarter): status
+        for project_id, quarter, status in db.session.execute(
+            select(MonitoringReturn.project_id, MonitoringReturn.quarter, MonitoringReturn.status)
+            .join(Project, MonitoringReturn.project_id == Project.id)
+            .where(Project.year_id == year.id)
+        )
+    }
+    waived = {
+        (project_id, quarter)
+        for project_id, quarter in db.session.execute(
+            select(ReturnArrangement.project_id, ReturnArrangement.quarter)
+            .join(Project, ReturnArrangement.project_id == Project.id)
+            .where(Project.year_id == year.id, ReturnArrangement.not_required.is_(True))
+        )
+    }
+    opened = {number for number in QUARTERS if year.quarter(number).has_started(today)}
+    open_returns = []
+    for project in projects:
+        for number in QUARTERS:
+            status = statuses.get((project.id, number))
+            if status is None and number in opened and (project.id, number) not in waived:
+                open_returns.append(OpenReturn(project, number, NOT_STARTED))
+            elif status is not None and status != APPROVED:
+                open_returns.append(OpenReturn(project, number, status))
+    return YearEndCheck(year, today, open_returns)
+
+
+def close_year(year: FinancialYear, *, by, reason: str | None = None) -> None:
+    """Close a year. Before its Q4 returns are due, or with returns not approved, it needs a reason."""
     if year.is_closed:
-        raise LedgerError(f"{year.label} is already closed")
+        raise LedgerConflict(f"{year.label} is already closed")
+    check = year_end_check(year)
+    if check.needs_reason and not reason:
+        raise LedgerError(check.refusal(), "reason")
     year.closed_at = utcnow()
     db.session.flush()
     audit.record(
         "financial_year.closed",
         object_type="financial_year",
         object_id=year.id,
-        summary=f"Closed the {year.label} financial year",
+        summary=f"Closed the {year.label} financial year"
+        + (f" with a reason ({check.outstanding()})" if check.needs_reason else ""),
         actor=by,
+        details={
+            "reason": reason or None,
+            "before_q4_due": check.before_q4_due,
+            "q4_due": check.q4_due.isoformat(),
+            "open_returns": [
+                {"project_id": item.project.id, "quarter": item.quarter, "status": item.status}
+                for item in check.open_returns
+            ],
+        },
     )
 
 
 def reopen_year(year: FinancialYear, *, reason: str, by) -> None:
     if not year.is_closed:
-        raise LedgerError(f"{year.label} is not closed")
+        raise LedgerConflict(f"{year.label} is not closed")
     if not reason:
         raise LedgerError("Enter why the year is being reopened", "reason")
     year.closed_at = None
@@ -315,6 +594,19 @@ class ProjectLedger:
             else:
                 states.append((instalment, NOT_YET_DUE))
         return states
+
+    def held_instalments_paid_by(self, amount_pence: int, today: date | None = None) -> list[PaymentInstalment]:
+        """The held instalments a payment of this amount would pay, in full or in part: payments go to the
+        instalments in order, after what earlier payments cover."""
+        left = self.paid_pence + amount_pence
+        held = []
+        for instalment, state in self.schedule(today):
+            if left <= 0:
+                break
+            if state == HELD:
+                held.append(instalment)
+            left -= instalment.amount_pence
+        return held
 
     @property
     def schedule_summary(self) -> str:
@@ -465,8 +757,10 @@ class ReconciliationRow:
 
     @property
     def underspend_to_recover_pence(self) -> int:
+        """What was paid above the final reported spend: to recover from the partner."""
         return max(self.paid_pence - self.spend_pence, 0)
 
     @property
-    def overspend_pence(self) -> int:
+    def spent_beyond_payments_pence(self) -> int:
+        """Final reported spend above what was paid: it may be owed to the partner."""
         return max(self.spend_pence - self.paid_pence, 0)

@@ -11,6 +11,7 @@ from werkzeug.datastructures import MultiDict
 
 from ..models.vocabulary import OVERDUE, OVERDUE_LABEL, QUARTERS, RAG_LABELS, RAGS, STATUS_LABELS
 from .delivery import ProjectDelivery
+from .figures import StreamFigures
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
@@ -37,6 +38,7 @@ SORT_KEYS: dict[str, tuple[str, Callable[[ProjectDelivery], SupportsRichComparis
     "spend": ("Reported spend", lambda d: d.reported_spend_pence),
     "delivery": ("Delivery to date", lambda d: _number(d.delivery_pct)),
     "delivery_rag": ("Delivery RAG", lambda d: RAG_ORDER[d.delivery_rag]),
+    "spend_rag": ("Spend RAG", lambda d: RAG_ORDER[d.spend_rag]),
     "partner_rag": ("Partner RAG", lambda d: RAG_ORDER[d.partner_rag]),
     "csu_rag": ("CSU RAG", lambda d: RAG_ORDER[d.csu_rag]),
 }
@@ -47,6 +49,7 @@ class OverviewQuery:
     priority: str = ""
     organisation: str = ""
     rag: str = ""
+    spend_rag: str = ""
     status: str = ""
     sort: str = "organisation"
     direction: str = "asc"
@@ -58,6 +61,7 @@ class OverviewQuery:
             priority=args.get("priority", ""),
             organisation=args.get("organisation", ""),
             rag=args.get("rag", "") if args.get("rag", "") in RAG_FILTERS else "",
+            spend_rag=args.get("spend_rag", "") if args.get("spend_rag", "") in RAG_FILTERS else "",
             status=args.get("status", "") if args.get("status", "") in STATUS_FILTERS else "",
             sort=args.get("sort", "organisation") if args.get("sort") in SORT_KEYS else "organisation",
             direction="desc" if args.get("dir") == "desc" else "asc",
@@ -70,6 +74,7 @@ class OverviewQuery:
             "priority": self.priority,
             "organisation": self.organisation,
             "rag": self.rag,
+            "spend_rag": self.spend_rag,
             "status": self.status,
             "sort": self.sort,
             "dir": self.direction,
@@ -91,6 +96,8 @@ class OverviewQuery:
             return False
         if self.rag and (delivery.delivery_rag or NO_RATING) != self.rag:
             return False
+        if self.spend_rag and (delivery.spend_rag or NO_RATING) != self.spend_rag:
+            return False
         if self.status == OVERDUE:
             return any(delivery.is_overdue(q) for q in QUARTERS)
         if self.status:
@@ -107,16 +114,19 @@ class OverviewQuery:
 
 @dataclass(frozen=True)
 class OverviewTotals:
-    """The overview's totals row: what its shown rows add up to."""
+    """The overview's totals: what its shown rows add up to, then each funding stream of the year with
+    what all its projects were awarded and what is left unallocated (or over-allocated)."""
 
     award_pence: int
     paid_pence: int
     spend_pence: int
+    streams: tuple[StreamFigures, ...] = ()
 
     @classmethod
-    def of(cls, rows: list[ProjectDelivery]) -> OverviewTotals:
+    def of(cls, rows: list[ProjectDelivery], streams: list[StreamFigures] | None = None) -> OverviewTotals:
         return cls(
             award_pence=sum(row.project.amount_pence for row in rows),
             paid_pence=sum(row.paid_pence for row in rows),
             spend_pence=sum(row.reported_spend_pence for row in rows),
+            streams=tuple(streams or ()),
         )

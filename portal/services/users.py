@@ -1,20 +1,48 @@
-"""Creating people and setting passwords (command line and admin pages share these)."""
+"""People's accounts: creating them, passwords, names, roles, deactivation (command line and pages share these)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
 from ..models import Organisation, User, UserRole
-from ..models.user import PARTNER, ROLES
+from ..models.user import ADMIN, NOT_DEACTIVATED, OWN_ADMIN_ROLE, PARTNER, ROLES
 from . import audit
 from .auth import normalise_email
 from .passwords import check_new_password, hash_password
 
+NAME_LIMIT = 200
+
 
 class UserError(ValueError):
-    pass
+    """A change refused; `field` names the form field it belongs beside, when there is one."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def check_roles(roles: Iterable[str], organisation: Organisation | None) -> list[str]:
+    """The roles, sorted, when they are a valid set for someone in `organisation` (None for staff)."""
+    roles = sorted(set(roles))
+    unknown = sorted(set(roles) - set(ROLES))
+    if unknown or not roles:
+        raise UserError(f"Role must be one of: {', '.join(ROLES)}", "roles")
+    if PARTNER in roles and organisation is None:
+        raise UserError("A partner must belong to an organisation", "organisation")
+    if PARTNER not in roles and organisation is not None:
+        raise UserError("Only partners belong to an organisation", "organisation")
+    return roles
+
+
+def _open_organisation(organisation: Organisation | None, *, keeping: int | None = None) -> None:
+    """Retired organisations take no one new (someone already in one may stay)."""
+    if organisation is not None and organisation.is_retired and organisation.id != keeping:
+        raise UserError(f"{organisation.name} is retired: choose another organisation", "organisation")
 
 
 def create_user(
@@ -29,13 +57,8 @@ def create_user(
     email = normalise_email(email)
     if "@" not in email or len(email) > 320:
         raise UserError("Enter an e-mail address in the correct format, like name@example.org")
-    unknown = sorted(set(roles) - set(ROLES))
-    if unknown or not roles:
-        raise UserError(f"Role must be one of: {', '.join(ROLES)}")
-    if PARTNER in roles and organisation is None:
-        raise UserError("A partner must belong to an organisation: give --org SHORT_NAME")
-    if PARTNER not in roles and organisation is not None:
-        raise UserError("Only partners belong to an organisation")
+    roles = check_roles(roles, organisation)
+    _open_organisation(organisation)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
         raise UserError(f"A user with the e-mail {email} already exists")
     check_new_password(password, min_length=current_app.config["PASSWORD_MIN_LENGTH"])
@@ -44,7 +67,7 @@ def create_user(
         name=name or "",
         password_hash=hash_password(password),
         organisation=organisation,
-        role_rows=[UserRole(role=role) for role in sorted(set(roles))],
+        role_rows=[UserRole(role=role) for role in roles],
     )
     db.session.add(user)
     db.session.flush()
@@ -52,12 +75,12 @@ def create_user(
         "user.created",
         object_type="user",
         object_id=user.id,
-        summary=f"Created user {email} ({', '.join(sorted(set(roles)))})",
+        summary=f"Created user {email} ({', '.join(roles)})",
         actor=actor,
         organisation_id=organisation.id if organisation else None,
         details={
             "email": email,
-            "roles": sorted(set(roles)),
+            "roles": roles,
             "organisation": organisation.short_name if organisation else None,
         },
     )
@@ -78,9 +101,74 @@ def set_password(user: User, password: str, *, actor: User | None = None) -> Non
     )
 
 
+def _audit_change(user: User, action: str, summary: str, changes: dict[str, list[Any]], actor: User | None) -> None:
+    audit.record(
+        action,
+        object_type="user",
+        object_id=user.id,
+        summary=summary,
+        actor=actor,
+        organisation_id=user.organisation_id,
+        details={"changes": changes},
+    )
+
+
 def deactivate(user: User, *, actor: User | None = None) -> None:
+    """Stop someone signing in and end every session they have; their records stay."""
+    refusal = user.deactivation_refusal(actor)
+    if refusal:
+        raise UserError(refusal)
     user.active = False
     user.end_all_sessions()
-    audit.record(
-        "user.deactivated", object_type="user", object_id=user.id, summary=f"Deactivated {user.email}", actor=actor
-    )
+    _audit_change(user, "user.deactivated", f"Deactivated {user.email}", {"active": [True, False]}, actor)
+
+
+def reactivate(user: User, *, actor: User | None = None) -> None:
+    """Let someone sign in again (with the password they had)."""
+    if user.active:
+        raise UserError(NOT_DEACTIVATED)
+    user.active = True
+    _audit_change(user, "user.reactivated", f"Reactivated {user.email}", {"active": [False, True]}, actor)
+
+
+def rename(user: User, name: str, *, actor: User | None = None) -> bool:
+    """Change the name a person is shown by; False when it is already that."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise UserError("Enter your name", "name")
+    if len(name) > NAME_LIMIT:
+        raise UserError(f"Name must be {NAME_LIMIT} characters or fewer", "name")
+    if name == user.name:
+        return False
+    changes: dict[str, list[Any]] = {"name": [user.name or None, name]}
+    user.name = name
+    _audit_change(user, "user.renamed", f"Name changed for {user.email}", changes, actor)
+    return True
+
+
+def role_changes(
+    user: User, *, roles: Iterable[str], organisation: Organisation | None, actor: User | None
+) -> dict[str, list[Any]]:
+    """What giving someone these roles (and organisation) would change, as {field: [before, after]}; UserError
+    when it is not allowed. Nothing is changed."""
+    roles = check_roles(roles, organisation)
+    _open_organisation(organisation, keeping=user.organisation_id)
+    if actor is not None and ADMIN in user.roles and ADMIN not in roles and not user.can_remove_admin_role(actor):
+        raise UserError(OWN_ADMIN_ROLE, "roles")
+    before = {"roles": sorted(user.roles), "organisation": user.organisation.short_name if user.organisation else None}
+    after = {"roles": roles, "organisation": organisation.short_name if organisation else None}
+    return {key: [before[key], after[key]] for key in before if before[key] != after[key]}
+
+
+def change_roles(user: User, *, roles: Iterable[str], organisation: Organisation | None, actor: User | None) -> bool:
+    """Give someone these roles (and, for a partner, this organisation); False when nothing changes."""
+    roles = sorted(set(roles))
+    changes = role_changes(user, roles=roles, organisation=organisation, actor=actor)
+    if not changes:
+        return False
+    kept = [row for row in user.role_rows if row.role in roles]
+    user.role_rows = kept + [UserRole(role=role) for role in roles if role not in user.roles]
+    user.organisation = organisation
+    db.session.flush()
+    _audit_change(user, "user.roles_changed", f"Roles changed for {user.email}", changes, actor)
+    return True

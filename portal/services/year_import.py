@@ -52,7 +52,17 @@ TOP_LEVEL = {
 }
 STREAM_FIELDS = {"name", "funder", "amount"}
 ORGANISATION_FIELDS = {"short_name", "name", "charity_number", "company_number", "contact_email", "contact_phone"}
-PROJECT_FIELDS = {"organisation", "name", "funding_stream", "amount", "priority", "actions", "description", "measures"}
+PROJECT_FIELDS = {
+    "organisation",
+    "name",
+    "funding_stream",
+    "amount",
+    "priority",
+    "actions",
+    "description",
+    "measures",
+    "spend_profile",
+}
 MEASURE_FIELDS = {"name", "unit", "definition", "combine", "annual_target", "quarterly_targets", "decimals", "retired"}
 RETURN_FIELDS = {"organisation", "project", "quarter", "spend", "values", "progress"}
 
@@ -83,7 +93,7 @@ class Problem:
     def field(self) -> str | None:
         """The field the message starts with ("amount", "quarterly_targets[2]"), or None."""
         head, sep, _ = self.message.partition(": ")
-        return head if sep and re.fullmatch(r"[a-z_]+(\[[0-9]\])?", head) else None
+        return head if sep and re.fullmatch(r"[a-z_]+(\[[0-9]\]| Q[1-4])?", head) else None
 
     @property
     def detail(self) -> str:
@@ -167,6 +177,7 @@ class ProjectPlan:
     actions: list[str]
     description: str | None
     measures: list[MeasurePlan]
+    spend_profile: list[int] | None = None  # planned spend per quarter in pence; None: the award ÷ 4 each
 
     @property
     def key(self) -> tuple[str, str]:
@@ -481,7 +492,35 @@ def _validate_project(
         actions=_validate_actions(check, entry, where),
         description=check.text(entry, "description", where, required=False, limit=2000),
         measures=_validate_measures(check, entry.get("measures"), where),
+        spend_profile=_validate_spend_profile(check, entry.get("spend_profile"), where, amount),
     )
+
+
+def _validate_spend_profile(check: _Checker, profile: Any, where: str, award_pence: int | None) -> list[int] | None:
+    """Four amounts in pounds, Q1 to Q4, checked like any other money and adding up to the award."""
+    if profile is None:
+        return None
+    if not isinstance(profile, list) or len(profile) != 4:
+        check.error(
+            where, "spend_profile: must list 4 amounts in pounds, one per quarter, like [2500, 2500, 2500, 2500]"
+        )
+        return None
+    found = []
+    for quarter, value in enumerate(profile, start=1):
+        name = f"spend_profile Q{quarter}"
+        pence = check.money({name: value}, name, where)
+        if pence is not None:
+            found.append(pence)
+    if len(found) != 4:
+        return None
+    if award_pence is not None and sum(found) != award_pence:
+        check.error(
+            where,
+            f"spend_profile: the quarters add up to {format_pence(sum(found))}, "
+            f"not the award of {format_pence(award_pence)}",
+        )
+        return None
+    return found
 
 
 def _validate_actions(check: _Checker, entry: dict, where: str) -> list[str]:
@@ -806,6 +845,7 @@ def _apply_project(
         "priority_id": priorities[planned.priority].id if planned.priority else None,
         "actions": planned.actions,
         "description": planned.description,
+        "spend_profile": planned.spend_profile,
     }
     if existing is None:
         values["amount_pence"] = planned.amount_pence

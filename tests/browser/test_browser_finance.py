@@ -1,9 +1,11 @@
 """Finance in the browser: a payment recorded and reversed through the forms, with the stream's figures
-following; the payment form's error state; axe on every finance page (closing a year too); the downloads.
+following; the payment form's error state; the guard rails (a reference used twice, an over-allocation, closing
+with returns outstanding) asked and confirmed; axe on every finance page (closing a year too); the downloads.
 
-The live server is shared by the whole session. The payment goes on DAVSS's 2021-22 project and is reversed
-before the test ends; figures are read before and compared after, never assumed. Closing is tried on 2019-20,
-which no other test uses, and the year is reopened as admin@demo.test at the end.
+The live server is shared by the whole session. Payments go on DAVSS's 2021-22 project and are reversed before
+the test ends; figures are read before and compared after, never assumed. The over-allocation and closing are
+tried on 2019-20, which no other test uses: the award is put back, and the year is reopened as admin@demo.test
+at the end.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ def test_record_and_reverse_a_payment_and_the_streams_figures_follow(finance: Pa
     with page.expect_navigation():
         page.get_by_role("button", name="Record payment").click()
     expect(page).to_have_url(project_url)
-    expect(page.get_by_text("Payment of 2500.00 recorded.")).to_be_visible()
+    expect(page.get_by_text("Payment of £2,500.00 recorded.")).to_be_visible()
     assert project_figure(page, "paid") == project_paid_before + PAYMENT
     assert project_figure(page, "balance") == balance_before - PAYMENT
     entry = ledger_entry(page, reference, "Payment")
@@ -152,7 +154,7 @@ def test_record_and_reverse_a_payment_and_the_streams_figures_follow(finance: Pa
     with page.expect_navigation():
         page.get_by_role("button", name="Reverse payment").click()
     expect(page).to_have_url(project_url)
-    expect(page.get_by_text("The payment has been reversed.")).to_be_visible()
+    expect(page.get_by_text("The payment of £2,500.00 has been reversed.")).to_be_visible()
     assert project_figure(page, "paid") == project_paid_before
     assert project_figure(page, "balance") == balance_before
     expect(entry).to_contain_text("Reversed")
@@ -197,6 +199,105 @@ def test_bad_payment_shows_every_error_and_is_accessible(finance: Page, js_error
     assert project_figure(page, "paid") == paid_before
     expect(page.locator("#ledger-table tbody tr")).to_have_count(entries_before)
     expect(page.locator("#ledger-table")).not_to_contain_text("BAD-1")
+    assert js_errors == []
+
+
+# -- the guard rails -------------------------------------------------------------------------------
+
+
+def record_payment(page: Page, *, amount: str, reference: str) -> None:
+    today = uk_today()
+    fill_payment(page, amount=amount, day=today.day, month=today.month, year=today.year, reference=reference)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record payment").click()
+
+
+def reverse(page: Page, entry: Locator, reason: str) -> None:
+    with page.expect_navigation():
+        entry.get_by_role("link", name=re.compile(r"^Reverse the payment")).click()
+    page.get_by_label("Why is this payment being reversed?").fill(reason)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Reverse payment").click()
+
+
+def test_a_reference_used_twice_is_refused_until_confirmed(finance: Page, js_errors: list[str]):
+    page = finance
+    page.goto(f"/finance/{YEAR}/")
+    open_davss_from_home(page)
+    project_url = page.url
+    paid_before = project_figure(page, "paid")
+    reference = f"BROWSER-{secrets.token_hex(4).upper()}"
+    record_payment(page, amount="1.00", reference=reference)
+    expect(page.get_by_text("Payment of £1.00 recorded.")).to_be_visible()
+
+    # The same reference, in another case: refused, saying which payment used it, and nothing recorded.
+    record_payment(page, amount="2.00", reference=f" {reference.lower()} ")
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    used = f"Reference {reference.lower()} is already used in {YEAR} by the payment of £1.00 to DAVSS: {DAVSS_PROJECT}"
+    expect(page.get_by_role("alert")).to_contain_text(used)
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Record payment"))
+    expect(form.locator(".govuk-error-message")).to_contain_text(used)
+    expect(form.get_by_label("Amount", exact=True)).to_have_value("2.00")
+    confirm = form.get_by_label("This payment is intended: record it with the same reference")
+    expect(confirm).not_to_be_checked()
+    assert project_figure(page, "paid") == paid_before + 100
+    assert_accessible(page)
+
+    # Confirmed: recorded.
+    confirm.check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Record payment").click()
+    expect(page).to_have_url(project_url)
+    expect(page.get_by_text("Payment of £2.00 recorded.")).to_be_visible()
+    assert project_figure(page, "paid") == paid_before + 300
+    expect(page.locator("#ledger-table tbody tr").filter(has_text=re.compile(reference, re.IGNORECASE))).to_have_count(
+        2
+    )
+
+    # Both reversed (a reference matches in any case, so one at a time: a reversed payment has no link).
+    reverse_link = page.get_by_role("link", name=re.compile(r"^Reverse the payment"))
+    for _ in range(2):
+        reversible = ledger_entry(page, reference, "Payment").filter(has=reverse_link)
+        reverse(page, reversible.first, "Browser test: a reference used twice")
+    assert project_figure(page, "paid") == paid_before
+    assert js_errors == []
+
+
+def test_an_over_allocation_is_refused_until_confirmed_and_shown_until_resolved(finance: Page, js_errors: list[str]):
+    page = finance
+    page.goto(f"/finance/{CLOSING_YEAR}/")
+    open_davss_from_home(page)
+    award = project_figure(page, "award")
+    form = page.locator("form").filter(has=page.get_by_role("button", name="Change award"))
+    form.get_by_label("New award").fill("40000.00")
+    form.get_by_label("Reason for the change").fill("Browser test: over-allocate, then put back")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Change award").click()
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.get_by_role("alert")).to_contain_text(f"This change takes {STREAM} past its total of £34,218.00")
+    expect(form.locator(".govuk-error-message")).to_contain_text("would be after the change, over by")
+    assert project_figure(page, "award") == award
+    assert_accessible(page)
+
+    form.get_by_label("Change the award anyway: I confirm the over-allocation").check()
+    with page.expect_navigation():
+        form.get_by_role("button", name="Change award").click()
+    expect(
+        page.get_by_text(re.compile(r"The award has been changed from £[\d,]+\.\d\d to £40,000\.00\."))
+    ).to_be_visible()
+    expect(page.locator(".govuk-warning-text")).to_contain_text(f"Over-allocated: {STREAM} has")
+    assert_accessible(page)
+    page.goto(f"/finance/{CLOSING_YEAR}/reconciliation")
+    expect(page.locator(".govuk-warning-text").first).to_contain_text(f"Over-allocated: {STREAM} has")
+
+    # Put back: a cut is not asked, and the warning goes.
+    page.go_back()
+    form.get_by_label("New award").fill(f"{award / 100:.2f}")
+    form.get_by_label("Reason for the change").fill("Browser test: put back")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Change award").click()
+    assert project_figure(page, "award") == award
+    expect(page.get_by_text("Over-allocated")).to_have_count(0)
     assert js_errors == []
 
 
@@ -246,7 +347,7 @@ def reopen_closing_year(new_context) -> Iterator[None]:
     expect(page.get_by_role("heading", name="Close the year")).to_be_visible()
 
 
-def test_closing_a_year_refuses_without_confirmation_then_closes_and_admin_reopens(
+def test_closing_a_year_refuses_without_confirmation_or_reason_then_closes_and_admin_reopens(
     finance: Page, new_context, reopen_closing_year, js_errors: list[str]
 ):
     page = finance
@@ -259,7 +360,20 @@ def test_closing_a_year_refuses_without_confirmation_then_closes_and_admin_reope
     expect(page.get_by_role("heading", name="Close the year")).to_be_visible()  # still open
     assert_accessible(page)
 
+    # Its Q1 and Q2 have no return: they are listed, and closing needs a reason.
+    open_returns = page.get_by_role("table", name="Returns not approved")
+    expect(open_returns.locator("tbody tr")).to_have_count(2)
+    expect(open_returns).to_contain_text("Not started")
     page.get_by_label("I understand that the year's returns, payments and awards become read-only").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Close the year").click()
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.get_by_role("alert")).to_contain_text(
+        "2 returns are not approved: enter why the year is being closed now"
+    )
+    assert_accessible(page)
+    page.get_by_label("I understand that the year's returns, payments and awards become read-only").check()
+    page.get_by_label("Why is the year being closed now?").fill("Browser test: Q1 and Q2 were never returned")
     with page.expect_navigation():
         page.get_by_role("button", name="Close the year").click()
     expect(page.get_by_text(f"The {CLOSING_YEAR} financial year is closed.")).to_be_visible()
