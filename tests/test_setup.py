@@ -380,6 +380,7 @@ def busy_year(two_orgs, make_project):
     db.session.add(priority)
     project = two_orgs["davss_project"]
     project.priority, project.actions = priority, ["3.5"]
+    project.spend_profile = [100_000, 200_000, 300_000, 400_000]
     old = OutputMeasure(project=project, position=1, name="Leaflets", unit="leaflets", retired_at=utcnow())
     hours = OutputMeasure(project=project, position=2, name="Hours", unit="hours", q1_target=Decimal("2.5"))
     hours.q2_target = hours.q3_target = hours.q4_target = Decimal("2.5")
@@ -425,6 +426,7 @@ def test_roll_over_copies_what_it_should_and_nothing_it_should_not(csu_client, b
     for model in (MonitoringReturn, Payment, PaymentInstalment, AwardVariation, CsuRating):
         count = db.session.scalar(select(func.count()).select_from(model).where(model.project_id.in_(new_ids)))
         assert count == 0, model.__name__
+    assert davss.spend_profile == [100_000, 200_000, 300_000, 400_000]
     assert db.session.scalar(select(AuditEvent.id).where(AuditEvent.action == "financial_year.rolled_over"))
 
     # Once 2022-23 exists, it is not started again.
@@ -693,3 +695,62 @@ def test_the_migration_sets_decimals_from_each_measures_unit(empty_database_url)
             assert [tuple(row) for row in rows] == [("a", True, None), ("b", False, None), ("c", True, None)]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_roll_over_leaves_out_the_projects_of_a_retired_organisation(csu_client, two_orgs):
+    two_orgs["kenward"].retired_at = utcnow()
+    db.session.commit()
+    check = text(csu_client.get("/setup/2021-22/roll-over"))
+    assert "Projects of retired organisations, not copied" in check
+    assert csu_client.post("/setup/2021-22/roll-over", data={}).status_code == 302
+    names = db.session.scalars(select(Project.name).join(FinancialYear).where(FinancialYear.start_year == 2022))
+    assert list(names) == [two_orgs["davss_project"].name]
+    page = text(csu_client.get("/setup/2022-23/projects/new"))
+    assert "Domestic Abuse Volunteer Support Services (DAVSS)" in page and "(Kenward)" not in page
+
+
+def test_a_spend_profile_plans_the_whole_award(csu_client, two_orgs):
+    project = two_orgs["davss_project"]
+    form = _project_form(two_orgs, name=project.name, amount="10000.00")
+    form.pop("organisation")
+    some = csu_client.post(f"/setup/projects/{project.id}/edit", data={**form, "q1_profile": "2500"})
+    assert some.status_code == 422
+    assert "Enter the planned spend in Q2, or in no quarter" in text(some)
+    quarters = {"q1_profile": "1000", "q2_profile": "2000", "q3_profile": "3000", "q4_profile": "3000"}
+    short = csu_client.post(f"/setup/projects/{project.id}/edit", data={**form, **quarters})
+    assert short.status_code == 422
+    assert "adds up to £9,000.00, not the award of £10,000.00" in text(short)
+    quarters["q4_profile"] = "4000"
+    assert csu_client.post(f"/setup/projects/{project.id}/edit", data={**form, **quarters}).status_code == 302
+    db.session.refresh(project)
+    assert project.spend_profile == [100_000, 200_000, 300_000, 400_000]
+    assert "Q4 £4,000.00" in text(csu_client.get(f"/setup/projects/{project.id}"))
+    book = load_workbook(io.BytesIO(csu_client.get("/setup/2021-22/workbook.xlsx").data))
+    row = next(r for r in book["Projects"].iter_rows(min_row=2, values_only=True) if r[1] == project.name)
+    assert row[-4:] == (1000, 2000, 3000, 4000)
+    before, events = snapshot(), audit_count()
+    assert upload(csu_client, csu_client.get("/setup/2021-22/workbook.xlsx").data).status_code == 302
+    assert snapshot() == before and audit_count() == events
+    book["Projects"].cell(row=2 if book["Projects"]["B2"].value == project.name else 3, column=11).value = 5000
+    buffer = io.BytesIO()
+    book.save(buffer)
+    refused = text(upload(csu_client, buffer.getvalue()))
+    assert re.search(r"Projects, row \d, column H \(Q1 planned spend\): the quarters add up to £11,000.00", refused)
+
+
+def test_a_retired_measure_is_left_out_of_delivery_to_date(two_orgs, make_project):
+    from portal.services.delivery import project_delivery
+
+    project = make_project(
+        two_orgs["davss"],
+        two_orgs["stream"],
+        "Two targets",
+        measures=[{"name": "Met", "annual_target": 40}, {"name": "Dropped", "annual_target": 40}],
+    )
+    met, dropped = project.measures
+    for quarter in (1, 2, 3, 4):
+        approved_return(project, quarter, {met: "10", dropped: "0"} if quarter == 1 else {met: "10"})
+    assert project_delivery(project).delivery_pct == Decimal("50.0")
+    dropped.retired_at = utcnow()
+    db.session.commit()
+    assert project_delivery(project).delivery_pct == Decimal("100.0")

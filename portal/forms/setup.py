@@ -142,6 +142,10 @@ class ProjectForm(FlaskForm):
         hint="The references of the actions it delivers, separated by commas, for example 3.2, 3.5",
     )
     description = text_area("Description", 2000)
+    q1_profile = StringField("Q1", widget=GovTextInput(), filters=[strip])
+    q2_profile = StringField("Q2", widget=GovTextInput(), filters=[strip])
+    q3_profile = StringField("Q3", widget=GovTextInput(), filters=[strip])
+    q4_profile = StringField("Q4", widget=GovTextInput(), filters=[strip])
     confirm_over_allocation = BooleanField(
         "Award it anyway: I confirm the funding stream is over-allocated", widget=GovCheckboxInput()
     )
@@ -151,6 +155,8 @@ class ProjectForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
+        for quarter in self.profile_fields:
+            quarter.validators = [PoundsInput(MAX_PENCE)]
         self.confirms: str | None = None  # the figure the over-allocation box confirms, once asked
 
     def validate_organisation(self, field) -> None:
@@ -168,6 +174,26 @@ class ProjectForm(FlaskForm):
     def validate_actions(self, field) -> None:
         if any(not re.fullmatch(ACTION_REFERENCE, part) for part in self.action_list):
             raise ValidationError("Enter action-plan references separated by commas, like 3.2, 3.5")
+
+    @property
+    def profile_fields(self) -> list:
+        return [self.q1_profile, self.q2_profile, self.q3_profile, self.q4_profile]
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        typed = [field for field in self.profile_fields if field.data]
+        if typed and len(typed) < 4:
+            for field in self.profile_fields:
+                if not field.data:
+                    field.errors = [*field.errors, f"Enter the planned spend in {field.label.text}, or in no quarter"]
+            return False
+        return valid
+
+    @property
+    def spend_profile(self) -> list[int] | None:
+        """The planned spend per quarter in pence, or None when no quarter was planned."""
+        pence = [getattr(field, "pence", None) for field in self.profile_fields]
+        return None if any(value is None for value in pence) else [int(value or 0) for value in pence]
 
     @property
     def action_list(self) -> list[str]:

@@ -61,7 +61,7 @@ DECIMAL = "decimal"
 PRECISIONS = (WHOLE, DECIMAL)
 PRECISION_LABELS = {WHOLE: "Whole numbers", DECIMAL: "Up to 2 decimal places"}
 DECIMAL_UNITS = ("hours", "hour")
-RETIRED_LABEL = "Retired"  # a measure no longer asked for in new returns
+# A retired measure (no longer asked for in new returns) is tagged with RETIRED_LABEL, like a retired organisation.
 RETIRED_TAG_CLASS = "govuk-tag--grey"
 
 # -- return statuses ---------------------------------------------------------------------------

@@ -264,6 +264,7 @@ class ProjectFields:
     amount_pence: int
     actions: list[str] = field(default_factory=list)
     description: str | None = None
+    spend_profile: list[int] | None = None  # planned spend per quarter in pence; None: the award ÷ 4 each
 
     def values(self) -> dict[str, Any]:
         return {
@@ -272,7 +273,17 @@ class ProjectFields:
             "priority_id": self.priority.id if self.priority else None,
             "actions": self.actions,
             "description": self.description,
+            "spend_profile": self.spend_profile,
         }
+
+    def check_profile(self) -> None:
+        """A spend profile plans the whole award, quarter by quarter."""
+        if self.spend_profile is not None and sum(self.spend_profile) != self.amount_pence:
+            raise SetupError(
+                f"The quarters' planned spend adds up to {format_pence(sum(self.spend_profile))}, not the award of "
+                f"{format_pence(self.amount_pence)}",
+                "q1_profile",
+            )
 
 
 def _project_named(year: FinancialYear, organisation_id: int, name: str, other_than: Project | None = None) -> None:
@@ -303,7 +314,10 @@ def create_project(
 ) -> Project:
     ensure_open(year)
     _same_year(year, fields)
+    if organisation.is_retired:
+        raise SetupError(f"{organisation.name} is retired: it is offered for nothing new", "organisation")
     _project_named(year, organisation.id, fields.name)
+    fields.check_profile()
     over = check_allocation(fields.funding_stream, fields.amount_pence, over_allocation)
     project = Project(year=year, organisation=organisation)
     values = {**fields.values(), "amount_pence": fields.amount_pence}
@@ -328,6 +342,7 @@ def update_project(
     ensure_open(project.year)
     _same_year(project.year, fields)
     _project_named(project.year, project.organisation_id, fields.name, project)
+    fields.check_profile()
     rises = fields.amount_pence > project.amount_pence or fields.funding_stream.id != project.funding_stream_id
     over = check_allocation(fields.funding_stream, fields.amount_pence, over_allocation, project) if rises else {}
     if fields.amount_pence != project.amount_pence and not award_reason:
@@ -469,7 +484,8 @@ def stream_allocations(year: FinancialYear) -> list[Allocation]:
 
 
 def organisations() -> list[Organisation]:
-    return list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
+    """The organisations a new project may be for: those not retired."""
+    return list(db.session.scalars(select(Organisation).where(~Organisation.is_retired).order_by(Organisation.name)))
 
 
 def organisation(organisation_id: int) -> Organisation:
@@ -490,8 +506,13 @@ class RollOver:
     year: FinancialYear
     streams: list[FundingStream]
     priorities: list[Priority]
-    projects: list[Project]
+    year_projects: list[Project]
     next_exists: bool
+
+    @property
+    def projects(self) -> list[Project]:
+        """The projects copied: those of organisations still funded."""
+        return [project for project in self.year_projects if not project.organisation.is_retired]
 
     @property
     def next_start(self) -> int:
@@ -509,6 +530,11 @@ class RollOver:
     def measure_count(self) -> int:
         return sum(len(project.measures_in()) for project in self.projects)
 
+    @property
+    def left_out_projects(self) -> list[Project]:
+        """Projects of a retired organisation: it is funded no more, so they are not copied."""
+        return [project for project in self.year_projects if project.organisation.is_retired]
+
 
 def roll_over_plan(year: FinancialYear) -> RollOver:
     next_start = year.start_year + 1
@@ -517,7 +543,7 @@ def roll_over_plan(year: FinancialYear) -> RollOver:
         year=year,
         streams=[item.stream for item in stream_allocations(year)],
         priorities=_year_priorities(year),
-        projects=year_projects(year),
+        year_projects=year_projects(year),
         next_exists=exists,
     )
 
@@ -547,6 +573,7 @@ def _copy_projects(plan: RollOver, year: FinancialYear, streams: dict[int, Fundi
             amount_pence=source.amount_pence,
             actions=list(source.actions or []),
             description=source.description,
+            spend_profile=source.spend_profile,
         )
         project = Project(year=year, organisation_id=source.organisation_id)
         summary = f"Rolled over {source.organisation.short_name}: {source.name} {format_pence(source.amount_pence)}"
@@ -581,6 +608,7 @@ def roll_over(year: FinancialYear, *, by: User | None) -> FinancialYear:
             "priorities": len(plan.priorities),
             "projects": len(plan.projects),
             "measures": plan.measure_count,
+            "projects_of_retired_organisations_left_out": [project.id for project in plan.left_out_projects],
             "retired_measures_left_out": [measure.id for measure in plan.retired_measures],
         },
     )

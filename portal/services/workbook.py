@@ -50,8 +50,12 @@ class Sheet:
     about: str
 
     def column(self, name: str) -> tuple[int, Column] | None:
-        """The column (1-based) of a field of the year file, or None when the sheet has no such column."""
-        return next(((i, c) for i, c in enumerate(self.columns, start=1) if c.field == name), None)
+        """The column (1-based) of a field of the year file (the first of a list's columns, for the whole list),
+        or None when the sheet has no such column."""
+        numbered = list(enumerate(self.columns, start=1))
+        return next(((i, c) for i, c in numbered if c.field == name), None) or next(
+            ((i, c) for i, c in numbered if c.field.startswith((f"{name} ", f"{name}["))), None
+        )
 
 
 YEAR = Sheet(
@@ -88,9 +92,11 @@ PROJECTS = Sheet(
         Column("Priority", "priority", width=40),
         Column("Actions", "actions", "actions", width=14),
         Column("Description", "description", width=50),
+        *(Column(f"Q{q} planned spend", f"spend_profile Q{q}", "money", width=12) for q in range(1, 5)),
     ),
     "One row per project: the organisation's short name (as on the administration pages), the project's name, "
-    "its funding stream and award, its priority and the action-plan references it delivers, like 3.2, 3.5.",
+    "its funding stream and award, its priority and the action-plan references it delivers, like 3.2, 3.5. "
+    "Planned spend is optional: for every quarter or for none, adding up to the award.",
 )
 MEASURES = Sheet(
     "Measures",
@@ -165,6 +171,7 @@ def _project_row(project: Project) -> list[Any]:
         project.priority.name if project.priority else None,
         ", ".join(project.actions or []),
         project.description,
+        *(amount(pence) for pence in (project.spend_profile or [])),
     ]
 
 
@@ -191,7 +198,7 @@ def _write_sheet(sheet, spec: Sheet, rows: list[list[Any]]) -> None:
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row_number, row in enumerate(rows, start=2):
-        for column_number, (column, value) in enumerate(zip(spec.columns, row, strict=True), start=1):
+        for column_number, (column, value) in enumerate(zip(spec.columns, row, strict=False), start=1):
             if value is None or value == "":
                 continue
             cell = sheet.cell(row=row_number, column=column_number)
@@ -363,7 +370,11 @@ def _read_list(reading: Reading, rows: list[tuple[int, dict[str, Any]]], spec: S
     entries = []
     for index, (row_number, entry) in enumerate(rows):
         reading.places[(key, index)] = Place(spec, row_number)
-        entries.append({name: value for name, value in entry.items() if value is not None})
+        profile = [entry.pop(f"spend_profile Q{q}", None) for q in range(1, 5)]
+        found = {name: value for name, value in entry.items() if value is not None}
+        if any(value is not None for value in profile):
+            found["spend_profile"] = profile
+        entries.append(found)
     return entries
 
 

@@ -55,6 +55,7 @@ def _chosen(year: FinancialYear, form: ProjectForm) -> service.ProjectFields:
         amount_pence=form.amount.pence,
         actions=form.action_list,
         description=form.description.data or None,
+        spend_profile=form.spend_profile,
     )
 
 
@@ -114,6 +115,7 @@ def project_edit(project_id: int):
         "priority": str(project.priority_id or ""),
         "actions": ", ".join(project.actions or []),
         "description": project.description or "",
+        **{f"q{q}_profile": plain_pounds(pence) for q, pence in enumerate(project.spend_profile or [], start=1)},
     }
     form = ProjectForm(data=saved)
     del form.organisation  # a project stays with its organisation: its returns and payments are theirs
