@@ -483,11 +483,6 @@ def stream_allocations(year: FinancialYear) -> list[Allocation]:
     return [Allocation(stream, int(awarded.get(stream.id) or 0)) for stream in streams]
 
 
-def organisations() -> list[Organisation]:
-    """The organisations a new project may be for: those not retired."""
-    return list(db.session.scalars(select(Organisation).where(~Organisation.is_retired).order_by(Organisation.name)))
-
-
 def organisation(organisation_id: int) -> Organisation:
     found = db.session.get(Organisation, organisation_id)
     if found is None:

@@ -14,6 +14,7 @@ from ..models.vocabulary import DECIMAL, WHOLE
 from ..money import format_pence
 from ..quantities import plain_quantity
 from ..services import setup as service
+from ..services.organisations import open_organisations
 from .pages import ensure_editable, refuse, viewer
 
 
@@ -33,7 +34,7 @@ def _choices(form: ProjectForm, year: FinancialYear, allocations: list[service.A
     if form.organisation is not None:
         form.organisation.choices = [SelectChoice("", "Select an organisation")] + [
             SelectChoice(str(organisation.id), f"{organisation.name} ({organisation.short_name})")
-            for organisation in service.organisations()
+            for organisation in open_organisations()
         ]
     form.funding_stream.choices = [SelectChoice("", "Select a funding stream")] + [
         SelectChoice(str(item.stream.id), f"{item.stream.name}: {format_pence(item.unallocated_pence)} unallocated")
