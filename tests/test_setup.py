@@ -351,8 +351,9 @@ def test_retiring_a_measure_keeps_its_figures_and_removes_it_from_new_returns(cl
     assert leaflets.is_retired
     assert client.post(f"/setup/measures/{leaflets.id}/retire", data={}).status_code == 422  # already retired
 
-    # The CSU's tables and exports still show its figures.
-    assert "317" in client.get(f"/csu/projects/{project.id}").text
+    # The CSU's tables and exports still show its figures, the measure marked retired.
+    csu_page = client.get(f"/csu/projects/{project.id}").text
+    assert "317" in csu_page and re.search(r"Leaflets handed out.{0,200}Retired", csu_page, re.S)
     export = client.get("/csu/2021-22/measures.csv").text
     assert "Leaflets handed out" in export and "317" in export
     assert "Retired" in client.get(f"/setup/projects/{project.id}").text
