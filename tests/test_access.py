@@ -5,12 +5,14 @@ A new route that is not in EXPECTED fails test_every_route_is_in_the_table, so i
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from portal.extensions import db
-from portal.models import MonitoringReturn, Payment, PaymentInstalment, ReturnRevision
+from portal.models import Invitation, MonitoringReturn, OutboxMessage, Payment, PaymentInstalment, ReturnRevision
+from portal.models.types import utcnow
+from portal.models.vocabulary import MAIL_FAILED
 
 VISITORS = ("anonymous", "partner_a", "partner_b", "csu", "finance", "admin")
 SIGN_IN = 302  # a signed-out visitor is sent to sign in
@@ -18,6 +20,8 @@ SIGN_IN = 302  # a signed-out visitor is sent to sign in
 STAFF_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200}
 CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 422, "finance": 403, "admin": 403}
 FINANCE_CHANGES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 422, "admin": 422}
+ADMIN_ONLY = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 403, "admin": 200}
+ADMIN_ACTS = {**ADMIN_ONLY, "admin": 302}  # a POST that works redirects
 OWN_PARTNER_ONLY = {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403}
 
 # rule -> (method, {visitor: status}); partner_a is DAVSS, whose project and return the URLs name.
@@ -94,6 +98,10 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/finance/instalments/<int:instalment_id>/remove": ("POST", {**FINANCE_CHANGES, "finance": 302, "admin": 302}),
     "/finance/<year_label>/close": ("POST", FINANCE_CHANGES),
     "/finance/<year_label>/reopen": ("POST", {**FINANCE_CHANGES, "finance": 403}),
+    # The outbox: administrators only.
+    "/admin/outbox": ("GET", ADMIN_ONLY),
+    "/admin/outbox/<int:message_id>": ("GET", ADMIN_ONLY),
+    "/admin/outbox/<int:message_id>/send-again": ("POST", ADMIN_ACTS),
     **{
         f"/partner/projects/<int:project_id>/q<int:quarter>/{page}": ("GET", OWN_PARTNER_ONLY)
         for page in (
@@ -122,6 +130,7 @@ def url_for_rule(rule: str, fixture: dict) -> str:
         .replace("<fmt>", "csv")
         .replace("<int:payment_id>", str(fixture["payment"].id))
         .replace("<int:instalment_id>", str(fixture["instalment"].id))
+        .replace("<int:message_id>", str(fixture["message"].id))
     )
 
 
@@ -134,8 +143,27 @@ def world(two_orgs):
     payment = Payment(project=two_orgs["davss_project"], amount_pence=500, paid_on=date(2021, 5, 1))
     instalment = PaymentInstalment(project=two_orgs["davss_project"], number=1, amount_pence=500)
     db.session.add_all([payment, instalment])
+    # A waiting invitation, and a message the mail server refused for good (an admin may send it again).
+    invitation = Invitation(
+        email="new@davss.example",
+        roles=["partner"],
+        organisation=two_orgs["davss"],
+        token_hash="0" * 64,
+        expires_at=utcnow() + timedelta(days=7),
+    )
+    message = OutboxMessage(
+        kind="invitation", to_address="new@davss.example", subject="S", text_body="T", html_body="H", status=MAIL_FAILED
+    )
+    db.session.add_all([invitation, message])
     db.session.commit()
-    return {**two_orgs, "davss_return": mreturn, "payment": payment, "instalment": instalment}
+    return {
+        **two_orgs,
+        "davss_return": mreturn,
+        "payment": payment,
+        "instalment": instalment,
+        "invitation": invitation,
+        "message": message,
+    }
 
 
 def test_every_route_is_in_the_table(app):

@@ -17,7 +17,16 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..extensions import db
-from ..models import FinancialYear, MonitoringReturn, Payment, PaymentInstalment, Project, ReturnRevision, User
+from ..models import (
+    FinancialYear,
+    MonitoringReturn,
+    OutboxMessage,
+    Payment,
+    PaymentInstalment,
+    Project,
+    ReturnRevision,
+    User,
+)
 from ..models.payment import PAYMENT
 from ..services.exports import EXPORT_FORMATS
 from ..services.years import all_years, default_year, find_year
@@ -102,3 +111,15 @@ def load_instalment(instalment_id: int, *, check: Check[PaymentInstalment] | Non
     if instalment is None:
         abort(404)
     return _checked(instalment, instalment.project, check)
+
+
+# -- the outbox (mail) ---------------------------------------------------------------------------
+
+
+def load_outbox_message(message_id: int) -> OutboxMessage:
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        abort(404)
+    if not OutboxMessage.can_read(_viewer()):
+        _refuse(_viewer())
+    return message
