@@ -98,7 +98,14 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/finance/instalments/<int:instalment_id>/remove": ("POST", {**FINANCE_CHANGES, "finance": 302, "admin": 302}),
     "/finance/<year_label>/close": ("POST", FINANCE_CHANGES),
     "/finance/<year_label>/reopen": ("POST", {**FINANCE_CHANGES, "finance": 403}),
-    # The outbox: administrators only.
+    # Links sent by mail: open to everyone. A link that is not one of ours is 404 for every visitor, signed in
+    # or not; the journeys with real links are in tests/test_invitations.py.
+    "/invitations/<token>": ("GET", dict.fromkeys(VISITORS, 404)),
+    # Invitations and the outbox: administrators only.
+    "/admin/invitations": ("GET", ADMIN_ONLY),
+    "/admin/invitations/new": ("GET", ADMIN_ONLY),
+    "/admin/invitations/<int:invitation_id>/resend": ("POST", ADMIN_ACTS),
+    "/admin/invitations/<int:invitation_id>/revoke": ("GET", ADMIN_ONLY),
     "/admin/outbox": ("GET", ADMIN_ONLY),
     "/admin/outbox/<int:message_id>": ("GET", ADMIN_ONLY),
     "/admin/outbox/<int:message_id>/send-again": ("POST", ADMIN_ACTS),
@@ -130,6 +137,8 @@ def url_for_rule(rule: str, fixture: dict) -> str:
         .replace("<fmt>", "csv")
         .replace("<int:payment_id>", str(fixture["payment"].id))
         .replace("<int:instalment_id>", str(fixture["instalment"].id))
+        .replace("<token>", "not-a-link-we-sent")
+        .replace("<int:invitation_id>", str(fixture["invitation"].id))
         .replace("<int:message_id>", str(fixture["message"].id))
     )
 

@@ -2,10 +2,13 @@
 
 from flask import Blueprint
 
-from . import views
+from . import invitation, views
 
 bp = Blueprint("auth", __name__)
 
 bp.add_url_rule("/sign-in", view_func=views.sign_in, methods=["GET", "POST"])
 bp.add_url_rule("/sign-out", view_func=views.sign_out, methods=["POST"])
 bp.add_url_rule("/account/password", view_func=views.password_change, methods=["GET", "POST"])
+
+# Links sent by mail: accepting an invitation.
+bp.add_url_rule("/invitations/<token>", view_func=invitation.invitation_accept, methods=["GET", "POST"])
