@@ -98,8 +98,11 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/finance/instalments/<int:instalment_id>/remove": ("POST", {**FINANCE_CHANGES, "finance": 302, "admin": 302}),
     "/finance/<year_label>/close": ("POST", FINANCE_CHANGES),
     "/finance/<year_label>/reopen": ("POST", {**FINANCE_CHANGES, "finance": 403}),
-    # Links sent by mail: open to everyone. A link that is not one of ours is 404 for every visitor, signed in
-    # or not; the journeys with real links are in tests/test_invitations.py.
+    # Links sent by mail and the page that asks for one: open to everyone. A link that is not one of ours is
+    # 404 for every visitor, signed in or not; real links: tests/test_invitations.py, tests/test_password_reset.py.
+    "/password-reset": ("GET", dict.fromkeys(VISITORS, 200)),
+    "/password-reset/sent": ("GET", dict.fromkeys(VISITORS, 200)),
+    "/password-reset/<token>": ("GET", dict.fromkeys(VISITORS, 404)),
     "/invitations/<token>": ("GET", dict.fromkeys(VISITORS, 404)),
     # Invitations and the outbox: administrators only.
     "/admin/invitations": ("GET", ADMIN_ONLY),

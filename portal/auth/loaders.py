@@ -22,6 +22,7 @@ from ..models import (
     Invitation,
     MonitoringReturn,
     OutboxMessage,
+    PasswordReset,
     Payment,
     PaymentInstalment,
     Project,
@@ -30,7 +31,7 @@ from ..models import (
 )
 from ..models.payment import PAYMENT
 from ..models.vocabulary import LINK_UNKNOWN, LINK_VALID
-from ..services import invitations
+from ..services import invitations, password_reset
 from ..services.exports import EXPORT_FORMATS
 from ..services.years import all_years, default_year, find_year
 
@@ -116,7 +117,7 @@ def load_instalment(instalment_id: int, *, check: Check[PaymentInstalment] | Non
     return _checked(instalment, instalment.project, check)
 
 
-# -- invitations and the outbox (mail) -----------------------------------------------------------
+# -- invitations, reset links and the outbox (mail) ---------------------------------------------
 
 
 def load_invitation(invitation_id: int) -> Invitation:
@@ -151,3 +152,12 @@ def load_invitation_link(token: str) -> Invitation:
     if invitation is None or state != LINK_VALID:
         refuse_link("invitation", state)
     return invitation
+
+
+def load_reset_link(token: str) -> PasswordReset:
+    """The password reset an e-mailed link names, if it can still be used."""
+    g.no_store = True
+    reset, state = password_reset.find(token)
+    if reset is None or state != LINK_VALID:
+        refuse_link("password_reset", state)
+    return reset
