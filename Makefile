@@ -30,9 +30,14 @@ db: install
 demo: db
 	$(FLASK) demo load --if-empty
 
-## make run: install, migrate, load the demo when the database is empty, and serve.
+## make run: install, migrate, load the demo when the database is empty, and serve, with the mail worker beside
+## the web server (no MAIL_SERVER: the worker says so and mail waits at /admin/outbox). Links in mail start with
+## PUBLIC_URL, by default the address served here.
 run: demo
 	@echo "Serving on http://$(HOST):$(PORT)/ (Ctrl+C to stop)"
+	export PUBLIC_URL="$${PUBLIC_URL:-http://$(HOST):$(PORT)}"; \
+	$(FLASK) mail deliver --watch & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
 	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 ## Debian's Chromium for the browser tests: installed when missing and we are root.

@@ -1,9 +1,15 @@
-"""Command line: `flask --app wsgi year import`, `demo load`, `user create / set-password / deactivate / reactivate`."""
+"""Command line: `flask --app wsgi year import`, `demo load`, `user create / set-password / deactivate /
+reactivate` and `mail deliver`."""
 
 from __future__ import annotations
 
+import logging
 import secrets
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -16,6 +22,7 @@ from .extensions import db
 from .models import Organisation, Project, User
 from .models.user import ROLES
 from .services import demo
+from .services.mail import deliver_due
 from .services.passwords import PasswordPolicyError
 from .services.users import UserError, create_user, deactivate, reactivate, set_password
 from .services.year_import import YearImportError, import_year
@@ -23,6 +30,8 @@ from .services.year_import import YearImportError, import_year
 year_cli = AppGroup("year", help="Financial years.")
 demo_cli = AppGroup("demo", help="Demo data.")
 user_cli = AppGroup("user", help="People who sign in.")
+mail_cli = AppGroup("mail", help="Mail in the outbox.")
+log = logging.getLogger(__name__)
 
 
 def _fail(message: str) -> NoReturn:
@@ -158,7 +167,59 @@ def user_reactivate(email: str) -> None:
     click.echo(f"Reactivated {user.email}")
 
 
+NO_MAIL_SERVER = (
+    "Mail: MAIL_SERVER is not set, so no mail is sent. Messages wait in the outbox, where an administrator "
+    "reads them and their links at /admin/outbox."
+)
+
+
+@mail_cli.command("deliver")
+@click.option("--watch", is_flag=True, help="Keep delivering every few seconds until stopped (SIGTERM or Ctrl+C).")
+def mail_deliver(watch: bool) -> None:
+    """Send the mail that is due over SMTP, once or (--watch) until stopped. Never sends a message twice."""
+    if not watch:
+        click.echo(f"Mail: {deliver_due().summary}" if current_app.config.get("MAIL_SERVER") else NO_MAIL_SERVER)
+        return
+    with _stop_on_signals() as stop:
+        if not current_app.config.get("MAIL_SERVER"):
+            click.echo(NO_MAIL_SERVER)
+            stop.wait()  # idle beside the web server until it stops
+            return
+        interval = current_app.config["MAIL_WATCH_INTERVAL_SECONDS"]
+        click.echo(
+            f"Mail: delivering to {current_app.config['MAIL_SERVER']} every {interval} s; links start with "
+            f"{current_app.config['PUBLIC_URL']}. Stop with Ctrl+C or SIGTERM."
+        )
+        while not stop.is_set():
+            _deliver_logged()
+            stop.wait(interval)  # a signal ends the wait at once; a message being sent is finished first
+    click.echo("Mail: stopped")
+
+
+def _deliver_logged() -> None:
+    try:
+        report = deliver_due()
+    except Exception:  # the database is away, say: keep the worker alive and try again after the pause
+        db.session.rollback()
+        log.exception("mail delivery stopped part-way; trying again shortly")
+        return
+    if report.sent or report.retrying or report.failed or report.unknown:
+        click.echo(f"Mail: {report.summary}")
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[threading.Event]:
+    """SIGTERM and SIGINT set an event instead of killing the worker mid-send; the old handlers come back after."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def register(app: Flask) -> None:
     app.config.setdefault("DEMO_PASSWORD", None)
-    for group in (year_cli, demo_cli, user_cli):
+    for group in (year_cli, demo_cli, user_cli, mail_cli):
         app.cli.add_command(group)

@@ -3,6 +3,7 @@
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 # Values that must never protect a real deployment.
 WEAK_SECRETS = {"", "dev", "secret", "changeme", "change-me", "development", "test", "default"}
@@ -47,6 +48,31 @@ class Config:
     FUNDING_ORG_NAME = "Sevenoaks District Council"
     BENEFICIARY_LOCATION: dict = {"name": "Sevenoaks", "geoCode": "E07000111", "geoCodeType": "NMD"}
     GIVING_LICENSE = "https://creativecommons.org/licenses/by/4.0/"
+    # Mail (services/mail.py, portal/smtp.py). No MAIL_SERVER: messages stay in the outbox, shown at /admin/outbox.
+    MAIL_SERVER: str | None = None
+    MAIL_PORT: int | None = None  # None: 587 for starttls, 465 for tls, 25 for none
+    MAIL_SECURITY = "starttls"
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_FROM = "Community Safety Grant Reporting <no-reply@sevenoaks.example>"
+    MAIL_TIMEOUT_SECONDS = 30
+    # Retries: 1, 2, 4 … minutes after each refusal, never more than an hour apart; then the admin is told.
+    MAIL_MAX_ATTEMPTS = 10
+    MAIL_RETRY_BASE_SECONDS = 60
+    MAIL_RETRY_CAP_SECONDS = 3600
+    # A message still "sending" after this long was left by a worker that stopped: flagged, never resent by itself.
+    # Well beyond MAIL_TIMEOUT_SECONDS, so a live worker's slow send is never taken for a dead one.
+    MAIL_CLAIM_TIMEOUT_SECONDS = 600
+    MAIL_BATCH_SIZE = 50
+    MAIL_WATCH_INTERVAL_SECONDS = 5
+    # The address people reach the portal at: links in mail start with it (never with a request's Host header).
+    PUBLIC_URL = "http://127.0.0.1:5000"
+    INVITATION_VALID_DAYS = 7
+    PASSWORD_RESET_VALID_SECONDS = 30 * 60
+    # Reset links asked for, per hour: per address, and per client address (a shared office NAT asks for more).
+    PASSWORD_RESET_WINDOW_SECONDS = 60 * 60
+    PASSWORD_RESET_PER_ADDRESS = 5
+    PASSWORD_RESET_PER_CLIENT = 20
 
 
 def from_environment(instance_path: str) -> dict:
@@ -65,6 +91,33 @@ def from_environment(instance_path: str) -> dict:
     hosts = [host.strip() for host in os.environ.get("TRUSTED_HOSTS", "").split(",") if host.strip()]
     if hosts:
         settings["TRUSTED_HOSTS"] = hosts
+    settings.update(mail_settings(os.environ))
+    return settings
+
+
+MAIL_SECURITIES = ("starttls", "tls", "none")
+
+
+def mail_settings(environ) -> dict:
+    """MAIL_* and PUBLIC_URL from the environment; a value that cannot work stops the start with a reason."""
+    settings: dict = {}
+    for key in ("MAIL_SERVER", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_FROM"):
+        if environ.get(key):
+            settings[key] = environ[key]
+    if environ.get("MAIL_PORT"):
+        if not environ["MAIL_PORT"].isdigit() or not 0 < int(environ["MAIL_PORT"]) < 65536:
+            raise RuntimeError("MAIL_PORT must be a port number, like 587")
+        settings["MAIL_PORT"] = int(environ["MAIL_PORT"])
+    if environ.get("MAIL_SECURITY"):
+        security = environ["MAIL_SECURITY"].strip().lower()
+        if security not in MAIL_SECURITIES:
+            raise RuntimeError(f"MAIL_SECURITY must be one of {', '.join(MAIL_SECURITIES)}")
+        settings["MAIL_SECURITY"] = security
+    if environ.get("PUBLIC_URL"):
+        parts = urlsplit(environ["PUBLIC_URL"])
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise RuntimeError("PUBLIC_URL must be the portal's address, like https://grants.example.gov.uk")
+        settings["PUBLIC_URL"] = environ["PUBLIC_URL"].rstrip("/")
     return settings
 
 

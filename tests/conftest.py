@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import email as email_lib
+import email.policy
 import os
 import re
 import shutil
+import socket
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -331,3 +335,72 @@ def count_queries(app):
 @pytest.fixture(scope="session")
 def project_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+# -- a real SMTP server for mail tests (aiosmtpd, in this process) -----------------------------
+
+
+class MailCatcher:
+    """An aiosmtpd handler that keeps what it accepts; `refuse` makes it answer DATA with that reply instead,
+    and `hang_up` makes it take the message and drop the connection before answering."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+        self.refuse: str | None = None
+        self.hang_up = False
+
+    async def handle_DATA(self, server, session, envelope):
+        if self.refuse:
+            return self.refuse
+        self.messages.append(email_lib.message_from_bytes(envelope.original_content, policy=email_lib.policy.default))
+        if self.hang_up:
+            server.transport.close()
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpServer:
+    port: int
+    catcher: MailCatcher
+    controller: object | None = None
+
+    @property
+    def messages(self) -> list:
+        return self.catcher.messages
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self.catcher, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server():
+    """A listening SMTP server on 127.0.0.1 and a free port; `.stop()` and `.start()` take it down and up."""
+    server = SmtpServer(port=free_port(), catcher=MailCatcher())
+    server.start()
+    yield server
+    server.stop()
+
+
+def mail_config(port: int) -> dict:
+    """Send to a local server in plain SMTP; links in mail on a public address unlike the test client's."""
+    return {
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": port,
+        "MAIL_SECURITY": "none",
+        "MAIL_TIMEOUT_SECONDS": 5,
+        "PUBLIC_URL": "https://portal.example",
+    }

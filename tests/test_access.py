@@ -5,12 +5,22 @@ A new route that is not in EXPECTED fails test_every_route_is_in_the_table, so i
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from portal.extensions import db
-from portal.models import MonitoringReturn, Payment, PaymentInstalment, Priority, ReturnRevision
+from portal.models import (
+    Invitation,
+    MonitoringReturn,
+    OutboxMessage,
+    Payment,
+    PaymentInstalment,
+    Priority,
+    ReturnRevision,
+)
+from portal.models.types import utcnow
+from portal.models.vocabulary import MAIL_FAILED
 
 VISITORS = ("anonymous", "partner_a", "partner_b", "csu", "finance", "admin")
 SIGN_IN = 302  # a signed-out visitor is sent to sign in
@@ -20,6 +30,8 @@ CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 
 FINANCE_CHANGES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 422, "admin": 422}
 # The set-up: finance reads it; the CSU and admin change it (finance is refused its forms); partners never see it.
 SETUP_FORM = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 403, "admin": 200}
+ADMIN_ONLY = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 403, "admin": 200}
+ADMIN_ACTS = {**ADMIN_ONLY, "admin": 302}  # a POST that works redirects
 OWN_PARTNER_ONLY = {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403}
 ADMIN_ONLY = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 403, "admin": 200}
 SIGNED_IN = {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 200)}
@@ -141,6 +153,20 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     # The audit trail: the CSU and administrators; a partner is not told it exists, finance is refused.
     "/audit/": ("GET", AUDIT_READ),
     "/audit/events.csv": ("GET", AUDIT_READ),
+    # Links sent by mail and the page that asks for one: open to everyone. A link that is not one of ours is
+    # 404 for every visitor, signed in or not; real links: tests/test_invitations.py, tests/test_password_reset.py.
+    "/password-reset": ("GET", dict.fromkeys(VISITORS, 200)),
+    "/password-reset/sent": ("GET", dict.fromkeys(VISITORS, 200)),
+    "/password-reset/<token>": ("GET", dict.fromkeys(VISITORS, 404)),
+    "/invitations/<token>": ("GET", dict.fromkeys(VISITORS, 404)),
+    # Invitations and the outbox: administrators only.
+    "/admin/invitations": ("GET", ADMIN_ONLY),
+    "/admin/invitations/new": ("GET", ADMIN_ONLY),
+    "/admin/invitations/<int:invitation_id>/resend": ("POST", ADMIN_ACTS),
+    "/admin/invitations/<int:invitation_id>/revoke": ("GET", ADMIN_ONLY),
+    "/admin/outbox": ("GET", ADMIN_ONLY),
+    "/admin/outbox/<int:message_id>": ("GET", ADMIN_ONLY),
+    "/admin/outbox/<int:message_id>/send-again": ("POST", ADMIN_ACTS),
     **{
         f"/partner/projects/<int:project_id>/q<int:quarter>/{page}": ("GET", OWN_PARTNER_ONLY)
         for page in (
@@ -174,6 +200,9 @@ def url_for_rule(rule: str, fixture: dict) -> str:
         .replace("<int:measure_id>", str(fixture["davss_project"].measures[0].id))
         .replace("<int:organisation_id>", str(fixture["davss"].id))
         .replace("<int:user_id>", str(fixture["partner_a"].id))
+        .replace("<token>", "not-a-link-we-sent")
+        .replace("<int:invitation_id>", str(fixture["invitation"].id))
+        .replace("<int:message_id>", str(fixture["message"].id))
     )
 
 
@@ -185,10 +214,30 @@ def world(two_orgs):
     db.session.add(ReturnRevision(monitoring_return=mreturn, number=1, values={}, spend_pence=100))
     payment = Payment(project=two_orgs["davss_project"], amount_pence=500, paid_on=date(2021, 5, 1))
     instalment = PaymentInstalment(project=two_orgs["davss_project"], number=1, amount_pence=500)
+    db.session.add_all([payment, instalment])
+    # A waiting invitation, and a message the mail server refused for good (an admin may send it again).
+    invitation = Invitation(
+        email="new@davss.example",
+        roles=["partner"],
+        organisation=two_orgs["davss"],
+        token_hash="0" * 64,
+        expires_at=utcnow() + timedelta(days=7),
+    )
+    message = OutboxMessage(
+        kind="invitation", to_address="new@davss.example", subject="S", text_body="T", html_body="H", status=MAIL_FAILED
+    )
     priority = Priority(year=two_orgs["year"], name="Domestic Abuse", rank=1)
-    db.session.add_all([payment, instalment, priority])
+    db.session.add_all([invitation, message, priority])
     db.session.commit()
-    return {**two_orgs, "davss_return": mreturn, "payment": payment, "instalment": instalment, "priority": priority}
+    return {
+        **two_orgs,
+        "davss_return": mreturn,
+        "payment": payment,
+        "instalment": instalment,
+        "invitation": invitation,
+        "message": message,
+        "priority": priority,
+    }
 
 
 def test_every_route_is_in_the_table(app):

@@ -665,7 +665,7 @@ def test_the_migration_sets_decimals_from_each_measures_unit(empty_database_url)
 
     app = create_app(base_config(empty_database_url))
     with app.app_context():
-        upgrade(revision="b5393cef38ac")  # the revision before the one that adds decimals
+        upgrade(revision="0ac1bb5fe3c1")  # the revision before the one that adds decimals
         with db.engine.begin() as connection:
             connection.execute(sa.text("INSERT INTO organisation (short_name, name) VALUES ('O', 'O')"))
             connection.execute(

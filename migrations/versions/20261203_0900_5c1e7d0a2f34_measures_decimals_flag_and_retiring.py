@@ -1,7 +1,7 @@
 """measures: a stored whole-or-decimal choice, and retiring
 
 Revision ID: 5c1e7d0a2f34
-Revises: b5393cef38ac
+Revises: 0ac1bb5fe3c1
 Create Date: 2026-12-03 09:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import portal.models.types
 
 # revision identifiers, used by Alembic.
 revision = '5c1e7d0a2f34'
-down_revision = 'b5393cef38ac'
+down_revision = '0ac1bb5fe3c1'
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from . import account, views
+from . import account, invitation, reset, views
 
 bp = Blueprint("auth", __name__)
 
@@ -14,3 +14,8 @@ bp.add_url_rule("/account/password", view_func=views.password_change, methods=["
 bp.add_url_rule("/account", view_func=account.account)
 bp.add_url_rule("/account/name", view_func=account.account_name, methods=["GET", "POST"])
 bp.add_url_rule("/account/sign-out-everywhere-else", view_func=account.account_sign_out_elsewhere, methods=["POST"])
+# Links sent by mail: a forgotten password, and accepting an invitation.
+bp.add_url_rule("/password-reset", view_func=reset.password_reset_request, methods=["GET", "POST"])
+bp.add_url_rule("/password-reset/sent", view_func=reset.password_reset_sent)
+bp.add_url_rule("/password-reset/<token>", view_func=reset.password_reset, methods=["GET", "POST"])
+bp.add_url_rule("/invitations/<token>", view_func=invitation.invitation_accept, methods=["GET", "POST"])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
-from flask import abort
+from flask import abort, g, make_response, render_template
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -20,9 +20,12 @@ from ..extensions import db
 from ..models import (
     FinancialYear,
     FundingStream,
+    Invitation,
     MonitoringReturn,
     Organisation,
+    OutboxMessage,
     OutputMeasure,
+    PasswordReset,
     Payment,
     PaymentInstalment,
     Priority,
@@ -31,6 +34,8 @@ from ..models import (
     User,
 )
 from ..models.payment import PAYMENT
+from ..models.vocabulary import LINK_UNKNOWN, LINK_VALID
+from ..services import invitations, password_reset
 from ..services.exports import EXPORT_FORMATS
 from ..services.years import all_years, default_year, find_year
 
@@ -168,3 +173,49 @@ def load_user(user_id: int, *, check: Check[User] | None = None) -> User:
     if check is not None and not check(user, _viewer()):
         _refuse(_viewer())
     return user
+
+
+# -- invitations, reset links and the outbox (mail) ---------------------------------------------
+
+
+def load_invitation(invitation_id: int) -> Invitation:
+    """An invitation, for an administrator (the admin blueprint's guard has already refused everyone else)."""
+    invitation = db.session.get(Invitation, invitation_id, options=[joinedload(Invitation.organisation)])
+    if invitation is None:
+        abort(404)
+    if not Invitation.can_manage(_viewer()):
+        _refuse(_viewer())
+    return invitation
+
+
+def load_outbox_message(message_id: int) -> OutboxMessage:
+    message = db.session.get(OutboxMessage, message_id)
+    if message is None:
+        abort(404)
+    if not OutboxMessage.can_read(_viewer()):
+        _refuse(_viewer())
+    return message
+
+
+def refuse_link(kind: str, state: str) -> NoReturn:
+    """A clear page for a dead link: 404 for no such link, 410 for one used, expired or withdrawn."""
+    page = render_template("auth/link_unusable.html", kind=kind, state=state)
+    abort(make_response(page, 404 if state == LINK_UNKNOWN else 410))
+
+
+def load_invitation_link(token: str) -> Invitation:
+    """The invitation an e-mailed link names, if it can still be accepted; anyone holding the link may."""
+    g.no_store = True  # a page reached with a secret link is never cached
+    invitation, state = invitations.find(token)
+    if invitation is None or state != LINK_VALID:
+        refuse_link("invitation", state)
+    return invitation
+
+
+def load_reset_link(token: str) -> PasswordReset:
+    """The password reset an e-mailed link names, if it can still be used."""
+    g.no_store = True
+    reset, state = password_reset.find(token)
+    if reset is None or state != LINK_VALID:
+        refuse_link("password_reset", state)
+    return reset

@@ -4,9 +4,12 @@ from . import vocabulary
 from .arrangement import ReturnArrangement
 from .audit import APPEND_ONLY_TABLES, AuditEvent, _attach_append_only
 from .csu_rating import CsuRating
+from .invitation import Invitation
 from .ledger import AwardVariation, PaymentInstalment
 from .monitoring_return import MeasureValue, MonitoringReturn, ReturnRevision
 from .organisation import Organisation
+from .outbox import OutboxMessage
+from .password_reset import PasswordReset, PasswordResetRequest
 from .payment import Payment
 from .project import OutputMeasure, Project
 from .user import SignInFailure, User, UserRole
@@ -21,10 +24,14 @@ __all__ = [
     "CsuRating",
     "FinancialYear",
     "FundingStream",
+    "Invitation",
     "MeasureValue",
     "MonitoringReturn",
     "Organisation",
+    "OutboxMessage",
     "OutputMeasure",
+    "PasswordReset",
+    "PasswordResetRequest",
     "Payment",
     "PaymentInstalment",
     "Priority",

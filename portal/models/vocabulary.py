@@ -191,3 +191,50 @@ SYSTEM_ACTOR = "The portal (command line or import)"  # an event with no actor
 ACTIVE_LABEL = "Active"
 DEACTIVATED_LABEL = "Deactivated"
 RETIRED_LABEL = "Retired"
+
+
+# -- mail in the outbox ------------------------------------------------------------------------
+
+MAIL_QUEUED = "queued"  # waiting for the worker (a first try, or a retry after back-off)
+MAIL_SENDING = "sending"  # claimed by a worker, which is talking to the mail server
+MAIL_SENT = "sent"
+MAIL_FAILED = "failed"  # every attempt refused: the worker has given up
+MAIL_UNKNOWN = "unknown"  # a worker stopped mid-send: the server may or may not have it; never resent by itself
+MAIL_STATUSES = (MAIL_QUEUED, MAIL_SENDING, MAIL_SENT, MAIL_FAILED, MAIL_UNKNOWN)
+MAIL_SEND_AGAIN_STATUSES = (MAIL_FAILED, MAIL_UNKNOWN)  # what an administrator may send again, deliberately
+MAIL_STATUS_LABELS = {
+    MAIL_QUEUED: "Waiting to send",
+    MAIL_SENDING: "Sending",
+    MAIL_SENT: "Sent",
+    MAIL_FAILED: "Not sent",
+    MAIL_UNKNOWN: "Not known whether sent",
+}
+MAIL_STATUS_TAG_CLASSES = {
+    MAIL_QUEUED: "govuk-tag--grey",
+    MAIL_SENDING: "govuk-tag--light-blue",
+    MAIL_SENT: "govuk-tag--green",
+    MAIL_FAILED: "govuk-tag--red",
+    MAIL_UNKNOWN: "govuk-tag--orange",
+}
+MAIL_KINDS = ("invitation", "password_reset")
+MAIL_KIND_LABELS = {"invitation": "Invitation", "password_reset": "Password reset"}
+
+# -- invitations and password-reset links --------------------------------------------------------
+
+LINK_VALID = "valid"
+LINK_EXPIRED = "expired"
+LINK_USED = "used"
+LINK_REVOKED = "revoked"
+LINK_UNKNOWN = "unknown"  # no such link: never said to be anyone's
+INVITATION_STATE_LABELS = {
+    LINK_VALID: "Waiting",
+    LINK_EXPIRED: "Expired",
+    LINK_USED: "Accepted",
+    LINK_REVOKED: "Withdrawn",
+}
+INVITATION_STATE_TAG_CLASSES = {
+    LINK_VALID: "govuk-tag--blue",
+    LINK_EXPIRED: "govuk-tag--grey",
+    LINK_USED: "govuk-tag--green",
+    LINK_REVOKED: "govuk-tag--grey",
+}
