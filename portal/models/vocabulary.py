@@ -258,6 +258,21 @@ MAIL_KIND_LABELS = {
     MAIL_KIND_CHASE: "Chasing an overdue return",
     MAIL_KIND_DAILY_SUMMARY: "Daily summary",
 }
+# When each kind is sent, as "Your account" explains it.
+MAIL_KIND_DESCRIPTIONS = {
+    MAIL_KIND_INVITATION: "When an administrator invites you to the portal",
+    MAIL_KIND_PASSWORD_RESET: "When you ask to reset your password",
+    MAIL_KIND_RETURN_SUBMITTED: "When a partner submits a quarterly return for the Community Safety Unit to review",
+    MAIL_KIND_RETURN_SENT_BACK: "When the Community Safety Unit sends one of your returns back, with its comment",
+    MAIL_KIND_RETURN_APPROVED: "When the Community Safety Unit approves one of your returns",
+    MAIL_KIND_RETURN_REOPENED: "When the Community Safety Unit reopens an approved return, with its reason",
+    MAIL_KIND_PAYMENT_RECORDED: "When finance records a payment to one of your projects",
+    MAIL_KIND_DUE_SOON: "A reminder a week before one of your returns is due",
+    MAIL_KIND_OVERDUE: "When one of your returns is overdue, then weekly until it is submitted",
+    MAIL_KIND_CSU_DIGEST: "Each week: returns due soon, overdue and waiting for review",
+    MAIL_KIND_CHASE: "When the Community Safety Unit chases an overdue return",
+    MAIL_KIND_DAILY_SUMMARY: "Once a day, what you chose to get as a daily summary",
+}
 
 # How a person receives an optional kind of mail.
 DELIVERY_EACH = "each"  # a message as each thing happens (the default)
