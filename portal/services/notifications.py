@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..calendar import day_text, uk_today
@@ -279,6 +278,5 @@ def _queue_summary(user: User, items: list[PendingDigestItem], today: date) -> O
     for item in items:
         groups.setdefault(MAIL_KIND_LABELS[item.kind], []).append(item)
     parts = render_mail("daily_summary", groups=groups, day=today, count=len(items), **_footer())
-    service = current_app.config["SERVICE_NAME"]
-    subject = f"{service}: your daily summary for {day_text(today)}"
+    subject = f"Your daily summary for {day_text(today)}: {len(items)} {'notice' if len(items) == 1 else 'notices'}"
     return queue_mail(user.email, kind=MAIL_KIND_DAILY_SUMMARY, subject=subject, parts=parts)
