@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import select
@@ -104,3 +106,103 @@ def test_account_mail_is_mandatory():
     assert {MAIL_KIND_INVITATION, MAIL_KIND_PASSWORD_RESET, MAIL_KIND_OVERDUE, MAIL_KIND_CHASE} == set(
         MANDATORY_MAIL_KINDS
     )
+
+
+# -- the page on "Your account" ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def partner_client(app, two_orgs, login):
+    client = app.test_client()
+    login(client, two_orgs["partner_a"])
+    return client
+
+
+PARTNER_CHOICES = {
+    "return_sent_back": DELIVERY_EACH,
+    "return_approved": DELIVERY_DAILY,
+    "return_reopened": DELIVERY_EACH,
+    "payment_recorded": DELIVERY_NONE,
+    "due_soon": DELIVERY_EACH,
+}
+
+
+def checked(page: str) -> dict[str, str]:
+    return dict(re.findall(r'name="([a-z_]+)" type="radio" value="([a-z]+)" checked', page))
+
+
+def stored() -> dict[tuple[int, str], str]:
+    db.session.expire_all()
+    return {(row.user_id, row.kind): row.delivery for row in db.session.scalars(select(MailPreference))}
+
+
+def test_the_account_page_links_to_the_emails_page(partner_client):
+    page = partner_client.get("/account").text
+    assert 'href="/account/emails"' in page
+
+
+def test_a_partner_chooses_for_the_partners_kinds_and_sees_the_mandatory_ones_as_always_sent(partner_client):
+    page = partner_client.get("/account/emails").text
+    for kind in PARTNER_CHOICES:
+        assert f'name="{kind}"' in page
+    for kind in (MAIL_KIND_RETURN_SUBMITTED, MAIL_KIND_CSU_DIGEST, *MANDATORY_MAIL_KINDS):
+        assert f'name="{kind}"' not in page
+    assert page.count("Always sent") >= 4 and "Overdue return reminders" in page and "Password reset" in page
+    assert checked(page) == dict.fromkeys(PARTNER_CHOICES, DELIVERY_EACH)  # the default, before any choice
+
+
+def test_the_csu_chooses_for_submitted_returns_and_the_digest(app, two_orgs, login):
+    client = app.test_client()
+    login(client, two_orgs["csu"])
+    page = client.get("/account/emails").text
+    assert 'name="return_submitted"' in page and 'name="csu_digest"' in page
+    assert 'name="return_sent_back"' not in page
+
+
+def test_saving_stores_the_choices_audits_them_and_shows_them_again(partner_client, two_orgs):
+    partner = two_orgs["partner_a"]
+    response = partner_client.post("/account/emails", data=PARTNER_CHOICES)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/account")
+    assert stored() == {
+        (partner.id, "return_approved"): DELIVERY_DAILY,
+        (partner.id, "payment_recorded"): DELIVERY_NONE,
+    }
+    assert delivery_for(partner, "return_approved") == DELIVERY_DAILY
+    assert "Your email choices have been saved." in partner_client.get("/account").text
+    assert checked(partner_client.get("/account/emails").text) == PARTNER_CHOICES
+    event = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "user.mail_preferences")).one()
+    assert event.details["changes"] == {"return_approved": ["each", "daily"], "payment_recorded": ["each", "none"]}
+
+
+@pytest.mark.parametrize("kind", MANDATORY_MAIL_KINDS)
+def test_a_tampered_form_turning_off_a_mandatory_kind_is_refused_and_saves_nothing(partner_client, two_orgs, kind):
+    response = partner_client.post("/account/emails", data={**PARTNER_CHOICES, kind: DELIVERY_NONE})
+    assert response.status_code == 422
+    assert "is always sent and cannot be turned off" in response.text
+    assert "<title>Error: " in response.text
+    assert stored() == {}
+    assert delivery_for(two_orgs["partner_a"], kind) == DELIVERY_EACH
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "user.mail_preferences")) is None
+
+
+def test_a_kind_not_offered_or_an_unknown_choice_is_refused(partner_client):
+    response = partner_client.post("/account/emails", data={**PARTNER_CHOICES, "csu_digest": DELIVERY_NONE})
+    assert response.status_code == 422 and "is not a kind of mail you receive" in response.text
+    response = partner_client.post("/account/emails", data={**PARTNER_CHOICES, "due_soon": "weekly"})
+    assert response.status_code == 422
+    assert response.text.count("Select how you want to get “A return due soon”") >= 2  # summary and field
+    assert stored() == {}
+
+
+def test_a_kind_left_out_of_the_form_is_left_as_it_was(partner_client, two_orgs):
+    choose = {"payment_recorded": DELIVERY_NONE}
+    assert partner_client.post("/account/emails", data=choose).status_code == 302
+    assert stored() == {(two_orgs["partner_a"].id, "payment_recorded"): DELIVERY_NONE}
+
+
+def test_someone_with_no_optional_mail_is_told_so(app, two_orgs, login):
+    client = app.test_client()
+    login(client, two_orgs["finance"])
+    page = client.get("/account/emails").text
+    assert "None of the emails the portal sends to your roles can be turned off." in page
+    assert client.post("/account/emails", data={}).status_code == 302
