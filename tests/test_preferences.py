@@ -26,6 +26,7 @@ from portal.models.vocabulary import (
     MANDATORY_MAIL_KINDS,
 )
 from portal.services.preferences import PreferenceError, deliveries_for, delivery_for, set_preferences
+from tests.test_migrations import empty_database_url, migrated_app  # noqa: F401  (fixtures: a migrated database)
 
 
 def test_optional_kinds_default_to_each_message(two_orgs):
@@ -206,3 +207,27 @@ def test_someone_with_no_optional_mail_is_told_so(app, two_orgs, login):
     page = client.get("/account/emails").text
     assert "None of the emails the portal sends to your roles can be turned off." in page
     assert client.post("/account/emails", data={}).status_code == 302
+
+
+# -- the migrated schema takes every kind ----------------------------------------------------------------
+
+
+def test_the_migrated_outbox_takes_every_kind_of_mail_the_vocabulary_has(migrated_app):  # noqa: F811
+    with db.engine.begin() as connection:
+        for kind in MAIL_KINDS:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO outbox_message (kind, to_address, subject, text_body, html_body, status, attempts,"
+                    " next_attempt_at, created_at) VALUES (:kind, 'a@b.example', 's', 't', 'h', 'queued', 0,"
+                    " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"kind": kind},
+            )
+    with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO outbox_message (kind, to_address, subject, text_body, html_body, status, attempts,"
+                " next_attempt_at, created_at) VALUES ('no_such_kind', 'a@b.example', 's', 't', 'h', 'queued', 0,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
