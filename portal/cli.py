@@ -1,5 +1,5 @@
 """Command line: `flask --app wsgi year import`, `demo load`, `user create / set-password / deactivate /
-reactivate` and `mail deliver`."""
+reactivate`, `mail deliver` and `notifications summarise`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from .models import Organisation, Project, User
 from .models.user import ROLES
 from .services import demo
 from .services.mail import deliver_due
+from .services.notifications import summarise
 from .services.passwords import PasswordPolicyError
 from .services.users import UserError, create_user, deactivate, reactivate, set_password
 from .services.year_import import YearImportError, import_year
@@ -31,6 +32,7 @@ year_cli = AppGroup("year", help="Financial years.")
 demo_cli = AppGroup("demo", help="Demo data.")
 user_cli = AppGroup("user", help="People who sign in.")
 mail_cli = AppGroup("mail", help="Mail in the outbox.")
+notifications_cli = AppGroup("notifications", help="Notices of what happened, and daily summaries of them.")
 log = logging.getLogger(__name__)
 
 
@@ -219,7 +221,14 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+@notifications_cli.command("summarise")
+def notifications_summarise() -> None:
+    """Queue today's daily summary for each person who chose one (meant for a daily timer; safe to run again)."""
+    report = summarise()
+    click.echo(report.text)
+
+
 def register(app: Flask) -> None:
     app.config.setdefault("DEMO_PASSWORD", None)
-    for group in (year_cli, demo_cli, user_cli, mail_cli):
+    for group in (year_cli, demo_cli, user_cli, mail_cli, notifications_cli):
         app.cli.add_command(group)

@@ -149,6 +149,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     # Your account: everyone signed in.
     "/account": ("GET", SIGNED_IN),
     "/account/name": ("GET", SIGNED_IN),
+    "/account/emails": ("GET", SIGNED_IN),
     "/account/sign-out-everywhere-else": ("POST", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 302)}),
     # The audit trail: the CSU and administrators; a partner is not told it exists, finance is refused.
     "/audit/": ("GET", AUDIT_READ),

@@ -36,7 +36,7 @@ from ..models.vocabulary import (
 )
 from ..money import format_pence
 from ..quantities import format_quantity
-from . import audit
+from . import audit, notifications
 
 # The one list of what a return needs: Save and continue checks a section's answers against it, and
 # the overview and Check your answers list what is still blank. By the answer's name on its page:
@@ -437,6 +437,7 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
         organisation_id=project.organisation_id,
         details={"revision": revision.number, "values": revision.values, "spend_pence": revision.spend_pence},
     )
+    notifications.notify_return_submitted(mreturn)
     return SubmitResult(mreturn, revision, created=True)
 
 
@@ -485,7 +486,17 @@ def _decide(mreturn: MonitoringReturn, decision: str, version: int, by, comment:
         mreturn.approved_at = mreturn.approved_by_id = None
     db.session.flush()
     _audit_review(mreturn, action, verb, comment, by)
+    _tell_partner(mreturn, decision, comment or "")
     return mreturn
+
+
+def _tell_partner(mreturn: MonitoringReturn, decision: str, comment: str) -> None:
+    if decision == "approve":
+        notifications.notify_return_approved(mreturn)
+    elif decision == "request_changes":
+        notifications.notify_return_sent_back(mreturn, comment)
+    else:
+        notifications.notify_return_reopened(mreturn, comment)
 
 
 def approve_return(mreturn: MonitoringReturn, *, version: int, by) -> MonitoringReturn:
