@@ -1,7 +1,7 @@
 """mail preferences, daily summaries and the notification kinds of mail
 
 Revision ID: 9fee58bd6694
-Revises: 0ac1bb5fe3c1
+Revises: 5c1e7d0a2f34
 Create Date: 2026-12-02 12:53:13.151476
 
 """
@@ -12,7 +12,7 @@ import portal.models.types
 
 # revision identifiers, used by Alembic.
 revision = '9fee58bd6694'
-down_revision = '0ac1bb5fe3c1'
+down_revision = '5c1e7d0a2f34'
 branch_labels = None
 depends_on = None
 
