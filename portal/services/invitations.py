@@ -186,6 +186,7 @@ def accept(invitation: Invitation, *, name: str, password: str, now: datetime | 
         password=password,
         organisation=invitation.organisation,
         name=name.strip(),
+        by_themselves=True,
     )
     invitation.user = user
     user.last_sign_in_at = now

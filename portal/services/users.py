@@ -53,7 +53,10 @@ def create_user(
     organisation: Organisation | None = None,
     name: str = "",
     actor: User | None = None,
+    by_themselves: bool = False,
 ) -> User:
+    """Create an account; `by_themselves` when the person made it (accepting an invitation), so the audit
+    trail names them rather than the portal's command line."""
     email = normalise_email(email)
     if "@" not in email or len(email) > 320:
         raise UserError("Enter an e-mail address in the correct format, like name@example.org")
@@ -76,7 +79,7 @@ def create_user(
         object_type="user",
         object_id=user.id,
         summary=f"Created user {email} ({', '.join(roles)})",
-        actor=actor,
+        actor=user if by_themselves else actor,
         organisation_id=organisation.id if organisation else None,
         details={
             "email": email,
