@@ -12,6 +12,7 @@ from .outbox import OutboxMessage
 from .password_reset import PasswordReset, PasswordResetRequest
 from .payment import Payment
 from .project import OutputMeasure, Project
+from .reminder import DigestSent, ReminderSent
 from .user import SignInFailure, User, UserRole
 from .year import FinancialYear, FundingStream, Priority
 
@@ -22,6 +23,7 @@ __all__ = [
     "AuditEvent",
     "AwardVariation",
     "CsuRating",
+    "DigestSent",
     "FinancialYear",
     "FundingStream",
     "Invitation",
@@ -36,6 +38,7 @@ __all__ = [
     "PaymentInstalment",
     "Priority",
     "Project",
+    "ReminderSent",
     "ReturnArrangement",
     "ReturnRevision",
     "SignInFailure",

@@ -204,8 +204,17 @@ MAIL_STATUS_TAG_CLASSES = {
     MAIL_FAILED: "govuk-tag--red",
     MAIL_UNKNOWN: "govuk-tag--orange",
 }
-MAIL_KINDS = ("invitation", "password_reset")
-MAIL_KIND_LABELS = {"invitation": "Invitation", "password_reset": "Password reset"}
+# Reminders, the CSU's weekly digest and chases (services/reminders.py) add "due_soon", "overdue", "csu_digest"
+# and "chase" (REMINDER_MAIL_KINDS, below).
+MAIL_KINDS = ("invitation", "password_reset", "due_soon", "overdue", "csu_digest", "chase")
+MAIL_KIND_LABELS = {
+    "invitation": "Invitation",
+    "password_reset": "Password reset",
+    "due_soon": "Reminder: return due soon",
+    "overdue": "Reminder: return overdue",
+    "csu_digest": "Weekly digest for the CSU",
+    "chase": "Chase from the CSU",
+}
 
 # -- invitations and password-reset links --------------------------------------------------------
 
@@ -226,3 +235,14 @@ INVITATION_STATE_TAG_CLASSES = {
     LINK_USED: "govuk-tag--green",
     LINK_REVOKED: "govuk-tag--grey",
 }
+
+# -- reminders and chasing from the due list ------------------------------------------------------
+
+REMINDER_MAIL_KINDS = ("due_soon", "overdue", "csu_digest", "chase")  # services/reminders.py
+# The due list's "state" filter: its values in the URL and the words beside them.
+DUE_SOON = "due_soon"  # not reported, due within the next DUE_SOON_DAYS days
+DUE_SOON_LABEL = "Due soon"
+DUE_SOON_DAYS = 14
+DUE_STATES = {OVERDUE: OVERDUE_LABEL, DUE_SOON: DUE_SOON_LABEL}
+NO_ONE_TO_REMIND = "No active user: nobody can be reminded"
+NEVER_REMINDED = "Not yet"
