@@ -35,10 +35,6 @@ def upgrade():
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("week_of", sa.Date(), nullable=False),
         sa.Column("sent_at", portal.models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("outbox_message_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["outbox_message_id"], ["outbox_message.id"], name=op.f("fk_digest_sent_outbox_message_id_outbox_message")
-        ),
         sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_digest_sent_user_id_user")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_digest_sent")),
         sa.UniqueConstraint("user_id", "week_of", name="uq_digest_sent_once"),
@@ -55,16 +51,12 @@ def upgrade():
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("occasion", sa.Date(), nullable=False),
         sa.Column("sent_at", portal.models.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("outbox_message_id", sa.Integer(), nullable=True),
         sa.Column("by_id", sa.Integer(), nullable=True),
         sa.CheckConstraint(
             "kind IN ('due_soon', 'overdue', 'csu_digest', 'chase')", name=op.f("ck_reminder_sent_kind_known")
         ),
         sa.CheckConstraint("quarter BETWEEN 1 AND 4", name=op.f("ck_reminder_sent_quarter_range")),
         sa.ForeignKeyConstraint(["by_id"], ["user.id"], name=op.f("fk_reminder_sent_by_id_user")),
-        sa.ForeignKeyConstraint(
-            ["outbox_message_id"], ["outbox_message.id"], name=op.f("fk_reminder_sent_outbox_message_id_outbox_message")
-        ),
         sa.ForeignKeyConstraint(["project_id"], ["project.id"], name=op.f("fk_reminder_sent_project_id_project")),
         sa.ForeignKeyConstraint(["user_id"], ["user.id"], name=op.f("fk_reminder_sent_user_id_user")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reminder_sent")),

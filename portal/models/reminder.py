@@ -34,8 +34,7 @@ class ReminderSent(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     occasion: Mapped[date] = mapped_column(Date)
-    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # queued in the outbox
-    outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"))
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # queued in the outbox, same transaction
     by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))  # who chased; none for the daily reminders
 
     @staticmethod
@@ -57,4 +56,3 @@ class DigestSent(Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     week_of: Mapped[date] = mapped_column(Date)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    outbox_message_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id"))
