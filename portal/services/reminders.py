@@ -326,6 +326,16 @@ class ChaseResult:
     unreachable: list[due.DueItem] = field(default_factory=list)
     already_today: int = 0  # people chased about the same return earlier today: not mailed twice
 
+    @property
+    def summary(self) -> str:
+        returns = len(self.chased)
+        text = f"Chase sent: {self.mails} email{'s' if self.mails != 1 else ''} about {returns} return" + (
+            "s." if returns != 1 else "."
+        )
+        if self.already_today:
+            text += f" {self.already_today} already chased about the same return today were not sent it again."
+        return text
+
 
 def chaseable(now: datetime | None = None) -> list[due.DueItem]:
     """The overdue returns of open years, with their contacts and last reminder: what the CSU may chase."""
@@ -375,6 +385,16 @@ def _audit_chase(item: due.DueItem, to: list[str], *, by: User) -> None:
         organisation_id=item.project.organisation_id,
         details={"quarter": item.quarter, "to": to, "days_overdue": item.days_overdue},
     )
+
+
+def chase_previews(items: list[due.DueItem], now: datetime | None = None) -> list[tuple[due.DueItem, str, str]]:
+    """Each selected return with the subject and plain text of the chase its people would get."""
+    deliveries = {delivery.project.id: delivery for delivery in due.open_deliveries(now or utcnow())}
+    previews = []
+    for item in items:
+        subject, (text, _html) = reminder_mail(deliveries[item.project.id], item.quarter, KIND_CHASE)
+        previews.append((item, subject, text))
+    return previews
 
 
 def selected(items: list[due.DueItem], keys: list[str]) -> list[due.DueItem]:
