@@ -105,6 +105,7 @@ def _register_blueprints(app: Flask) -> None:
     from .finance import bp as finance_bp
     from .main import bp as main_bp
     from .partner import bp as partner_bp
+    from .setup import bp as setup_bp
 
-    for blueprint in (main_bp, auth_bp, partner_bp, csu_bp, finance_bp, admin_bp, audit_bp):
+    for blueprint in (main_bp, auth_bp, partner_bp, csu_bp, finance_bp, setup_bp, admin_bp, audit_bp):
         app.register_blueprint(blueprint)

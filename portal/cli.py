@@ -1,5 +1,5 @@
 """Command line: `flask --app wsgi year import`, `demo load`, `user create / set-password / deactivate /
-reactivate`, `mail deliver` and `reminders send`."""
+reactivate`, `mail deliver`, `notifications summarise` and `reminders send`."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from .models import Organisation, Project, User
 from .models.user import ROLES
 from .services import demo, reminders
 from .services.mail import deliver_due
+from .services.notifications import summarise
 from .services.passwords import PasswordPolicyError
 from .services.users import UserError, create_user, deactivate, reactivate, set_password
 from .services.year_import import YearImportError, import_year
@@ -32,6 +33,7 @@ demo_cli = AppGroup("demo", help="Demo data.")
 user_cli = AppGroup("user", help="People who sign in.")
 mail_cli = AppGroup("mail", help="Mail in the outbox.")
 reminders_cli = AppGroup("reminders", help="Reminders to partners and the CSU's weekly digest.")
+notifications_cli = AppGroup("notifications", help="Notices of what happened, and daily summaries of them.")
 log = logging.getLogger(__name__)
 
 
@@ -231,7 +233,14 @@ def reminders_send() -> None:
     click.echo(f"CSU digest: {reminders.send_digest()} queued.")
 
 
+@notifications_cli.command("summarise")
+def notifications_summarise() -> None:
+    """Queue today's daily summary for each person who chose one (meant for a daily timer; safe to run again)."""
+    report = summarise()
+    click.echo(report.text)
+
+
 def register(app: Flask) -> None:
     app.config.setdefault("DEMO_PASSWORD", None)
-    for group in (year_cli, demo_cli, user_cli, mail_cli, reminders_cli):
+    for group in (year_cli, demo_cli, user_cli, mail_cli, notifications_cli, reminders_cli):
         app.cli.add_command(group)

@@ -22,6 +22,7 @@ NAVIGATION = (
     ((CSU,), "csu.home", "Projects overview"),
     ((CSU,), "csu.review_queue", "Returns to review"),
     ((FINANCE,), "finance.home", "Funding"),
+    ((CSU, ADMIN, FINANCE), "setup.home", "Set-up"),
     ((ADMIN,), "admin.home", "Administration"),
     (AUDIT_READERS, "audit.trail", "Audit trail"),
 )

@@ -10,7 +10,15 @@ from datetime import date, timedelta
 import pytest
 
 from portal.extensions import db
-from portal.models import Invitation, MonitoringReturn, OutboxMessage, Payment, PaymentInstalment, ReturnRevision
+from portal.models import (
+    Invitation,
+    MonitoringReturn,
+    OutboxMessage,
+    Payment,
+    PaymentInstalment,
+    Priority,
+    ReturnRevision,
+)
 from portal.models.types import utcnow
 from portal.models.vocabulary import MAIL_FAILED
 
@@ -20,6 +28,8 @@ SIGN_IN = 302  # a signed-out visitor is sent to sign in
 STAFF_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200}
 CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 422, "finance": 403, "admin": 403}
 FINANCE_CHANGES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 422, "admin": 422}
+# The set-up: finance reads it; the CSU and admin change it (finance is refused its forms); partners never see it.
+SETUP_FORM = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 403, "admin": 200}
 ADMIN_ONLY = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 403, "admin": 200}
 ADMIN_ACTS = {**ADMIN_ONLY, "admin": 302}  # a POST that works redirects
 OWN_PARTNER_ONLY = {"anonymous": SIGN_IN, "partner_a": 200, "partner_b": 404, "csu": 403, "finance": 403, "admin": 403}
@@ -106,6 +116,28 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/finance/instalments/<int:instalment_id>/remove": ("POST", {**FINANCE_CHANGES, "finance": 302, "admin": 302}),
     "/finance/<year_label>/close": ("POST", FINANCE_CHANGES),
     "/finance/<year_label>/reopen": ("POST", {**FINANCE_CHANGES, "finance": 403}),
+    "/setup/": ("GET", STAFF_READ),
+    "/setup/<year_label>/": ("GET", STAFF_READ),
+    "/setup/projects/<int:project_id>": ("GET", STAFF_READ),
+    "/setup/<year_label>/workbook.xlsx": ("GET", STAFF_READ),
+    **{
+        rule: ("GET", SETUP_FORM)
+        for rule in (
+            "/setup/years/new",
+            "/setup/<year_label>/edit",
+            "/setup/<year_label>/streams/new",
+            "/setup/streams/<int:stream_id>/edit",
+            "/setup/<year_label>/priorities/new",
+            "/setup/priorities/<int:priority_id>/edit",
+            "/setup/<year_label>/roll-over",
+            "/setup/<year_label>/projects/new",
+            "/setup/projects/<int:project_id>/edit",
+            "/setup/projects/<int:project_id>/measures/new",
+            "/setup/measures/<int:measure_id>/edit",
+            "/setup/measures/<int:measure_id>/retire",
+            "/setup/<year_label>/workbook",
+        )
+    },
     # Organisations and people: the administrator's. The URLs name DAVSS and partner_a. Reinstating an
     # organisation that is not retired, or reactivating an active account, changes nothing (303 back).
     "/admin/organisations/new": ("GET", ADMIN_ONLY),
@@ -120,6 +152,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     # Your account: everyone signed in.
     "/account": ("GET", SIGNED_IN),
     "/account/name": ("GET", SIGNED_IN),
+    "/account/emails": ("GET", SIGNED_IN),
     "/account/sign-out-everywhere-else": ("POST", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 302)}),
     # The audit trail: the CSU and administrators; a partner is not told it exists, finance is refused.
     "/audit/": ("GET", AUDIT_READ),
@@ -166,6 +199,9 @@ def url_for_rule(rule: str, fixture: dict) -> str:
         .replace("<fmt>", "csv")
         .replace("<int:payment_id>", str(fixture["payment"].id))
         .replace("<int:instalment_id>", str(fixture["instalment"].id))
+        .replace("<int:stream_id>", str(fixture["stream"].id))
+        .replace("<int:priority_id>", str(fixture["priority"].id))
+        .replace("<int:measure_id>", str(fixture["davss_project"].measures[0].id))
         .replace("<int:organisation_id>", str(fixture["davss"].id))
         .replace("<int:user_id>", str(fixture["partner_a"].id))
         .replace("<token>", "not-a-link-we-sent")
@@ -194,7 +230,8 @@ def world(two_orgs):
     message = OutboxMessage(
         kind="invitation", to_address="new@davss.example", subject="S", text_body="T", html_body="H", status=MAIL_FAILED
     )
-    db.session.add_all([invitation, message])
+    priority = Priority(year=two_orgs["year"], name="Domestic Abuse", rank=1)
+    db.session.add_all([invitation, message, priority])
     db.session.commit()
     return {
         **two_orgs,
@@ -203,6 +240,7 @@ def world(two_orgs):
         "instalment": instalment,
         "invitation": invitation,
         "message": message,
+        "priority": priority,
     }
 
 

@@ -326,3 +326,27 @@ def test_the_query_count_does_not_grow_with_the_number_of_returns(app, world, ma
 def test_the_query_count_grows_only_per_batch(app, world, make_project, count_queries):
     count = _queries_for(app, count_queries, 29, world, make_project)  # 60 mails: 6 batches
     assert count <= 10 + 6 * 4
+
+
+# -- preferences: due-soon reminders and the digest are optional; overdue ones always come -----------------
+
+
+def test_preferences_are_honoured_and_overdue_reminders_cannot_be_turned_off(app, world):
+    from portal.models import PendingDigestItem
+    from portal.models.vocabulary import DELIVERY_DAILY, DELIVERY_NONE, MAIL_KIND_CSU_DIGEST, MAIL_KIND_DUE_SOON
+    from portal.services.preferences import set_preferences
+
+    set_preferences(world["a"], {MAIL_KIND_DUE_SOON: DELIVERY_NONE}, by=world["a"])
+    set_preferences(world["b"], {MAIL_KIND_DUE_SOON: DELIVERY_DAILY}, by=world["b"])
+    set_preferences(world["csu"], {MAIL_KIND_CSU_DIGEST: DELIVERY_NONE}, by=world["csu"])
+    db.session.commit()
+    for moment in ("2026-07-07 06:00:00", "2026-07-07 18:00:00", "2026-07-16 06:00:00"):
+        with freeze_time(moment):
+            run()
+
+    mails = db.session.execute(select(OutboxMessage.to_address, OutboxMessage.kind).order_by(OutboxMessage.id)).all()
+    assert sorted(mails) == [("a@davss.example", "overdue"), ("b@davss.example", "overdue")]  # mandatory
+    [line] = db.session.scalars(select(PendingDigestItem)).all()  # b's due-soon reminder, once, for the summary
+    assert (line.user_id, line.kind) == (world["b"].id, "due_soon")
+    assert "is due on 14 July 2026" in line.text
+    assert db.session.scalar(select(func.count()).select_from(DigestSent)) == 0  # the CSU chose none

@@ -10,9 +10,10 @@ bp.add_url_rule("/sign-in", view_func=views.sign_in, methods=["GET", "POST"])
 bp.add_url_rule("/sign-out", view_func=views.sign_out, methods=["POST"])
 bp.add_url_rule("/account/password", view_func=views.password_change, methods=["GET", "POST"])
 
-# Your account: name and sessions (the password is changed on its own page above).
+# Your account: name, the mail you get, and sessions (the password is changed on its own page above).
 bp.add_url_rule("/account", view_func=account.account)
 bp.add_url_rule("/account/name", view_func=account.account_name, methods=["GET", "POST"])
+bp.add_url_rule("/account/emails", view_func=account.account_mail, methods=["GET", "POST"])
 bp.add_url_rule("/account/sign-out-everywhere-else", view_func=account.account_sign_out_elsewhere, methods=["POST"])
 # Links sent by mail: a forgotten password, and accepting an invitation.
 bp.add_url_rule("/password-reset", view_func=reset.password_reset_request, methods=["GET", "POST"])

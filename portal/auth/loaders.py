@@ -19,13 +19,16 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..extensions import db
 from ..models import (
     FinancialYear,
+    FundingStream,
     Invitation,
     MonitoringReturn,
     Organisation,
     OutboxMessage,
+    OutputMeasure,
     PasswordReset,
     Payment,
     PaymentInstalment,
+    Priority,
     Project,
     ReturnRevision,
     User,
@@ -116,6 +119,40 @@ def load_instalment(instalment_id: int, *, check: Check[PaymentInstalment] | Non
     if instalment is None:
         abort(404)
     return _checked(instalment, instalment.project, check)
+
+
+def _staff_checked(obj: T, check: Check[T] | None) -> T:
+    """A year's set-up belongs to no organisation: a partner is never told it exists."""
+    user = _viewer()
+    if not user.can_see_all_organisations:
+        abort(404)
+    if check is not None and not check(obj, user):
+        _refuse(user)
+    return obj
+
+
+def load_stream(stream_id: int, *, check: Check[FundingStream] | None = None) -> FundingStream:
+    stream = db.session.get(FundingStream, stream_id, options=[joinedload(FundingStream.year)])
+    if stream is None:
+        abort(404)
+    return _staff_checked(stream, check)
+
+
+def load_priority(priority_id: int, *, check: Check[Priority] | None = None) -> Priority:
+    priority = db.session.get(Priority, priority_id, options=[joinedload(Priority.year)])
+    if priority is None:
+        abort(404)
+    return _staff_checked(priority, check)
+
+
+def load_measure(measure_id: int, *, check: Check[OutputMeasure] | None = None) -> OutputMeasure:
+    """An output measure with its project and year."""
+    measure = db.session.get(
+        OutputMeasure, measure_id, options=[joinedload(OutputMeasure.project).joinedload(Project.year)]
+    )
+    if measure is None:
+        abort(404)
+    return _checked(measure, measure.project, check)
 
 
 def load_organisation(organisation_id: int, *, check: Check[Organisation] | None = None) -> Organisation:

@@ -130,15 +130,16 @@ class ReturnSectionForm(FlaskForm):
         return not unanswered
 
 
-def outputs_form(project, previous, *, formdata=None, mreturn=None, version: int = 0):
-    """One field per output measure: its name as the label; unit, definition, target and last quarter as hint."""
+def outputs_form(measures, previous, *, formdata=None, mreturn=None, version: int = 0):
+    """One field per output measure asked for: its name as the label; unit, definition, target and last quarter
+    as hint. The form's `measures` are those measures, in order."""
 
     class OutputsForm(ReturnSectionForm):
         pass
 
     quarter = mreturn.quarter if mreturn else None
     data = {"version": str(version)}
-    for measure in project.measures:
+    for measure in measures:
         hint = [f"Unit: {measure.unit}."]
         if measure.definition:
             hint.append(measure.definition.rstrip(".") + ".")
@@ -163,7 +164,9 @@ def outputs_form(project, previous, *, formdata=None, mreturn=None, version: int
         )
         if mreturn is not None:
             data[f"m{measure.id}"] = plain_quantity(mreturn.value_of(measure.id))
-    return OutputsForm(formdata=formdata, data=data)
+    form = OutputsForm(formdata=formdata, data=data)
+    form.measures = list(measures)
+    return form
 
 
 class SpendForm(ReturnSectionForm):

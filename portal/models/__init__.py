@@ -4,8 +4,10 @@ from . import vocabulary
 from .arrangement import ReturnArrangement
 from .audit import APPEND_ONLY_TABLES, AuditEvent, _attach_append_only
 from .csu_rating import CsuRating
+from .digest import PendingDigestItem
 from .invitation import Invitation
 from .ledger import AwardVariation, PaymentInstalment
+from .mail_preference import MailPreference
 from .monitoring_return import MeasureValue, MonitoringReturn, ReturnRevision
 from .organisation import Organisation
 from .outbox import OutboxMessage
@@ -27,6 +29,7 @@ __all__ = [
     "FinancialYear",
     "FundingStream",
     "Invitation",
+    "MailPreference",
     "MeasureValue",
     "MonitoringReturn",
     "Organisation",
@@ -36,6 +39,7 @@ __all__ = [
     "PasswordResetRequest",
     "Payment",
     "PaymentInstalment",
+    "PendingDigestItem",
     "Priority",
     "Project",
     "ReminderSent",

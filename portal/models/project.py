@@ -2,19 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .organisation import Organisation
+from .types import UTCDateTime
 from .user import CSU, LEDGER_KEEPERS, User
-from .vocabulary import COMBINE_SUM, COMBINES, sql_in
+from .vocabulary import COMBINE_SUM, COMBINES, DECIMAL_UNITS, sql_in
 from .year import FinancialYear, FundingStream, Priority
 
 QUANTITY = Numeric(12, 2)
 PROFILE_COLUMNS = ("q1_profile_pence", "q2_profile_pence", "q3_profile_pence", "q4_profile_pence")
+
+
+def unit_has_decimals(unit: str | None) -> bool:
+    """The default for a measure whose decimals were not chosen: hours may have decimal places."""
+    return (unit or "").strip().lower() in DECIMAL_UNITS
 
 
 class Project(Model):
@@ -63,6 +84,15 @@ class Project(Model):
     def spend_profile(self, quarters: list[int] | None) -> None:
         values: list[int | None] = list(quarters) if quarters else [None] * 4
         self.q1_profile_pence, self.q2_profile_pence, self.q3_profile_pence, self.q4_profile_pence = values
+
+    def measures_in(self, reported_ids: Collection[int] | None = None) -> list[OutputMeasure]:
+        """The measures a return asks for: every measure not retired, and a retired one only where a submitted
+        return holds a figure for it (`reported_ids`: the measures it holds figures for)."""
+        kept = set(reported_ids or ())
+        return [measure for measure in self.measures if not measure.is_retired or measure.id in kept]
+
+    def can_set_up(self, user: User) -> bool:
+        return self.year.can_set_up(user)
 
     def can_view(self, user: User) -> bool:
         """Staff see every project; a partner only its own organisation's."""
@@ -121,13 +151,33 @@ class OutputMeasure(Model):
     q2_target: Mapped[Decimal | None] = mapped_column(QUANTITY)
     q3_target: Mapped[Decimal | None] = mapped_column(QUANTITY)
     q4_target: Mapped[Decimal | None] = mapped_column(QUANTITY)
+    # Values with up to two decimal places (like hours), else whole numbers. Chosen in set-up; the unit's default.
+    decimals: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Retired: no longer asked for in new returns; its figures stay in the returns and tables that hold them.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     project: Mapped[Project] = relationship(back_populates="measures")
 
+    def __init__(self, **fields: Any) -> None:
+        fields.setdefault("decimals", unit_has_decimals(fields.get("unit")))
+        super().__init__(**fields)
+
+    @hybrid_property
+    def is_retired(self) -> bool:
+        return self.retired_at is not None
+
+    @is_retired.inplace.expression
+    @classmethod
+    def _is_retired_expression(cls) -> ColumnElement[bool]:
+        return cls.retired_at.is_not(None)
+
     @property
     def allows_decimals(self) -> bool:
-        """Hours may be reported to two decimal places; everything else is a whole count."""
-        return self.unit.strip().lower() in {"hours", "hour"}
+        """Up to two decimal places (hours, say), or whole counts: the measure's stored choice."""
+        return self.decimals
+
+    def can_set_up(self, user: User) -> bool:
+        return self.project.year.can_set_up(user)
 
     @property
     def quarterly_targets(self) -> list[Decimal | None]:

@@ -21,6 +21,7 @@ ADMIN = "admin"
 ROLES = (PARTNER, CSU, FINANCE, ADMIN)
 STAFF = (CSU, FINANCE, ADMIN)  # see every organisation's projects
 LEDGER_KEEPERS = (FINANCE, ADMIN)  # change awards, payments and the year end
+SETS_UP = (CSU, ADMIN)  # set a year up: streams, priorities, projects and their measures
 ACCOUNT_KEEPERS = (ADMIN,)  # add and change organisations; deactivate people and change their roles
 AUDIT_READERS = (CSU, ADMIN)  # read the audit trail
 ROLE_LABELS = {PARTNER: "Partner", CSU: "Community Safety Unit", FINANCE: "Finance", ADMIN: "Administrator"}

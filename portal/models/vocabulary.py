@@ -51,6 +51,18 @@ COMBINE_SUM = "sum"  # added up, like referrals
 COMBINE_LATEST = "latest"  # a level at quarter end, like open cases: the latest quarter's value
 COMBINES = (COMBINE_SUM, COMBINE_LATEST)
 COMBINE_LABELS = {COMBINE_SUM: "Added up", COMBINE_LATEST: "Latest quarter"}
+COMBINE_HINTS = {
+    COMBINE_SUM: "Each quarter's figure is added to the year's total, like referrals",
+    COMBINE_LATEST: "The year's figure is the latest quarter's, like cases open at quarter end",
+}
+# Whether a measure's values may have decimal places; a new measure in one of DECIMAL_UNITS may, by default.
+WHOLE = "whole"
+DECIMAL = "decimal"
+PRECISIONS = (WHOLE, DECIMAL)
+PRECISION_LABELS = {WHOLE: "Whole numbers", DECIMAL: "Up to 2 decimal places"}
+DECIMAL_UNITS = ("hours", "hour")
+# A retired measure (no longer asked for in new returns) is tagged with RETIRED_LABEL, like a retired organisation.
+RETIRED_TAG_CLASS = "govuk-tag--grey"
 
 # -- return statuses ---------------------------------------------------------------------------
 
@@ -204,17 +216,85 @@ MAIL_STATUS_TAG_CLASSES = {
     MAIL_FAILED: "govuk-tag--red",
     MAIL_UNKNOWN: "govuk-tag--orange",
 }
-# Reminders, the CSU's weekly digest and chases (services/reminders.py) add "due_soon", "overdue", "csu_digest"
-# and "chase" (REMINDER_MAIL_KINDS, below).
-MAIL_KINDS = ("invitation", "password_reset", "due_soon", "overdue", "csu_digest", "chase")
+
+# What a message is about (OutboxMessage.kind): account mail, notifications of events, reminders and digests.
+MAIL_KIND_INVITATION = "invitation"
+MAIL_KIND_PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of mail, not a password)
+MAIL_KIND_RETURN_SUBMITTED = "return_submitted"  # to the CSU
+MAIL_KIND_RETURN_SENT_BACK = "return_sent_back"  # to the partner, with the CSU's comment
+MAIL_KIND_RETURN_APPROVED = "return_approved"  # to the partner
+MAIL_KIND_RETURN_REOPENED = "return_reopened"  # to the partner, with the CSU's reason
+MAIL_KIND_PAYMENT_RECORDED = "payment_recorded"  # to the partner
+MAIL_KIND_DUE_SOON = "due_soon"  # a reminder before a return is due
+MAIL_KIND_OVERDUE = "overdue"  # a reminder once a return is overdue, then weekly
+MAIL_KIND_CSU_DIGEST = "csu_digest"  # the CSU's weekly digest
+MAIL_KIND_CHASE = "chase"  # the CSU chasing overdue returns from the due list
+MAIL_KIND_DAILY_SUMMARY = "daily_summary"  # one mail a day gathering what a person chose to get as a summary
+MAIL_KINDS = (
+    MAIL_KIND_INVITATION,
+    MAIL_KIND_PASSWORD_RESET,
+    MAIL_KIND_RETURN_SUBMITTED,
+    MAIL_KIND_RETURN_SENT_BACK,
+    MAIL_KIND_RETURN_APPROVED,
+    MAIL_KIND_RETURN_REOPENED,
+    MAIL_KIND_PAYMENT_RECORDED,
+    MAIL_KIND_DUE_SOON,
+    MAIL_KIND_OVERDUE,
+    MAIL_KIND_CSU_DIGEST,
+    MAIL_KIND_CHASE,
+    MAIL_KIND_DAILY_SUMMARY,
+)
+# Sent to everyone they concern whatever their preferences say: no one can turn these off.
+MANDATORY_MAIL_KINDS = (MAIL_KIND_OVERDUE, MAIL_KIND_CHASE, MAIL_KIND_INVITATION, MAIL_KIND_PASSWORD_RESET)
+# What a person chooses for, in "Your account" (the daily summary is the consequence of a choice, not one).
+OPTIONAL_MAIL_KINDS = (
+    MAIL_KIND_RETURN_SUBMITTED,
+    MAIL_KIND_RETURN_SENT_BACK,
+    MAIL_KIND_RETURN_APPROVED,
+    MAIL_KIND_RETURN_REOPENED,
+    MAIL_KIND_PAYMENT_RECORDED,
+    MAIL_KIND_DUE_SOON,
+    MAIL_KIND_CSU_DIGEST,
+)
 MAIL_KIND_LABELS = {
-    "invitation": "Invitation",
-    "password_reset": "Password reset",
-    "due_soon": "Reminder: return due soon",
-    "overdue": "Reminder: return overdue",
-    "csu_digest": "Weekly digest for the CSU",
-    "chase": "Chase from the CSU",
+    MAIL_KIND_INVITATION: "Invitation",
+    MAIL_KIND_PASSWORD_RESET: "Password reset",
+    MAIL_KIND_RETURN_SUBMITTED: "A return submitted for review",
+    MAIL_KIND_RETURN_SENT_BACK: "A return sent back for changes",
+    MAIL_KIND_RETURN_APPROVED: "A return approved",
+    MAIL_KIND_RETURN_REOPENED: "A return reopened",
+    MAIL_KIND_PAYMENT_RECORDED: "A payment recorded",
+    MAIL_KIND_DUE_SOON: "A return due soon",
+    MAIL_KIND_OVERDUE: "Overdue return reminders",
+    MAIL_KIND_CSU_DIGEST: "The weekly digest of returns",
+    MAIL_KIND_CHASE: "Chasing an overdue return",
+    MAIL_KIND_DAILY_SUMMARY: "Daily summary",
 }
+# When each kind is sent, as "Your account" explains it.
+MAIL_KIND_DESCRIPTIONS = {
+    MAIL_KIND_INVITATION: "When an administrator invites you to the portal",
+    MAIL_KIND_PASSWORD_RESET: "When you ask to reset your password",
+    MAIL_KIND_RETURN_SUBMITTED: "When a partner submits a quarterly return for the Community Safety Unit to review",
+    MAIL_KIND_RETURN_SENT_BACK: "When the Community Safety Unit sends one of your returns back, with its comment",
+    MAIL_KIND_RETURN_APPROVED: "When the Community Safety Unit approves one of your returns",
+    MAIL_KIND_RETURN_REOPENED: "When the Community Safety Unit reopens an approved return, with its reason",
+    MAIL_KIND_PAYMENT_RECORDED: "When finance records a payment to one of your projects",
+    MAIL_KIND_DUE_SOON: "A reminder a week before one of your returns is due",
+    MAIL_KIND_OVERDUE: "When one of your returns is overdue, then weekly until it is submitted",
+    MAIL_KIND_CSU_DIGEST: "Each week: returns due soon, overdue and waiting for review",
+    MAIL_KIND_CHASE: "When the Community Safety Unit chases an overdue return",
+    MAIL_KIND_DAILY_SUMMARY: "Once a day, what you chose to get as a daily summary",
+}
+
+# How a person receives an optional kind of mail.
+DELIVERY_EACH = "each"  # a message as each thing happens (the default)
+DELIVERY_DAILY = "daily"  # gathered into one summary a day
+DELIVERY_NONE = "none"
+DELIVERIES = (DELIVERY_EACH, DELIVERY_DAILY, DELIVERY_NONE)
+DELIVERY_LABELS = {DELIVERY_EACH: "Each message", DELIVERY_DAILY: "A daily summary", DELIVERY_NONE: "None"}
+MANDATORY_DELIVERY_LABEL = "Always sent"
+MANDATORY_REFUSAL = "“{label}” is always sent and cannot be turned off"
+NOT_OFFERED_REFUSAL = "“{label}” is not a kind of mail you receive"
 
 # -- invitations and password-reset links --------------------------------------------------------
 
@@ -238,7 +318,7 @@ INVITATION_STATE_TAG_CLASSES = {
 
 # -- reminders and chasing from the due list ------------------------------------------------------
 
-REMINDER_MAIL_KINDS = ("due_soon", "overdue", "csu_digest", "chase")  # services/reminders.py
+REMINDER_MAIL_KINDS = (MAIL_KIND_DUE_SOON, MAIL_KIND_OVERDUE, MAIL_KIND_CSU_DIGEST, MAIL_KIND_CHASE)  # reminders.py
 # The due list's "state" filter: its values in the URL and the words beside them.
 DUE_SOON = "due_soon"  # not reported, due within the next DUE_SOON_DAYS days
 DUE_SOON_LABEL = "Due soon"

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..calendar import Quarter, quarters_of
 from ..extensions import Model
 from .types import UTCDateTime
-from .user import ADMIN, LEDGER_KEEPERS, User
+from .user import ADMIN, LEDGER_KEEPERS, SETS_UP, User
 
 
 class FinancialYear(Model):
@@ -42,6 +42,19 @@ class FinancialYear(Model):
     @classmethod
     def _is_closed_expression(cls) -> ColumnElement[bool]:
         return cls.closed_at.is_not(None)
+
+    @staticmethod
+    def can_create(user: User) -> bool:
+        """The CSU and administrators set years up; finance reads their set-up."""
+        return user.has_role(*SETS_UP)
+
+    def can_set_up(self, user: User) -> bool:
+        """Change the year's set-up: its streams, priorities, projects and measures (while it is open)."""
+        return FinancialYear.can_create(user)
+
+    def setup_is_editable_by(self, user: User) -> bool:
+        """What the set-up pages offer: their forms, while the year is open."""
+        return self.can_set_up(user) and not self.is_closed
 
     def can_close(self, user: User) -> bool:
         return user.has_role(*LEDGER_KEEPERS)
@@ -82,6 +95,9 @@ class FundingStream(Model):
 
     year: Mapped[FinancialYear] = relationship(back_populates="funding_streams")
 
+    def can_set_up(self, user: User) -> bool:
+        return self.year.can_set_up(user)
+
 
 class Priority(Model):
     """A strategic priority of the year, ranked as in the strategic assessment."""
@@ -95,3 +111,6 @@ class Priority(Model):
     rank: Mapped[int] = mapped_column(Integer)
 
     year: Mapped[FinancialYear] = relationship(back_populates="priorities")
+
+    def can_set_up(self, user: User) -> bool:
+        return self.year.can_set_up(user)

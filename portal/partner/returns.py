@@ -85,14 +85,14 @@ def _respond(template: str, project, quarter: int, mreturn, form, status: int, *
 # -- the three section pages: one way of working, three descriptions ------------------------------
 
 
-def _outputs_form(project, mreturn, formdata, previous) -> ReturnSectionForm:
+def _outputs_form(project, mreturn, formdata, previous, measures) -> ReturnSectionForm:
     if formdata is None:
-        return outputs_form(project, previous, mreturn=mreturn, version=_version(mreturn))
-    # A measure id that is not one of this project's is a tampered form.
-    allowed = {f"m{measure.id}" for measure in project.measures}
+        return outputs_form(measures, previous, mreturn=mreturn, version=_version(mreturn))
+    # A measure id that is not one of those asked for (another project's, a retired one) is a tampered form.
+    allowed = {f"m{measure.id}" for measure in measures}
     if any(key.startswith("m") and key[1:].isdigit() and key not in allowed for key in formdata):
         abort(404)
-    return outputs_form(project, previous, formdata=formdata, mreturn=mreturn)
+    return outputs_form(measures, previous, formdata=formdata, mreturn=mreturn)
 
 
 def _spend_form(project, mreturn, formdata, **context) -> ReturnSectionForm:
@@ -142,11 +142,14 @@ OUTPUTS = Section(
     template="partner/return_outputs.html",
     next_page="partner.return_spend",
     form=_outputs_form,
-    answers=lambda project, form: {f"m{m.id}": form[f"m{m.id}"].parsed for m in project.measures},
+    answers=lambda project, form: {f"m{m.id}": form[f"m{m.id}"].parsed for m in form.measures},
     save=lambda project, quarter, answers, **who: service.save_outputs(
-        project, quarter, {m.id: answers[f"m{m.id}"] for m in project.measures}, **who
+        project, quarter, {int(name[1:]): value for name, value in answers.items()}, **who
     ),
-    context=lambda project, quarter: {"previous": service.previous_return(project, quarter)},
+    context=lambda project, quarter: {
+        "previous": service.previous_return(project, quarter),
+        "measures": service.return_measures(project, service.find_return(project, quarter)),
+    },
 )
 SPEND = Section(
     name="spend",

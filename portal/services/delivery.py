@@ -13,6 +13,7 @@
 - *Delivered to date*: the sum of the reported quarters' values; a missing quarter adds nothing.
 - A project's *delivery to date*: the mean, over its "sum" measures with a target to date, of
   delivered to date ÷ target to date, × 100, one decimal; empty while no measure has a target to date.
+  A retired measure is no longer reported, so it is left out (its figures stay in the tables).
 - *Delivery RAG*: Green at `GREEN_FROM` or more, Amber at `AMBER_FROM` or more, otherwise Red (on the
   one-decimal figure); none without a delivery figure.
 - *Reported spend*: the sum of spend over reported quarters; *spend_pct_of_award*: reported spend ÷
@@ -279,7 +280,7 @@ class ProjectDelivery:
         to_date = self.quarters_to_date
         ratios = []
         for figures in self.measures:
-            if figures.measure.combine != COMBINE_SUM:
+            if figures.measure.combine != COMBINE_SUM or figures.measure.is_retired:
                 continue
             target = figures.target_to_date(to_date)
             if not target:

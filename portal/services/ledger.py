@@ -27,7 +27,7 @@ from ..models.payment import PAYMENT, REVERSAL
 from ..models.types import utcnow
 from ..models.vocabulary import APPROVED, DUE, HELD, NOT_STARTED, NOT_YET_DUE, PAID, QUARTERS
 from ..money import format_pence
-from . import audit
+from . import audit, notifications
 from .figures import paid_by_project
 
 AWARD = "award"
@@ -260,6 +260,7 @@ def record_payment(
             **checks.details(),
         },
     )
+    notifications.notify_payment_recorded(payment)
     return payment
 
 

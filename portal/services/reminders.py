@@ -21,19 +21,24 @@ from sqlalchemy.orm import joinedload
 
 from ..calendar import uk_today
 from ..extensions import db
-from ..models import DigestSent, FinancialYear, MonitoringReturn, Project, ReminderSent, User
+from ..models import DigestSent, FinancialYear, MonitoringReturn, PendingDigestItem, Project, ReminderSent, User
 from ..models.types import utcnow
 from ..models.user import CSU, UserRole
-from ..models.vocabulary import DUE_SOON_DAYS, SUBMITTED
+from ..models.vocabulary import (
+    DELIVERY_DAILY,
+    DELIVERY_EACH,
+    DUE_SOON_DAYS,
+    MAIL_KIND_CHASE,
+    MAIL_KIND_CSU_DIGEST,
+    MAIL_KIND_DUE_SOON,
+    MAIL_KIND_OVERDUE,
+    SUBMITTED,
+)
 from . import audit, due
 from .delivery import ProjectDelivery
 from .mail import Mail, public_url, queue_mails, render_mail
+from .preferences import deliveries_for
 
-# The mail kinds (the same strings as the outbox's): the vocabulary's MAIL_KIND_* once preferences land.
-KIND_DUE_SOON = "due_soon"
-KIND_OVERDUE = "overdue"
-KIND_CSU_DIGEST = "csu_digest"
-KIND_CHASE = "chase"
 # A return due on the 14th becomes overdue at midnight, on the 15th; its first overdue reminder goes the day
 # after that, the 16th (a day's grace for one sent late on the 15th), then every REMINDER_OVERDUE_EVERY_DAYS.
 OVERDUE_FIRST_DAY = 2
@@ -67,6 +72,7 @@ class Planned:
     to: str
     kind: str
     day: date
+    delivery: str = DELIVERY_EACH  # or DELIVERY_DAILY: a line in the person's daily summary instead
 
     @property
     def key(self) -> tuple[int, int, int, str, date]:
@@ -99,10 +105,10 @@ def reminder_kind(delivery: ProjectDelivery, quarter: int, today: date) -> str |
     cfg = current_app.config
     due_on = delivery.quarter(quarter).due
     if today == due_on - timedelta(days=cfg["REMINDER_DAYS_BEFORE"]):
-        return KIND_DUE_SOON
+        return MAIL_KIND_DUE_SOON
     late = (today - due_on).days
     if late >= OVERDUE_FIRST_DAY and (late - OVERDUE_FIRST_DAY) % cfg["REMINDER_OVERDUE_EVERY_DAYS"] == 0:
-        return KIND_OVERDUE
+        return MAIL_KIND_OVERDUE
     return None
 
 
@@ -135,16 +141,29 @@ def _done(keys: list[tuple[int, int, int, str, date]]) -> set[tuple]:
 
 
 def _plan(found: list[Occasion], report: ReminderReport) -> list[Planned]:
+    """Who gets which reminder, as each chose (overdue ones always come): one query per kind of reminder."""
     contacts = due.contacts_by_organisation({occasion.project.organisation_id for occasion in found})
+    people = {user.id: user for users in contacts.values() for user in users}
+    choices = {kind: deliveries_for(people.values(), kind) for kind in {occasion.kind for occasion in found}}
     planned: list[Planned] = []
     for occasion in found:
-        people = contacts.get(occasion.project.organisation_id, [])
-        if not people:
+        users = contacts.get(occasion.project.organisation_id, [])
+        if not users:
             report.unreachable.append(occasion)
-        planned.extend(
-            Planned(occasion.project.id, occasion.quarter, user.id, user.email, occasion.kind, occasion.day)
-            for user in people
-        )
+        for user in users:
+            delivery = choices[occasion.kind][user.id]
+            if delivery in (DELIVERY_EACH, DELIVERY_DAILY):
+                planned.append(
+                    Planned(
+                        occasion.project.id,
+                        occasion.quarter,
+                        user.id,
+                        user.email,
+                        occasion.kind,
+                        occasion.day,
+                        delivery,
+                    )
+                )
     return planned
 
 
@@ -192,8 +211,15 @@ def _commit_batch(batch: list[Planned], mails: Rendered, now: datetime) -> int:
 
 
 def _queue_batch(batch: list[Planned], mails: Rendered, now: datetime, by: User | None = None) -> None:
-    """The mails and their records for one batch: two INSERTs (executemany), however many rows."""
-    queue_mails([Mail(item.to, item.kind, *mails[item.mail_key]) for item in batch])
+    """The mails (or summary lines) and their records for one batch: three INSERTs at most, however many rows."""
+    queue_mails([Mail(item.to, item.kind, *mails[item.mail_key]) for item in batch if item.delivery == DELIVERY_EACH])
+    daily = [
+        {"user_id": item.user_id, "kind": item.kind, "text": mails[item.mail_key][0][:500], "link": _return_link(item)}
+        for item in batch
+        if item.delivery == DELIVERY_DAILY
+    ]
+    if daily:
+        db.session.execute(insert(PendingDigestItem), daily)
     rows = [
         {
             "project_id": item.project_id,
@@ -210,10 +236,14 @@ def _queue_batch(batch: list[Planned], mails: Rendered, now: datetime, by: User 
         db.session.execute(insert(ReminderSent), rows)
 
 
+def _return_link(item: Planned) -> str:
+    return public_url("partner.return_overview", project_id=item.project_id, quarter=item.quarter)
+
+
 SUBJECTS = {
-    KIND_DUE_SOON: "Reminder: your {quarter} return for {project} is due on {due}",
-    KIND_OVERDUE: "Overdue: your {quarter} return for {project} was due on {due}",
-    KIND_CHASE: "The Community Safety Unit asks for your {quarter} return for {project}",
+    MAIL_KIND_DUE_SOON: "Reminder: your {quarter} return for {project} is due on {due}",
+    MAIL_KIND_OVERDUE: "Overdue: your {quarter} return for {project} was due on {due}",
+    MAIL_KIND_CHASE: "The Community Safety Unit asks for your {quarter} return for {project}",
 }
 
 
@@ -231,7 +261,7 @@ def reminder_mail(delivery: ProjectDelivery, quarter: int, kind: str) -> tuple[s
         quarter=quarter_of,
         label=label,
         link=public_url("partner.return_overview", project_id=project.id, quarter=quarter),
-        preferences=public_url("auth.account"),
+        preferences=public_url("auth.account_mail"),
         contact=current_app.config["CONTACT_EMAIL"],
     )
     return subject[:200], parts
@@ -281,7 +311,7 @@ def digest(now: datetime) -> Digest:
 
 
 def send_digest(now: datetime | None = None) -> int:
-    """The week's digest to each active CSU user who has not had it (committed); how many were queued."""
+    """The week's digest to each active CSU user who has not had it, as each chose (committed); how many."""
     now = now or utcnow()
     week = week_of(uk_today(now))
     csu_users = list(
@@ -290,7 +320,8 @@ def send_digest(now: datetime | None = None) -> int:
         )
     )
     had = set(db.session.scalars(select(DigestSent.user_id).where(DigestSent.week_of == week)))
-    waiting = [user for user in csu_users if user.id not in had]
+    choices = deliveries_for(csu_users, MAIL_KIND_CSU_DIGEST)  # optional: each, in the daily summary, or none
+    waiting = [user for user in csu_users if user.id not in had and choices[user.id] in (DELIVERY_EACH, DELIVERY_DAILY)]
     if not waiting:
         return 0
     contents = digest(now)
@@ -304,9 +335,22 @@ def send_digest(now: datetime | None = None) -> int:
         due_soon_days=DUE_SOON_DAYS,
         due_list=public_url("csu.due_list"),
         reviews=public_url("csu.review_queue"),
-        preferences=public_url("auth.account"),
+        preferences=public_url("auth.account_mail"),
     )
-    queue_mails([Mail(user.email, KIND_CSU_DIGEST, subject, parts) for user in waiting])
+    queue_mails(
+        [
+            Mail(user.email, MAIL_KIND_CSU_DIGEST, subject, parts)
+            for user in waiting
+            if choices[user.id] == DELIVERY_EACH
+        ]
+    )
+    daily = [
+        {"user_id": user.id, "kind": MAIL_KIND_CSU_DIGEST, "text": subject, "link": public_url("csu.due_list")}
+        for user in waiting
+        if choices[user.id] == DELIVERY_DAILY
+    ]
+    if daily:
+        db.session.execute(insert(PendingDigestItem), daily)
     db.session.execute(insert(DigestSent), [{"user_id": user.id, "week_of": week, "sent_at": now} for user in waiting])
     try:
         db.session.commit()
@@ -351,7 +395,7 @@ def chase(items: list[due.DueItem], *, by: User, now: datetime | None = None) ->
     result = ChaseResult()
     deliveries = {delivery.project.id: delivery for delivery in due.open_deliveries(now)}
     planned = [
-        Planned(item.project.id, item.quarter, user.id, user.email, KIND_CHASE, today)
+        Planned(item.project.id, item.quarter, user.id, user.email, MAIL_KIND_CHASE, today)
         for item in items
         for user in item.contacts
     ]
@@ -365,7 +409,7 @@ def chase(items: list[due.DueItem], *, by: User, now: datetime | None = None) ->
             continue
         people = [plan for plan in waiting if (plan.project_id, plan.quarter) == (item.project.id, item.quarter)]
         if people:
-            mails[people[0].mail_key] = reminder_mail(deliveries[item.project.id], item.quarter, KIND_CHASE)
+            mails[people[0].mail_key] = reminder_mail(deliveries[item.project.id], item.quarter, MAIL_KIND_CHASE)
             _audit_chase(item, [plan.to for plan in people], by=by)
             result.chased.append(item)
     _queue_batch(waiting, mails, now, by=by)
@@ -392,7 +436,7 @@ def chase_previews(items: list[due.DueItem], now: datetime | None = None) -> lis
     deliveries = {delivery.project.id: delivery for delivery in due.open_deliveries(now or utcnow())}
     previews = []
     for item in items:
-        subject, (text, _html) = reminder_mail(deliveries[item.project.id], item.quarter, KIND_CHASE)
+        subject, (text, _html) = reminder_mail(deliveries[item.project.id], item.quarter, MAIL_KIND_CHASE)
         previews.append((item, subject, text))
     return previews
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..calendar import uk_time, uk_today
 from ..extensions import db
-from ..models import AuditEvent, MeasureValue, MonitoringReturn, Project, ReturnRevision
+from ..models import AuditEvent, MeasureValue, MonitoringReturn, OutputMeasure, Project, ReturnRevision
 from ..models.types import utcnow
 from ..models.vocabulary import (
     ANSWER_LABELS,
@@ -36,7 +36,7 @@ from ..models.vocabulary import (
 )
 from ..money import format_pence
 from ..quantities import format_quantity
-from . import audit
+from . import audit, notifications
 
 # The one list of what a return needs: Save and continue checks a section's answers against it, and
 # the overview and Check your answers list what is still blank. By the answer's name on its page:
@@ -146,6 +146,14 @@ def spend_explanation_reason(project: Project, quarter: int, spend_pence: int | 
     return None
 
 
+def return_measures(project: Project, mreturn: MonitoringReturn | None) -> list[OutputMeasure]:
+    """The measures a return asks for: a retired measure is left out of every return not yet submitted, and
+    shown in a submitted or approved one only where it holds a figure."""
+    if mreturn is None or not mreturn.is_reported:
+        return project.measures_in()
+    return project.measures_in({value.measure_id for value in mreturn.values if value.value is not None})
+
+
 def saved_answers(mreturn: MonitoringReturn | None) -> dict[str, object]:
     """The return's answers by their names on its pages: "m<id>" for an output, "spend" in pence."""
     if mreturn is None:
@@ -165,7 +173,9 @@ def unanswered(
 ) -> list[Unanswered]:
     """Every required answer still blank, in page order: for Save and continue on one section's page
     (answers as posted), or for the whole return before it is submitted (answers as saved)."""
-    outputs = {f"m{m.id}": ("outputs", f"Enter {m.name.lower()}", f"Enter {m.name.lower()}") for m in project.measures}
+    outputs = {
+        f"m{m.id}": ("outputs", f"Enter {m.name.lower()}", f"Enter {m.name.lower()}") for m in project.measures_in()
+    }
     found = []
     for name, (in_section, message, summary) in {**outputs, **REQUIRED_ANSWERS}.items():
         if section not in (None, in_section) or not _blank(answers.get(name)):
@@ -427,6 +437,7 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
         organisation_id=project.organisation_id,
         details={"revision": revision.number, "values": revision.values, "spend_pence": revision.spend_pence},
     )
+    notifications.notify_return_submitted(mreturn)
     return SubmitResult(mreturn, revision, created=True)
 
 
@@ -475,7 +486,17 @@ def _decide(mreturn: MonitoringReturn, decision: str, version: int, by, comment:
         mreturn.approved_at = mreturn.approved_by_id = None
     db.session.flush()
     _audit_review(mreturn, action, verb, comment, by)
+    _tell_partner(mreturn, decision, comment or "")
     return mreturn
+
+
+def _tell_partner(mreturn: MonitoringReturn, decision: str, comment: str) -> None:
+    if decision == "approve":
+        notifications.notify_return_approved(mreturn)
+    elif decision == "request_changes":
+        notifications.notify_return_sent_back(mreturn, comment)
+    else:
+        notifications.notify_return_reopened(mreturn, comment)
 
 
 def approve_return(mreturn: MonitoringReturn, *, version: int, by) -> MonitoringReturn:
@@ -556,7 +577,7 @@ def compare_revisions(project: Project, older: ReturnRevision, newer: ReturnRevi
 def current_answers(project: Project, mreturn: MonitoringReturn | None) -> list[dict]:
     """The draft's answers for Check your answers: section, question, answer."""
     rows = []
-    for measure in project.measures:
+    for measure in return_measures(project, mreturn):
         value = mreturn.value_of(measure.id) if mreturn else None
         answer = f"{format_quantity(value)} {measure.unit}" if value is not None else ""
         rows.append({"section": "outputs", "question": measure.name, "answer": answer})

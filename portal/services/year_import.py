@@ -7,7 +7,9 @@ measure name within project) and never duplicates.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol, TypeVar
 
@@ -29,7 +31,7 @@ from ..models import (
     ReturnRevision,
     User,
 )
-from ..models.project import COMBINES
+from ..models.project import COMBINES, unit_has_decimals
 from ..models.types import utcnow
 from ..models.vocabulary import APPROVED, COMBINE_SUM, NARRATIVE_LIMITS
 from ..money import MoneyError, format_pence, pence_from_pounds
@@ -61,16 +63,52 @@ PROJECT_FIELDS = {
     "measures",
     "spend_profile",
 }
-MEASURE_FIELDS = {"name", "unit", "definition", "combine", "annual_target", "quarterly_targets"}
+MEASURE_FIELDS = {"name", "unit", "definition", "combine", "annual_target", "quarterly_targets", "decimals", "retired"}
 RETURN_FIELDS = {"organisation", "project", "quarter", "spend", "values", "progress"}
 
 
-class YearImportError(Exception):
-    """The file is not valid; nothing was written. `errors` names each entry and field."""
+Path = tuple[str | int, ...]
 
-    def __init__(self, errors: list[str]):
+
+class Where(str):
+    """An entry's name in messages ("projects[2] (DAVSS / …)"), carrying its place in the data as a path,
+    ("projects", 2), so that a reader of another format (the set-up workbook) can say where that is for it."""
+
+    path: Path
+
+    def __new__(cls, text: str, path: Path) -> Where:
+        where = super().__new__(cls, text)
+        where.path = path
+        return where
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem: the entry's path and the message after it ("amount: must be …" names the field)."""
+
+    path: Path
+    message: str
+
+    @property
+    def field(self) -> str | None:
+        """The field the message starts with ("amount", "quarterly_targets[2]"), or None."""
+        head, sep, _ = self.message.partition(": ")
+        return head if sep and re.fullmatch(r"[a-z_]+(\[[0-9]\]| Q[1-4])?", head) else None
+
+    @property
+    def detail(self) -> str:
+        """The message without its field's name."""
+        return self.message.partition(": ")[2] if self.field else self.message
+
+
+class YearImportError(Exception):
+    """The file is not valid; nothing was written. `errors` names each entry and field; `problems` are the
+    same, with each entry's path."""
+
+    def __init__(self, errors: list[str], problems: list[Problem] | None = None):
         super().__init__(f"{len(errors)} problem(s) in the year file")
         self.errors = errors
+        self.problems = problems or [Problem((), error) for error in errors]
 
 
 class _Loader(yaml.SafeLoader):
@@ -126,6 +164,7 @@ class MeasurePlan:
     annual_target: Decimal | None
     quarterly_targets: list[Decimal | None]
     decimals: bool  # whether values may have decimal places (hours), else whole numbers
+    retired: bool | None = None  # True: retire it; False: ask for it again; None (not in the file): as it is
 
 
 @dataclass(frozen=True)
@@ -180,6 +219,8 @@ class ImportSummary:
     year_label: str
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    actor: User | None = None  # who is importing, for the audit trail (None from the command line)
+    source: str = "the year import"  # what changed an award, as the ledger's variation says
 
     def count(self, kind: str, created: bool) -> None:
         target = self.created if created else self.updated
@@ -198,9 +239,19 @@ class _Checker:
 
     def __init__(self) -> None:
         self.errors: list[str] = []
+        self.problems: list[Problem] = []
 
     def error(self, where: str, message: str) -> None:
         self.errors.append(f"{where}: {message}")
+        self.problems.append(Problem(where.path if isinstance(where, Where) else (str(where),), message))
+
+    def flag(self, entry: dict, name: str, where: str) -> bool | None:
+        """A true-or-false field; None when it is not given."""
+        value = entry.get(name)
+        if value is not None and not isinstance(value, bool):
+            self.error(where, f"{name}: must be true or false")
+            return None
+        return value
 
     def mapping(self, value: Any, where: str, allowed: set[str]) -> dict | None:
         if not isinstance(value, dict):
@@ -261,6 +312,10 @@ class _Checker:
             return None
 
 
+def _where(kind: str, index: int, entry: Any, *keys: str) -> Where:
+    return Where(f"{kind}[{index}]{_label(entry, *keys)}", (kind, index))
+
+
 def _label(entry: Any, *keys: str) -> str:
     if not isinstance(entry, dict):
         return ""
@@ -291,7 +346,7 @@ def validate(data: dict) -> ImportPlan:
     if not check.errors and existing_year is not None:
         _check_existing_returns(check, existing_year, returns)
     if check.errors:
-        raise YearImportError(check.errors)
+        raise YearImportError(check.errors, check.problems)
     return ImportPlan(
         year=year,
         streams=streams,
@@ -337,7 +392,7 @@ def _open_year(check: _Checker, label: Any, start_year: int | None) -> Financial
 def _validate_streams(check: _Checker, data: dict) -> dict[str, StreamPlan]:
     streams: dict[str, StreamPlan] = {}
     for index, entry in enumerate(check.entries(data, "funding_streams", required=True)):
-        where = f"funding_streams[{index}]{_label(entry, 'name')}"
+        where = _where("funding_streams", index, entry, "name")
         if check.mapping(entry, where, STREAM_FIELDS) is None:
             continue
         name = check.text(entry, "name", where, limit=200)
@@ -354,7 +409,7 @@ def _validate_priorities(check: _Checker, data: dict) -> list[str]:
     """The priorities' names, in rank order."""
     priorities: list[str] = []
     for index, entry in enumerate(check.entries(data, "priorities", required=False)):
-        where = f"priorities[{index}]"
+        where = _where("priorities", index, None)
         if not isinstance(entry, str) or not entry.strip():
             check.error(where, "must be the priority's name")
         elif entry.strip() in priorities:
@@ -367,7 +422,7 @@ def _validate_priorities(check: _Checker, data: dict) -> list[str]:
 def _validate_organisations(check: _Checker, data: dict) -> dict[str, OrganisationPlan]:
     organisations: dict[str, OrganisationPlan] = {}
     for index, entry in enumerate(check.entries(data, "organisations", required=False)):
-        where = f"organisations[{index}]{_label(entry, 'short_name')}"
+        where = _where("organisations", index, entry, "short_name")
         if check.mapping(entry, where, ORGANISATION_FIELDS) is None:
             continue
         short_name = check.text(entry, "short_name", where, limit=50)
@@ -398,7 +453,7 @@ def _validate_projects(
     known_organisations = set(organisations) | set(db.session.scalars(select(Organisation.short_name)))
     projects: dict[tuple[str, str], ProjectPlan] = {}
     for index, entry in enumerate(check.entries(data, "projects", required=False)):
-        where = f"projects[{index}]{_label(entry, 'organisation', 'name')}"
+        where = _where("projects", index, entry, "organisation", "name")
         if check.mapping(entry, where, PROJECT_FIELDS) is None:
             continue
         project = _validate_project(check, entry, where, known_organisations, streams, priorities)
@@ -412,7 +467,7 @@ def _validate_projects(
 def _validate_project(
     check: _Checker,
     entry: dict,
-    where: str,
+    where: Where,
     known_organisations: set[str],
     streams: dict[str, StreamPlan],
     priorities: list[str],
@@ -476,7 +531,7 @@ def _validate_actions(check: _Checker, entry: dict, where: str) -> list[str]:
     return [str(action) for action in actions]
 
 
-def _validate_measures(check: _Checker, measures: Any, where: str) -> list[MeasurePlan]:
+def _validate_measures(check: _Checker, measures: Any, where: Where) -> list[MeasurePlan]:
     if measures is None:
         return []
     if not isinstance(measures, list):
@@ -484,7 +539,7 @@ def _validate_measures(check: _Checker, measures: Any, where: str) -> list[Measu
         return []
     found: list[MeasurePlan] = []
     for index, entry in enumerate(measures):
-        at = f"{where} measures[{index}]{_label(entry, 'name')}"
+        at = Where(f"{where} measures[{index}]{_label(entry, 'name')}", (*where.path, "measures", index))
         if check.mapping(entry, at, MEASURE_FIELDS) is None:
             continue
         measure = _validate_measure(check, entry, at)
@@ -504,7 +559,8 @@ def _validate_measure(check: _Checker, entry: dict, at: str) -> MeasurePlan:
     combine = entry.get("combine", COMBINE_SUM)
     if combine not in COMBINES:
         check.error(at, "combine: must be sum or latest")
-    decimals = (unit or "").lower() in {"hours", "hour"}
+    chosen = check.flag(entry, "decimals", at)
+    decimals = unit_has_decimals(unit) if chosen is None else chosen
     target = entry.get("annual_target")
     annual = check.quantity(target, at, "annual_target", decimals=decimals) if target is not None else None
     return MeasurePlan(
@@ -515,6 +571,7 @@ def _validate_measure(check: _Checker, entry: dict, at: str) -> MeasurePlan:
         annual_target=annual,
         quarterly_targets=_validate_quarterly_targets(check, entry.get("quarterly_targets"), at, decimals),
         decimals=decimals,
+        retired=check.flag(entry, "retired", at),
     )
 
 
@@ -524,14 +581,21 @@ def _validate_quarterly_targets(check: _Checker, targets: Any, at: str, decimals
     if not isinstance(targets, list) or len(targets) != 4:
         check.error(at, "quarterly_targets: must list 4 targets, one per quarter")
         return [None] * 4
-    return [check.quantity(value, at, f"quarterly_targets[{q}]", decimals=decimals) for q, value in enumerate(targets)]
+    found: list[Decimal | None] = []
+    for q, value in enumerate(targets):
+        if value is None:
+            check.error(at, f"quarterly_targets[{q}]: enter a target for every quarter, or for none")
+            found.append(None)
+        else:
+            found.append(check.quantity(value, at, f"quarterly_targets[{q}]", decimals=decimals))
+    return found
 
 
 def _validate_returns(check: _Checker, data: dict, projects: dict[tuple[str, str], ProjectPlan]) -> list[ReturnPlan]:
     returns: list[ReturnPlan] = []
     seen: set[tuple[tuple[str | None, str | None], int | None]] = set()
     for index, entry in enumerate(check.entries(data, "returns", required=False)):
-        where = f"returns[{index}]{_label(entry, 'organisation', 'project', 'quarter')}"
+        where = _where("returns", index, entry, "organisation", "project", "quarter")
         if check.mapping(entry, where, RETURN_FIELDS) is None:
             continue
         returns.append(_validate_return(check, entry, where, projects, seen))
@@ -642,6 +706,8 @@ def _assign(obj: Any, values: dict[str, Any]) -> dict[str, list]:
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value
@@ -678,15 +744,17 @@ def _upsert(
             object_type=kind,
             object_id=obj.id,
             summary=f"{'Imported' if created else 'Updated by import'}: {describe}",
+            actor=summary.actor,
             organisation_id=organisation_id if organisation_id is not None else getattr(obj, "organisation_id", None),
             details={"changes": changes},
         )
     return obj
 
 
-def apply(plan: ImportPlan, *, actor: User | None = None) -> ImportSummary:
-    """Write a validated plan by natural key, table by table; the caller commits."""
-    summary = ImportSummary(year_label=plan.year.label)
+def apply(plan: ImportPlan, *, actor: User | None = None, source: str = "the year import") -> ImportSummary:
+    """Write a validated plan by natural key, table by table; the caller commits. `source` names what is
+    importing (the year file, the set-up workbook) in the reason of an award it changes."""
+    summary = ImportSummary(year_label=plan.year.label, actor=actor, source=source)
     year = _apply_year(plan.year, summary)
     streams = _apply_streams(plan.streams, year, summary)
     priorities = _apply_priorities(plan.priorities, year, summary)
@@ -788,7 +856,7 @@ def _apply_project(
         vary_award(
             project,
             to_pence=planned.amount_pence,
-            reason="Changed by the year import",
+            reason=f"Changed by {summary.source}",
             by=actor,
             action="award.varied_by_import",
         )
@@ -800,12 +868,19 @@ def _apply_measures(
     planned: ProjectPlan, project: Project, organisation_id: int, summary: ImportSummary
 ) -> dict[str, OutputMeasure]:
     """The project's measures by name, in the file's order."""
+    retired = dict(
+        db.session.execute(
+            select(OutputMeasure.name, OutputMeasure.retired_at).where(OutputMeasure.project_id == project.id)
+        ).all()
+    )
     return {
         measure.name: _upsert(
             OutputMeasure,
             {"project_id": project.id, "name": measure.name},
             {
                 "position": position,
+                "decimals": measure.decimals,
+                "retired_at": _retired_at(retired.get(measure.name), measure.retired),
                 "unit": measure.unit,
                 "definition": measure.definition,
                 "combine": measure.combine,
@@ -822,6 +897,13 @@ def _apply_measures(
         )
         for position, measure in enumerate(planned.measures)
     }
+
+
+def _retired_at(now: datetime | None, retired: bool | None) -> datetime | None:
+    """When a measure was retired: kept when the file says nothing or says it is retired and it already is."""
+    if retired is None or retired == (now is not None):
+        return now
+    return utcnow() if retired else None
 
 
 def _import_return(

@@ -1,6 +1,7 @@
 """The administrator's and everyone's account pages in the browser: an organisation added (after an error),
 changed, and found in the audit trail filtered to it, then retired; people's pages checked before anything
-changes; Your account and signing out everywhere else. Axe on every page and on the error states.
+changes; Your account, signing out everywhere else, and choosing which emails you get. Axe on every page and
+on the error states.
 
 The live server is shared by the session: the organisation is new and uniquely named, and retired at the end;
 nothing is changed for the demo's people (their pages are left with Cancel). Signing out everywhere else is
@@ -15,7 +16,7 @@ import secrets
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.browser_helpers import assert_accessible, sign_in
+from tests.browser.browser_helpers import assert_accessible, sign_in, tab_to
 
 pytestmark = pytest.mark.browser
 
@@ -193,3 +194,50 @@ def test_your_account_and_signing_out_everywhere_else(new_context, base_url: str
     expect(elsewhere).to_have_url(re.compile(r"/sign-in\?next="))
     here.goto("/partner/")
     expect(here).to_have_url(base_url + "/partner/")
+
+
+def test_choosing_which_emails_you_get_by_keyboard(new_context, base_url: str):
+    """As kenward@demo.test; the choices are put back at the end so that other tests' mail is as the demo's."""
+    page = new_context().new_page()
+    sign_in(page, "kenward@demo.test")
+    page.goto("/account")
+    tab_to(page, summary_row(page, "Emails").get_by_role("link", name="Change which emails you get"))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_url(base_url + "/account/emails")
+    expect(page.get_by_role("heading", name="Emails you get", level=1)).to_be_visible()
+    expect(summary_value(page, "Overdue return reminders")).to_contain_text("Always sent")
+    assert_accessible(page)
+
+    payments = page.get_by_role("group", name="A payment recorded")
+    tab_to(page, payments.get_by_role("radio", name="Each message"))
+    page.keyboard.press("ArrowRight")  # within a radio group the arrows choose
+    expect(payments.get_by_role("radio", name="A daily summary")).to_be_checked()
+    tab_to(page, page.get_by_role("button", name="Save your choices"))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_url(base_url + "/account")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Your email choices have been saved.")
+
+    # A form tampered with to turn off a mandatory kind: refused with the GOV.UK error summary, nothing saved.
+    page.goto("/account/emails")
+    expect(
+        page.get_by_role("group", name="A payment recorded").get_by_role("radio", name="A daily summary")
+    ).to_be_checked()
+    page.get_by_role("main").locator("form").evaluate(
+        "form => form.insertAdjacentHTML('beforeend', '<input type=hidden name=overdue value=none>')"
+    )
+    page.get_by_role("group", name="A payment recorded").get_by_role("radio", name="None").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save your choices").click()
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.get_by_role("alert")).to_contain_text("is always sent and cannot be turned off")
+    assert_accessible(page)
+    page.goto("/account/emails")
+    payments = page.get_by_role("group", name="A payment recorded")
+    expect(payments.get_by_role("radio", name="A daily summary")).to_be_checked()  # the refused form saved nothing
+
+    payments.get_by_role("radio", name="Each message").check()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save your choices").click()
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Your email choices have been saved.")

@@ -1,7 +1,7 @@
-"""reminders and digests sent (each once: a unique key), and the outbox accepting their mail kinds
+"""reminders and digests sent (each once: a unique key)
 
 Revision ID: 31e3c815ecd0
-Revises: 0ac1bb5fe3c1
+Revises: 7b3e1c2d9a40
 Create Date: 2026-12-02 12:53:22.330987
 
 """
@@ -13,22 +13,12 @@ import portal.models.types
 
 # revision identifiers, used by Alembic.
 revision = "31e3c815ecd0"
-down_revision = "0ac1bb5fe3c1"
+down_revision = "7b3e1c2d9a40"
 branch_labels = None
 depends_on = None
 
-OLD_KINDS = "kind IN ('invitation', 'password_reset')"
-NEW_KINDS = "kind IN ('invitation', 'password_reset', 'due_soon', 'overdue', 'csu_digest', 'chase')"
-
-
-def _outbox_kinds(kinds):
-    with op.batch_alter_table("outbox_message", schema=None) as batch_op:
-        batch_op.drop_constraint(op.f("ck_outbox_message_kind_known"), type_="check")
-        batch_op.create_check_constraint(op.f("ck_outbox_message_kind_known"), kinds)
-
 
 def upgrade():
-    _outbox_kinds(NEW_KINDS)
     op.create_table(
         "digest_sent",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -77,4 +67,3 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_digest_sent_user_id"))
 
     op.drop_table("digest_sent")
-    _outbox_kinds(OLD_KINDS)
