@@ -1,5 +1,5 @@
 """Command line: `flask --app wsgi year import`, `demo load`, `user create / set-password / deactivate /
-reactivate`, `mail deliver` and `notifications summarise`."""
+reactivate`, `mail deliver`, `notifications summarise` and `reminders send`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from sqlalchemy import select
 from .extensions import db
 from .models import Organisation, Project, User
 from .models.user import ROLES
-from .services import demo
+from .services import demo, reminders
 from .services.mail import deliver_due
 from .services.notifications import summarise
 from .services.passwords import PasswordPolicyError
@@ -32,6 +32,7 @@ year_cli = AppGroup("year", help="Financial years.")
 demo_cli = AppGroup("demo", help="Demo data.")
 user_cli = AppGroup("user", help="People who sign in.")
 mail_cli = AppGroup("mail", help="Mail in the outbox.")
+reminders_cli = AppGroup("reminders", help="Reminders to partners and the CSU's weekly digest.")
 notifications_cli = AppGroup("notifications", help="Notices of what happened, and daily summaries of them.")
 log = logging.getLogger(__name__)
 
@@ -221,6 +222,17 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
+@reminders_cli.command("send")
+def reminders_send() -> None:
+    """Queue today's reminders and, once a week, the CSU's digest; run daily (more often does no harm)."""
+    report = reminders.send_reminders()
+    click.echo(f"Reminders: {report.summary}.")
+    for occasion in report.unreachable:
+        project = occasion.project
+        click.echo(f"  nobody to remind: {project.organisation.short_name}, {project.name}, Q{occasion.quarter}")
+    click.echo(f"CSU digest: {reminders.send_digest()} queued.")
+
+
 @notifications_cli.command("summarise")
 def notifications_summarise() -> None:
     """Queue today's daily summary for each person who chose one (meant for a daily timer; safe to run again)."""
@@ -230,5 +242,5 @@ def notifications_summarise() -> None:
 
 def register(app: Flask) -> None:
     app.config.setdefault("DEMO_PASSWORD", None)
-    for group in (year_cli, demo_cli, user_cli, mail_cli, notifications_cli):
+    for group in (year_cli, demo_cli, user_cli, mail_cli, notifications_cli, reminders_cli):
         app.cli.add_command(group)

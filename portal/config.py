@@ -73,6 +73,14 @@ class Config:
     PASSWORD_RESET_WINDOW_SECONDS = 60 * 60
     PASSWORD_RESET_PER_ADDRESS = 5
     PASSWORD_RESET_PER_CLIENT = 20
+    # Reminders (`flask reminders send`, services/reminders.py): a reminder this many days before a return is
+    # due, one the day after its due date, then one every REMINDER_OVERDUE_EVERY_DAYS days while it is overdue.
+    REMINDER_DAYS_BEFORE = 7
+    REMINDER_OVERDUE_EVERY_DAYS = 7
+    # The CSU's weekly digest goes on this weekday (0 Monday … 6 Sunday), or on the first run after it that week.
+    DIGEST_WEEKDAY = 0
+    # Mails queued, with their records, per committed transaction.
+    REMINDER_BATCH_SIZE = 50
 
 
 def from_environment(instance_path: str) -> dict:
@@ -92,6 +100,31 @@ def from_environment(instance_path: str) -> dict:
     if hosts:
         settings["TRUSTED_HOSTS"] = hosts
     settings.update(mail_settings(os.environ))
+    settings.update(reminder_settings(os.environ))
+    return settings
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+REMINDER_DAY_SETTINGS = {"REMINDER_DAYS_BEFORE": (1, 60), "REMINDER_OVERDUE_EVERY_DAYS": (1, 60)}
+
+
+def reminder_settings(environ) -> dict:
+    """REMINDER_DAYS_BEFORE, REMINDER_OVERDUE_EVERY_DAYS and DIGEST_WEEKDAY (a name like monday, or 0-6)."""
+    settings: dict = {}
+    for key, (low, high) in REMINDER_DAY_SETTINGS.items():
+        if environ.get(key):
+            value = environ[key].strip()
+            if not value.isdigit() or not low <= int(value) <= high:
+                raise RuntimeError(f"{key} must be a whole number of days from {low} to {high}")
+            settings[key] = int(value)
+    if environ.get("DIGEST_WEEKDAY"):
+        day = environ["DIGEST_WEEKDAY"].strip().lower()
+        if day in WEEKDAYS:
+            settings["DIGEST_WEEKDAY"] = WEEKDAYS.index(day)
+        elif day.isdigit() and int(day) < len(WEEKDAYS):
+            settings["DIGEST_WEEKDAY"] = int(day)
+        else:
+            raise RuntimeError("DIGEST_WEEKDAY must be a day of the week, like monday (or 0 for Monday … 6)")
     return settings
 
 

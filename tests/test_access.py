@@ -97,6 +97,9 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     # Only the CSU changes a due date; a signed-out reason is kept (401), as for a CSU comment.
     "/csu/projects/<int:project_id>/due-dates": ("POST", {**CSU_DECIDES, "anonymous": 401}),
     "/csu/due": ("GET", STAFF_READ),
+    # Only the CSU chases from the due list; an empty selection is refused (422) and nothing is sent.
+    "/csu/due/chase/preview": ("POST", CSU_DECIDES),
+    "/csu/due/chase": ("POST", CSU_DECIDES),
     "/csu/<year_label>/priorities": ("GET", STAFF_READ),
     "/finance/projects/<int:project_id>": ("GET", STAFF_READ),
     "/finance/<year_label>/ledger": ("GET", STAFF_READ),

@@ -243,3 +243,24 @@ def test_a_waived_quarter_is_not_required_in_the_export_and_not_missing(csu):
     cdap = next(row for row in rows if row["organisation"] == CDAP)
     assert cdap["q2_status"] == "Not required"
     assert cdap["delivery_pct_of_target"] == "100.0" and cdap["delivery_rag"] == "Green"  # 3 men of 12 ÷ 4
+
+
+# -- past years closed at load, so the due list holds this year's real chases (issue 11) -------------------
+
+
+def test_the_demo_closes_its_past_years_and_the_due_list_shows_this_years_chases(csu):
+    years = {year.label: year.is_closed for year in db.session.scalars(select(FinancialYear))}
+    assert years == {"2019-20": True, "2020-21": True, "2021-22": True, YEAR: False}
+    page = csu.get("/csu/due")
+    assert page.status_code == 200
+    quarters = re.findall(r'<td class="govuk-table__cell portal-nowrap">([^<]+)</td>', page.text)
+    assert quarters and all(quarter.startswith(YEAR) for quarter in quarters)
+    assert f"{YEAR} Q2" in quarters  # Kenward's and CDAP's missing Q2
+    assert "Preview the chase" in page.text
+
+
+def test_loading_the_demo_again_leaves_the_closed_years_alone(december):
+    before = {year.label: year.closed_at for year in db.session.scalars(select(FinancialYear))}
+    demo.load("december-demo-password")
+    db.session.commit()
+    assert {year.label: year.closed_at for year in db.session.scalars(select(FinancialYear))} == before

@@ -7,7 +7,7 @@ from flask import Blueprint
 
 from ..auth.guards import require_role
 from ..models.user import ADMIN, CSU, FINANCE
-from . import reports, reviews, views
+from . import chasing, reports, reviews, views
 
 bp = Blueprint("csu", __name__, url_prefix="/csu")
 # Finance and admin read the CSU's pages too; the model predicates decide who may change anything.
@@ -17,7 +17,9 @@ bp.add_url_rule("/", view_func=views.home, defaults={"year_label": None})
 bp.add_url_rule("/<year_label>/", view_func=views.home)
 bp.add_url_rule("/projects/<int:project_id>", view_func=views.project_view, methods=["GET", "POST"])
 bp.add_url_rule("/projects/<int:project_id>/due-dates", view_func=views.arrangement_save, methods=["POST"])
-bp.add_url_rule("/due", view_func=views.due_list)
+bp.add_url_rule("/due", view_func=chasing.due_list)
+bp.add_url_rule("/due/chase/preview", view_func=chasing.chase_preview, methods=["POST"])
+bp.add_url_rule("/due/chase", view_func=chasing.chase_send, methods=["POST"])
 bp.add_url_rule("/<year_label>/priorities", view_func=views.priorities)
 
 bp.add_url_rule("/reviews", view_func=reviews.review_queue)

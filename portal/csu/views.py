@@ -12,10 +12,8 @@ from ..extensions import db
 from ..forms.arrangements import ReturnArrangementForm
 from ..forms.returns import CsuRatingForm
 from ..htmx import page_or_fragment
-from ..models import Priority, Project, User
-from ..models.user import PARTNER, UserRole
+from ..models import Priority, Project
 from ..models.vocabulary import QUARTERS
-from ..services import due
 from ..services.arrangements import ArrangementError, set_arrangement
 from ..services.charts import outputs_chart, spend_chart
 from ..services.delivery import ProjectDelivery, project_delivery, year_delivery
@@ -137,22 +135,6 @@ def arrangement_save(project_id: int):
     db.session.commit()
     flash(f"The Q{quarter} due date has been saved.")
     return redirect(url_for("csu.project_view", project_id=project.id, _anchor="due-dates"))
-
-
-def due_list():
-    items = due.due_and_overdue()
-    organisation_ids = {item.project.organisation_id for item in items}
-    contacts: dict[int, list[User]] = {}
-    if organisation_ids:
-        for user in db.session.scalars(
-            select(User)
-            .join(UserRole)
-            .where(User.organisation_id.in_(organisation_ids), User.active.is_(True), UserRole.role == PARTNER)
-            .order_by(User.email)
-        ):
-            if user.organisation_id is not None:
-                contacts.setdefault(user.organisation_id, []).append(user)
-    return render_template("csu/due.html", items=items, contacts=contacts)
 
 
 def priorities(year_label: str):

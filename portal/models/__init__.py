@@ -14,6 +14,7 @@ from .outbox import OutboxMessage
 from .password_reset import PasswordReset, PasswordResetRequest
 from .payment import Payment
 from .project import OutputMeasure, Project
+from .reminder import DigestSent, ReminderSent
 from .user import SignInFailure, User, UserRole
 from .year import FinancialYear, FundingStream, Priority
 
@@ -24,6 +25,7 @@ __all__ = [
     "AuditEvent",
     "AwardVariation",
     "CsuRating",
+    "DigestSent",
     "FinancialYear",
     "FundingStream",
     "Invitation",
@@ -40,6 +42,7 @@ __all__ = [
     "PendingDigestItem",
     "Priority",
     "Project",
+    "ReminderSent",
     "ReturnArrangement",
     "ReturnRevision",
     "SignInFailure",

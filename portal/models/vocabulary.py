@@ -315,3 +315,14 @@ INVITATION_STATE_TAG_CLASSES = {
     LINK_USED: "govuk-tag--green",
     LINK_REVOKED: "govuk-tag--grey",
 }
+
+# -- reminders and chasing from the due list ------------------------------------------------------
+
+REMINDER_MAIL_KINDS = (MAIL_KIND_DUE_SOON, MAIL_KIND_OVERDUE, MAIL_KIND_CSU_DIGEST, MAIL_KIND_CHASE)  # reminders.py
+# The due list's "state" filter: its values in the URL and the words beside them.
+DUE_SOON = "due_soon"  # not reported, due within the next DUE_SOON_DAYS days
+DUE_SOON_LABEL = "Due soon"
+DUE_SOON_DAYS = 14
+DUE_STATES = {OVERDUE: OVERDUE_LABEL, DUE_SOON: DUE_SOON_LABEL}
+NO_ONE_TO_REMIND = "No active user: nobody can be reminded"
+NEVER_REMINDED = "Not yet"

@@ -9,10 +9,11 @@ from pathlib import Path
 import yaml
 from sqlalchemy import select
 
-from ..calendar import current_start_year, uk_today, year_label
+from ..calendar import current_start_year, parse_year_label, uk_today, year_label
 from ..extensions import db
 from ..models import FinancialYear, Organisation, User
 from ..models.user import ADMIN, CSU, FINANCE, PARTNER
+from .ledger import close_year
 from .users import create_user
 from .year_import import import_year
 
@@ -21,6 +22,7 @@ DEMO_DIR = Path(__file__).resolve().parent.parent / "demo"
 HISTORIC_FILES = ("2019-20.yaml", "2020-21.yaml", "2021-22.yaml")
 CURRENT_TEMPLATE = "current-year.yaml"
 CURRENT_PLACEHOLDER = "CURRENT"
+PAST_YEAR_CLOSED = "Demo: a past year, closed when the demo was loaded"
 ACCOUNTS = (
     ("davss@demo.test", "DAVSS volunteer coordinator", [PARTNER], "DAVSS"),
     ("kenward@demo.test", "Kenward Trust youth worker", [PARTNER], "Kenward"),
@@ -51,12 +53,17 @@ def current_year_text() -> str:
 
 
 def load(password: str) -> DemoResult:
-    """Import every demo year and create the demo accounts that do not exist yet; the caller commits."""
+    """Import every demo year, close the past ones, and create the demo accounts that do not exist yet; the
+    caller commits."""
     result = DemoResult()
-    texts = [(DEMO_DIR / name).read_text(encoding="utf-8") for name in HISTORIC_FILES]
-    texts.append(current_year_text())
-    for text in texts:
-        result.years.append(import_year(text).year_label)
+    closed = set(db.session.scalars(select(FinancialYear.start_year).where(FinancialYear.is_closed)))
+    for name in HISTORIC_FILES:
+        if parse_year_label(name.removesuffix(".yaml")) in closed:  # loaded and closed by an earlier load
+            result.years.append(name.removesuffix(".yaml"))
+            continue
+        result.years.append(import_year((DEMO_DIR / name).read_text(encoding="utf-8")).year_label)
+    result.years.append(import_year(current_year_text()).year_label)
+    _close_past_years()
     for email, name, roles, org_short_name in ACCOUNTS:
         if db.session.scalar(select(User.id).where(User.email == email)) is not None:
             continue
@@ -68,6 +75,14 @@ def load(password: str) -> DemoResult:
         create_user(email, roles=roles, password=password, organisation=organisation, name=name)
         result.created_users += 1
     return result
+
+
+def _close_past_years() -> None:
+    """Past years closed, as at a real year end: their returns are read-only and never chased or listed as due."""
+    for year in db.session.scalars(
+        select(FinancialYear).where(FinancialYear.start_year < current_start_year(), ~FinancialYear.is_closed)
+    ):
+        close_year(year, by=None, reason=PAST_YEAR_CLOSED)
 
 
 def print_accounts(echo: Callable[[str], None], *, password: str | None, generated: bool = False) -> None:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, render_template
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from .. import smtp
 from ..extensions import db
@@ -59,15 +59,41 @@ def render_mail(template: str, **context: object) -> tuple[str, str]:
 
 def queue_mail(to: str, *, kind: str, subject: str, parts: tuple[str, str]) -> OutboxMessage:
     """Add a message to the outbox in the caller's transaction (flushed, not committed)."""
-    if any(char in to + subject for char in "\r\n"):
-        raise MailError("an address or subject cannot contain a line break")
-    text, html = parts
-    message = OutboxMessage(
-        kind=kind, to_address=to, subject=subject, text_body=text, html_body=html, next_attempt_at=utcnow()
-    )
+    message = _outbox_message(to, kind, subject, parts)
     db.session.add(message)
     db.session.flush()
     return message
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    kind: str
+    subject: str
+    parts: tuple[str, str]
+
+
+def queue_mails(mails: list[Mail]) -> None:
+    """queue_mail for many messages in one INSERT (an executemany), in the caller's transaction."""
+    if not mails:
+        return
+    rows = []
+    for mail in mails:
+        message = _outbox_message(mail.to, mail.kind, mail.subject, mail.parts)
+        rows.append({column: getattr(message, column) for column in QUEUED_COLUMNS})
+    db.session.execute(insert(OutboxMessage), rows)
+
+
+QUEUED_COLUMNS = ("kind", "to_address", "subject", "text_body", "html_body", "next_attempt_at")
+
+
+def _outbox_message(to: str, kind: str, subject: str, parts: tuple[str, str]) -> OutboxMessage:
+    if any(char in to + subject for char in "\r\n"):
+        raise MailError("an address or subject cannot contain a line break")
+    text, html = parts
+    return OutboxMessage(
+        kind=kind, to_address=to, subject=subject, text_body=text, html_body=html, next_attempt_at=utcnow()
+    )
 
 
 def send_again(message: OutboxMessage, *, by: User) -> None:

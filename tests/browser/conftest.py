@@ -18,10 +18,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
+from portal.models import FinancialYear
 from portal.services import demo
 from tests.browser.browser_helpers import DEMO_PASSWORD
 from tests.conftest import POSTGRES_URL, base_config
@@ -98,6 +100,10 @@ def live_server(browser_database_url) -> Iterator[LiveServer]:
     with app.app_context():
         db.create_all()
         demo.load(DEMO_PASSWORD)
+        # The demo closes its past years at load; the finance and CSU journeys record payments, rate projects
+        # and close a year in 2019-22, so the shared server has them open again (the current year is unchanged).
+        for year in db.session.scalars(select(FinancialYear).where(FinancialYear.is_closed)):
+            year.closed_at = None
         db.session.commit()
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
