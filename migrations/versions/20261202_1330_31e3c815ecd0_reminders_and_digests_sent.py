@@ -1,7 +1,7 @@
 """reminders and digests sent (each once: a unique key)
 
 Revision ID: 31e3c815ecd0
-Revises: 7b3e1c2d9a40
+Revises: 9fee58bd6694
 Create Date: 2026-12-02 12:53:22.330987
 
 """
@@ -13,7 +13,7 @@ import portal.models.types
 
 # revision identifiers, used by Alembic.
 revision = "31e3c815ecd0"
-down_revision = "7b3e1c2d9a40"
+down_revision = "9fee58bd6694"
 branch_labels = None
 depends_on = None
 
