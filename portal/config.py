@@ -73,6 +73,10 @@ class Config:
     PASSWORD_RESET_WINDOW_SECONDS = 60 * 60
     PASSWORD_RESET_PER_ADDRESS = 5
     PASSWORD_RESET_PER_CLIENT = 20
+    # Published tables (annual report, publication export) show counts of 1 to this many people as "5 or fewer".
+    SMALL_NUMBER_THRESHOLD = 5
+    # `flask retention apply` removes narrative text from returns older than this many financial years.
+    RETENTION_YEARS = 6
 
 
 def from_environment(instance_path: str) -> dict:
@@ -92,6 +96,20 @@ def from_environment(instance_path: str) -> dict:
     if hosts:
         settings["TRUSTED_HOSTS"] = hosts
     settings.update(mail_settings(os.environ))
+    settings.update(whole_number_settings(os.environ))
+    return settings
+
+
+def whole_number_settings(environ) -> dict:
+    """SMALL_NUMBER_THRESHOLD and RETENTION_YEARS from the environment; each at least 1."""
+    settings: dict = {}
+    for key in ("SMALL_NUMBER_THRESHOLD", "RETENTION_YEARS"):
+        value = environ.get(key, "").strip()
+        if not value:
+            continue
+        if not value.isdigit() or int(value) < 1:
+            raise RuntimeError(f"{key} must be a whole number of at least 1, like 5")
+        settings[key] = int(value)
     return settings
 
 
