@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
@@ -17,6 +18,7 @@ from portal.calendar import current_start_year
 from portal.extensions import db
 from portal.models import AuditEvent, MonitoringReturn
 from portal.models.monitoring_return import MeasureValue, ReturnRevision
+from tests.test_migrations import empty_database_url, migrated_app  # noqa: F401 - the fixtures
 
 SECRET = "Mrs Jones of TN13 1AA"
 NARRATIVE = {
@@ -157,3 +159,22 @@ def test_the_privacy_notice_states_the_period(app, client):
     assert "kept for 6 years after the end of the financial year" in client.get("/privacy").text
     app.config["RETENTION_YEARS"] = 8
     assert "kept for 8 years after the end of the financial year" in client.get("/privacy").text
+
+
+def test_the_migrated_database_allows_only_clearing_narrative_and_the_step_down_refuses_it(migrated_app):  # noqa: F811
+    """The migration's triggers, not only the models': the same exception, undone by the downgrade."""
+    from portal.services import demo
+
+    demo.load("retention-demo-password")
+    db.session.commit()
+    db.session.remove()
+    with db.engine.begin() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM return_revision")).scalar()
+        connection.execute(text("UPDATE return_revision SET progress = NULL"))
+    for statement in ("UPDATE return_revision SET spend_pence = 1", "DELETE FROM return_revision"):
+        with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
+            connection.execute(text(statement))
+    downgrade(revision="-1")
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as connection:
+        connection.execute(text("UPDATE return_revision SET case_study = NULL"))
+    upgrade()
