@@ -1,5 +1,5 @@
 """Command line: `flask --app wsgi year import`, `demo load`, `user create / set-password / deactivate /
-reactivate`, `mail deliver`, `notifications summarise` and `reminders send`."""
+reactivate`, `mail deliver`, `notifications summarise`, `reminders send` and `retention apply`."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .services import demo, reminders
 from .services.mail import deliver_due
 from .services.notifications import summarise
 from .services.passwords import PasswordPolicyError
+from .services.retention import apply_retention, retention_plan
 from .services.users import UserError, create_user, deactivate, reactivate, set_password
 from .services.year_import import YearImportError, import_year
 
@@ -34,6 +35,7 @@ user_cli = AppGroup("user", help="People who sign in.")
 mail_cli = AppGroup("mail", help="Mail in the outbox.")
 reminders_cli = AppGroup("reminders", help="Reminders to partners and the CSU's weekly digest.")
 notifications_cli = AppGroup("notifications", help="Notices of what happened, and daily summaries of them.")
+retention_cli = AppGroup("retention", help="Removing old narrative text.")
 log = logging.getLogger(__name__)
 
 
@@ -240,7 +242,27 @@ def notifications_summarise() -> None:
     click.echo(report.text)
 
 
+@retention_cli.command("apply")
+@click.option("--dry-run", is_flag=True, help="Say what would be removed; change nothing.")
+def retention_apply(dry_run: bool) -> None:
+    """Remove the narrative text of returns (and their revisions) older than RETENTION_YEARS financial years;
+    figures, ratings and the audit trail are kept."""
+    plan = retention_plan() if dry_run else apply_retention()
+    # Every apply is audited, one that found nothing too; a dry run writes nothing.
+    db.session.rollback() if dry_run else db.session.commit()
+    if not plan.removes_anything:
+        click.echo(f"No narrative text before {plan.keep_from_label} to remove")
+        return
+    verb = "Would remove" if dry_run else "Removed"
+    click.echo(
+        f"{verb} the narrative text of {plan.returns} returns and {plan.revisions} revisions "
+        f"of years before {plan.keep_from_label}:"
+    )
+    for kind, count in sorted(plan.texts.items()):
+        click.echo(f"  - {kind.replace('_', ' ')}: {count}")
+
+
 def register(app: Flask) -> None:
     app.config.setdefault("DEMO_PASSWORD", None)
-    for group in (year_cli, demo_cli, user_cli, mail_cli, notifications_cli, reminders_cli):
+    for group in (year_cli, demo_cli, user_cli, mail_cli, notifications_cli, reminders_cli, retention_cli):
         app.cli.add_command(group)

@@ -81,6 +81,10 @@ class Config:
     DIGEST_WEEKDAY = 0
     # Mails queued, with their records, per committed transaction.
     REMINDER_BATCH_SIZE = 50
+    # Published tables (annual report, publication export) show counts of 1 to this many people as "5 or fewer".
+    SMALL_NUMBER_THRESHOLD = 5
+    # `flask retention apply` removes narrative text from returns older than this many financial years.
+    RETENTION_YEARS = 6
 
 
 def from_environment(instance_path: str) -> dict:
@@ -101,6 +105,7 @@ def from_environment(instance_path: str) -> dict:
         settings["TRUSTED_HOSTS"] = hosts
     settings.update(mail_settings(os.environ))
     settings.update(reminder_settings(os.environ))
+    settings.update(whole_number_settings(os.environ))
     return settings
 
 
@@ -125,6 +130,19 @@ def reminder_settings(environ) -> dict:
             settings["DIGEST_WEEKDAY"] = int(day)
         else:
             raise RuntimeError("DIGEST_WEEKDAY must be a day of the week, like monday (or 0 for Monday … 6)")
+    return settings
+
+
+def whole_number_settings(environ) -> dict:
+    """SMALL_NUMBER_THRESHOLD and RETENTION_YEARS from the environment; each at least 1."""
+    settings: dict = {}
+    for key in ("SMALL_NUMBER_THRESHOLD", "RETENTION_YEARS"):
+        value = environ.get(key, "").strip()
+        if not value:
+            continue
+        if not value.isdigit() or int(value) < 1:
+            raise RuntimeError(f"{key} must be a whole number of at least 1, like 5")
+        settings[key] = int(value)
     return settings
 
 

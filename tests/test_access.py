@@ -91,6 +91,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/csu/returns/<int:return_id>/reopen": ("POST", {**CSU_DECIDES, "anonymous": 401}),
     "/csu/<year_label>/projects.<fmt>": ("GET", STAFF_READ),
     "/csu/<year_label>/measures.<fmt>": ("GET", STAFF_READ),
+    "/csu/<year_label>/measures-for-publication.<fmt>": ("GET", STAFF_READ),
     "/csu/<year_label>/annual-report": ("GET", STAFF_READ),
     "/csu/<year_label>/annual-report.docx": ("GET", STAFF_READ),
     "/csu/projects/<int:project_id>": ("GET", STAFF_READ),

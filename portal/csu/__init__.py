@@ -32,5 +32,6 @@ bp.add_url_rule("/returns/<int:return_id>/compare", view_func=reviews.return_com
 
 bp.add_url_rule("/<year_label>/projects.<fmt>", view_func=reports.projects_export)
 bp.add_url_rule("/<year_label>/measures.<fmt>", view_func=reports.measures_export)
+bp.add_url_rule("/<year_label>/measures-for-publication.<fmt>", view_func=reports.measures_publication_export)
 bp.add_url_rule("/<year_label>/annual-report", "annual_report", view_func=reports.annual_report_page)
 bp.add_url_rule("/<year_label>/annual-report.docx", view_func=reports.annual_report_docx)

@@ -18,7 +18,14 @@ from ..services.annual_report import (
     remainder_sentence,
 )
 from ..services.delivery import year_delivery
-from ..services.delivery_exports import MEASURE_COLUMNS, PROJECT_COLUMNS, measure_rows, project_rows
+from ..services.delivery_exports import (
+    MEASURE_COLUMNS,
+    PROJECT_COLUMNS,
+    PUBLICATION_MEASURE_COLUMNS,
+    measure_rows,
+    project_rows,
+    publication_measure_rows,
+)
 from ..services.exports import docx_response, table_response
 from ..services.years import all_years
 
@@ -33,6 +40,14 @@ def measures_export(year_label: str, fmt: str):
     year = load_download_year(year_label, fmt)
     rows = measure_rows(year, year_delivery(year))
     return table_response(fmt, f"measures-{year.label}", MEASURE_COLUMNS, rows, f"Measures {year.label}")
+
+
+def measures_publication_export(year_label: str, fmt: str):
+    """The measures for publication: small counts of people hidden (services/disclosure.py)."""
+    year = load_download_year(year_label, fmt)
+    rows = publication_measure_rows(year, year_delivery(year))
+    name = f"measures-for-publication-{year.label}"
+    return table_response(fmt, name, PUBLICATION_MEASURE_COLUMNS, rows, f"Measures for publication {year.label}")
 
 
 def annual_report_page(year_label: str):

@@ -243,6 +243,7 @@ class MeasureForm(FlaskForm):
         widget=GovRadioInput(),
         validators=[InputRequired(message="Select whole numbers or up to 2 decimal places")],
     )
+    counts_people = BooleanField("It counts people", widget=GovCheckboxInput())
     annual_target = _target("Annual target (optional)")
     q1_target = _target("Q1")
     q2_target = _target("Q2")

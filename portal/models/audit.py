@@ -61,6 +61,56 @@ def append_only_ddl(table: str, dialect: str) -> list[str]:
     return []
 
 
+# The one change the return_revision table allows: a narrative column set to NULL (retention, services/retention.py),
+# every other column left as it was. Any other UPDATE, and every DELETE, is still refused by the database.
+REVISION_NARRATIVE_COLUMNS = ("progress", "case_study", "challenges", "partner_rag_reason", "spend_explanation")
+# Checked column by column on SQLite; PostgreSQL compares the whole row less the narrative (so a new column is covered).
+REVISION_KEPT_COLUMNS = (
+    "id",
+    "return_id",
+    "number",
+    "submission_key",
+    "values",
+    "spend_pence",
+    "partner_rag",
+    "submitted_at",
+    "submitted_by_id",
+)
+
+
+def revision_guard_ddl(dialect: str) -> list[str]:
+    """return_revision's append-only triggers, with retention's narrow exception (REVISION_NARRATIVE_COLUMNS)."""
+    refused = "'return_revision is append-only'"
+    if dialect == "sqlite":
+        kept = " AND ".join(f'NEW."{c}" IS OLD."{c}"' for c in REVISION_KEPT_COLUMNS)
+        cleared = " AND ".join(f'(NEW."{c}" IS OLD."{c}" OR NEW."{c}" IS NULL)' for c in REVISION_NARRATIVE_COLUMNS)
+        return [
+            "CREATE TRIGGER return_revision_no_update BEFORE UPDATE ON return_revision "
+            f"WHEN NOT ({kept} AND {cleared}) BEGIN SELECT RAISE(ABORT, {refused}); END",
+            f"CREATE TRIGGER return_revision_no_delete BEFORE DELETE ON return_revision "
+            f"BEGIN SELECT RAISE(ABORT, {refused}); END",
+        ]
+    if dialect == "postgresql":
+        narrative = "ARRAY[" + ", ".join(f"'{c}'" for c in REVISION_NARRATIVE_COLUMNS) + "]"
+        cleared = " AND ".join(
+            f"(NEW.{c} IS NOT DISTINCT FROM OLD.{c} OR NEW.{c} IS NULL)" for c in REVISION_NARRATIVE_COLUMNS
+        )
+        return [
+            "CREATE OR REPLACE FUNCTION refuse_revision_change() RETURNS trigger AS $$ BEGIN "
+            f"IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - {narrative}) = (to_jsonb(OLD) - {narrative}) AND {cleared} "
+            "THEN RETURN NEW; END IF; "
+            "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER return_revision_append_only BEFORE UPDATE OR DELETE ON return_revision "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_revision_change()",
+        ]
+    return []
+
+
+def table_guard_ddl(table: str, dialect: str) -> list[str]:
+    """The append-only triggers a table has now (return_revision's with retention's exception)."""
+    return revision_guard_ddl(dialect) if table == "return_revision" else append_only_ddl(table, dialect)
+
+
 def drop_append_only_ddl(table: str, dialect: str) -> list[str]:
     """Undo append_only_ddl for one table (the shared PostgreSQL function is dropped separately)."""
     if dialect == "sqlite":
@@ -73,6 +123,6 @@ def drop_append_only_ddl(table: str, dialect: str) -> list[str]:
 def _attach_append_only(table_name: str) -> None:
     table = Model.metadata.tables[table_name]
     for dialect in ("sqlite", "postgresql"):
-        for statement in append_only_ddl(table_name, dialect):
+        for statement in table_guard_ddl(table_name, dialect):
             # DDL() applies %-formatting; the plpgsql placeholder must survive it.
             event.listen(table, "after_create", DDL(statement.replace("%", "%%")).execute_if(dialect=dialect))

@@ -153,6 +153,9 @@ class OutputMeasure(Model):
     q4_target: Mapped[Decimal | None] = mapped_column(QUANTITY)
     # Values with up to two decimal places (like hours), else whole numbers. Chosen in set-up; the unit's default.
     decimals: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Counts people (victims, referrals, children): published figures from 1 to the threshold are suppressed
+    # (services/disclosure.py). Chosen in set-up.
+    counts_people: Mapped[bool] = mapped_column(Boolean, default=False)
     # Retired: no longer asked for in new returns; its figures stay in the returns and tables that hold them.
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -160,6 +163,7 @@ class OutputMeasure(Model):
 
     def __init__(self, **fields: Any) -> None:
         fields.setdefault("decimals", unit_has_decimals(fields.get("unit")))
+        fields.setdefault("counts_people", False)
         super().__init__(**fields)
 
     @hybrid_property

@@ -61,6 +61,27 @@ DECIMAL = "decimal"
 PRECISIONS = (WHOLE, DECIMAL)
 PRECISION_LABELS = {WHOLE: "Whole numbers", DECIMAL: "Up to 2 decimal places"}
 DECIMAL_UNITS = ("hours", "hour")
+
+# Small numbers (services/disclosure.py): what a published table prints instead of a count of 1 to the threshold
+# people (SMALL_NUMBER_THRESHOLD), and why, said under the table.
+SMALL_NUMBER_THRESHOLD_DEFAULT = 5
+# In place of a % of target that would give a hidden total away.
+SMALL_NUMBER_PCT_HIDDEN = "Not shown"
+
+
+def small_number_words(threshold: int) -> str:
+    return f"{threshold} or fewer"
+
+
+def small_number_note(threshold: int) -> str:
+    words = small_number_words(threshold)
+    return (
+        f"Counts of 1 to {threshold} people are shown as \u201c{words}\u201d so that no one can be identified. "
+        f"A total is shown as \u201c{words}\u201d too when it is that small, or when it and the quarters shown "
+        "would give away a hidden count."
+    )
+
+
 # A retired measure (no longer asked for in new returns) is tagged with RETIRED_LABEL, like a retired organisation.
 RETIRED_TAG_CLASS = "govuk-tag--grey"
 

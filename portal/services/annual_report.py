@@ -17,7 +17,8 @@ from ..models import FinancialYear, MonitoringReturn, Project
 from ..models.vocabulary import COMBINE_LATEST, QUARTERS
 from ..money import format_pence
 from ..quantities import format_quantity
-from .delivery import MeasureFigures, ProjectDelivery, year_delivery
+from .delivery import ProjectDelivery, year_delivery
+from .disclosure import Cell, PublishedFigures, publish_all, suppression_note
 from .exports import xml_safe
 from .figures import StreamFigures, stream_figures
 
@@ -52,6 +53,8 @@ class ProjectReport:
     progress: list[tuple[int, str]]
     notes: list[str]
     has_reported: bool  # a return of the project is submitted or approved
+    # The outputs as published: small counts of people hidden by services/disclosure.py.
+    published: list[PublishedFigures] = field(default_factory=list)
 
     @property
     def project(self) -> Project:
@@ -60,6 +63,11 @@ class ProjectReport:
     @property
     def outputs_note(self) -> str | None:
         return None if self.delivery.measures else NO_MEASURES
+
+    @property
+    def small_number_note(self) -> str | None:
+        """Said under the outputs table when it hides a small count of people, and why."""
+        return suppression_note(self.published) if self.shows_outputs else None
 
     @property
     def shows_outputs(self) -> bool:
@@ -130,10 +138,11 @@ def _awaiting_sentence(quarters: list[int], *, closed: bool) -> str:
 def project_report(delivery: ProjectDelivery) -> ProjectReport:
     """Approved progress by quarter, and a sentence for each reported quarter whose progress is not published."""
     closed = delivery.project.year.is_closed
+    published = publish_all(delivery.measures)
     returns = [delivery.returns[quarter] for quarter in QUARTERS if quarter in delivery.returns]
     if not any(mreturn.is_reported for mreturn in returns):
         nothing = NOTHING_REPORTED_CLOSED if closed else NOTHING_REPORTED
-        return ProjectReport(delivery, progress=[], notes=[nothing], has_reported=False)
+        return ProjectReport(delivery, progress=[], notes=[nothing], has_reported=False, published=published)
     approved = [mreturn for mreturn in returns if mreturn.is_approved]
     progress = [(mreturn.quarter, (mreturn.progress or "").strip()) for mreturn in approved if _has_progress(mreturn)]
     notes = []
@@ -141,7 +150,7 @@ def project_report(delivery: ProjectDelivery) -> ProjectReport:
         notes.append(_no_progress_sentence(silent))
     if awaiting := [mreturn.quarter for mreturn in returns if mreturn.is_provisional]:
         notes.append(_awaiting_sentence(awaiting, closed=closed))
-    return ProjectReport(delivery, progress=progress, notes=notes, has_reported=True)
+    return ProjectReport(delivery, progress=progress, notes=notes, has_reported=True, published=published)
 
 
 def build_annual_report(year: FinancialYear) -> AnnualReport:
@@ -250,8 +259,10 @@ def _add_project(document: WordDocument, entry: ProjectReport) -> None:
     if entry.outputs_note:
         document.add_paragraph(entry.outputs_note)
     if entry.shows_outputs:
-        rows = [_measure_cells(figures) for figures in entry.delivery.measures]
+        rows = [_measure_cells(figures) for figures in entry.published]
         _docx_table(document, MEASURE_HEADERS, rows, numeric_from=1)
+        if entry.small_number_note:
+            document.add_paragraph(entry.small_number_note)
     if entry.has_reported:
         document.add_heading("Progress", level=3)
     for quarter, narrative in entry.progress:
@@ -262,16 +273,21 @@ def _add_project(document: WordDocument, entry: ProjectReport) -> None:
         document.add_paragraph(note)
 
 
-def _measure_cells(figures: MeasureFigures) -> list[str]:
-    """One measure's row of the outputs table; a submitted, not yet approved, figure is marked *."""
+def _cell(value: Cell) -> str:
+    return value if isinstance(value, str) else format_quantity(value)
+
+
+def _measure_cells(figures: PublishedFigures) -> list[str]:
+    """One measure's row of the outputs table as published; a submitted, not yet approved, figure is marked *."""
     quarters = [
-        format_quantity(value) + ("*" if value is not None and provisional else "")
+        _cell(value) + ("*" if value is not None and provisional else "")
         for value, provisional in zip(figures.quarters, figures.provisional, strict=True)
     ]
+    pct = figures.pct_of_target
     return [
         figures.measure.name + (" (latest quarter)" if figures.measure.combine == COMBINE_LATEST else ""),
         *quarters,
-        format_quantity(figures.total),
+        _cell(figures.total),
         format_quantity(figures.measure.annual_target),
-        f"{figures.pct_of_target}%" if figures.pct_of_target is not None else "",
+        pct if isinstance(pct, str) else (f"{pct}%" if pct is not None else ""),
     ]

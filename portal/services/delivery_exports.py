@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..models import FinancialYear
 from ..models.vocabulary import QUARTERS, rag_label
 from .delivery import ProjectDelivery
+from .disclosure import Cell, publish_all
 from .exports import Value, amount, number
 
 PROJECT_COLUMNS = (
@@ -48,6 +49,9 @@ MEASURE_COLUMNS = (
     "pct_of_target",
     "provisional_quarters",
 )
+# For publication: the same columns, small counts of people hidden (services/disclosure.py), and whether the
+# measure counts people, so a reader knows which rows the rule applies to.
+PUBLICATION_MEASURE_COLUMNS = (*MEASURE_COLUMNS, "counts_people")
 
 
 def _by_organisation_then_project(deliveries: list[ProjectDelivery]) -> list[ProjectDelivery]:
@@ -104,6 +108,40 @@ def measure_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list
                     number(measure.annual_target),
                     figures.pct_of_target,
                     " ".join(f"Q{q}" for q in figures.provisional_quarters),
+                ]
+            )
+    return rows
+
+
+def _published(value: Cell) -> Value:
+    return value if isinstance(value, str) else number(value)
+
+
+def publication_measure_rows(
+    year: FinancialYear, deliveries: list[ProjectDelivery], threshold: int | None = None
+) -> list[list[Value]]:
+    """The measure rows for publication: as `measure_rows`, with counts of 1 to the threshold people shown as
+    "5 or fewer", and a total (and % of target) that would give one away hidden too."""
+    rows: list[list[Value]] = []
+    for delivery in _by_organisation_then_project(deliveries):
+        project = delivery.project
+        for published in publish_all(delivery.measures, threshold):
+            measure = published.measure
+            pct = published.pct_of_target
+            rows.append(
+                [
+                    year.label,
+                    project.organisation.name,
+                    project.name,
+                    measure.name,
+                    measure.unit,
+                    measure.combine,
+                    *(_published(value) for value in published.quarters),
+                    _published(published.total),
+                    number(measure.annual_target),
+                    pct,
+                    " ".join(f"Q{q}" for q in published.figures.provisional_quarters),
+                    "yes" if measure.counts_people else "no",
                 ]
             )
     return rows

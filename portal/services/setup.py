@@ -373,6 +373,7 @@ class MeasureFields:
     decimals: bool
     annual_target: Decimal | None
     quarterly_targets: list[Decimal | None]
+    counts_people: bool = False
 
     def values(self) -> dict[str, Any]:
         q1, q2, q3, q4 = self.quarterly_targets
@@ -382,6 +383,7 @@ class MeasureFields:
             "definition": self.definition,
             "combine": self.combine,
             "decimals": self.decimals,
+            "counts_people": self.counts_people,
             "annual_target": self.annual_target,
             "q1_target": q1,
             "q2_target": q2,
@@ -553,6 +555,7 @@ def _copy_measures(source: Project, project: Project, by: User | None) -> None:
             decimals=measure.decimals,
             annual_target=measure.annual_target,
             quarterly_targets=measure.quarterly_targets,
+            counts_people=measure.counts_people,
         )
         summary = f"Rolled over measure {measure.name} of {project.name}"
         _create("output_measure", OutputMeasure(project=project, position=position), fields.values(), summary, by)

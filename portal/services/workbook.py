@@ -110,12 +110,14 @@ MEASURES = Sheet(
         Column("Whole or decimal", "decimals", "precision", width=12),
         Column("Annual target", "annual_target", "quantity", width=12),
         *(Column(f"Q{q + 1} target", f"quarterly_targets[{q}]", "quantity", width=10) for q in range(4)),
+        Column("Counts people", "counts_people", "flag", width=10),
         Column("Retired", "retired", "flag", width=10),
     ),
     "One row per output measure, under its project's organisation and name. Combine: sum (added up, like "
     "referrals) or latest (the latest quarter's, like open cases). Whole or decimal: whole, or decimal for up to "
     "2 decimal places. Targets are optional; quarterly targets for every quarter or for none. Retired: yes for a "
-    "measure no longer asked for in new returns (its figures are kept).",
+    "measure no longer asked for in new returns (its figures are kept). Counts people: yes for a count of people, "
+    "whose small numbers are not published.",
 )
 SHEETS = (YEAR, STREAMS, PRIORITIES, PROJECTS, MEASURES)
 ABOUT = "About"
@@ -186,6 +188,7 @@ def _measure_row(project: Project, measure) -> list[Any]:
         DECIMAL if measure.decimals else WHOLE,
         _quantity(measure.annual_target),
         *(_quantity(target) for target in measure.quarterly_targets),
+        "yes" if measure.counts_people else "no",
         "yes" if measure.is_retired else "no",
     ]
 

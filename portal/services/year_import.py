@@ -63,7 +63,17 @@ PROJECT_FIELDS = {
     "measures",
     "spend_profile",
 }
-MEASURE_FIELDS = {"name", "unit", "definition", "combine", "annual_target", "quarterly_targets", "decimals", "retired"}
+MEASURE_FIELDS = {
+    "name",
+    "unit",
+    "definition",
+    "combine",
+    "annual_target",
+    "quarterly_targets",
+    "decimals",
+    "counts_people",
+    "retired",
+}
 RETURN_FIELDS = {"organisation", "project", "quarter", "spend", "values", "progress"}
 
 
@@ -165,6 +175,7 @@ class MeasurePlan:
     quarterly_targets: list[Decimal | None]
     decimals: bool  # whether values may have decimal places (hours), else whole numbers
     retired: bool | None = None  # True: retire it; False: ask for it again; None (not in the file): as it is
+    counts_people: bool = False  # published figures from 1 to the threshold are suppressed (services/disclosure.py)
 
 
 @dataclass(frozen=True)
@@ -572,6 +583,7 @@ def _validate_measure(check: _Checker, entry: dict, at: str) -> MeasurePlan:
         quarterly_targets=_validate_quarterly_targets(check, entry.get("quarterly_targets"), at, decimals),
         decimals=decimals,
         retired=check.flag(entry, "retired", at),
+        counts_people=bool(check.flag(entry, "counts_people", at)),
     )
 
 
@@ -880,6 +892,7 @@ def _apply_measures(
             {
                 "position": position,
                 "decimals": measure.decimals,
+                "counts_people": measure.counts_people,
                 "retired_at": _retired_at(retired.get(measure.name), measure.retired),
                 "unit": measure.unit,
                 "definition": measure.definition,

@@ -139,6 +139,7 @@ def _save_measure(form: MeasureForm, project: Project, measure: OutputMeasure | 
         definition=form.definition.data or None,
         combine=form.combine.data,
         decimals=form.decimals.data == DECIMAL,
+        counts_people=bool(form.counts_people.data),
         annual_target=getattr(form.annual_target, "parsed", None),
         quarterly_targets=form.quarterly_targets,
     )
@@ -169,6 +170,7 @@ def measure_edit(measure_id: int):
         "definition": measure.definition or "",
         "combine": measure.combine,
         "decimals": DECIMAL if measure.decimals else WHOLE,
+        "counts_people": measure.counts_people,
         "annual_target": plain_quantity(measure.annual_target),
         **{f"q{q}_target": plain_quantity(target) for q, target in enumerate(measure.quarterly_targets, start=1)},
     }

@@ -1,0 +1,33 @@
+"""return_revision: still append-only, except that retention may set its narrative columns to NULL
+
+Revision ID: 9d2f6a8e1c47
+Revises: 7b3e9c2d4f10
+Create Date: 2026-12-03 15:30:00.000000
+
+"""
+from alembic import op
+
+from portal.models.audit import append_only_ddl, drop_append_only_ddl, revision_guard_ddl
+
+
+# revision identifiers, used by Alembic.
+revision = '9d2f6a8e1c47'
+down_revision = '7b3e9c2d4f10'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    dialect = op.get_bind().dialect.name
+    for statement in [*drop_append_only_ddl('return_revision', dialect), *revision_guard_ddl(dialect)]:
+        op.execute(statement)
+
+
+def downgrade():
+    dialect = op.get_bind().dialect.name
+    for statement in drop_append_only_ddl('return_revision', dialect):
+        op.execute(statement)
+    if dialect == 'postgresql':
+        op.execute("DROP FUNCTION IF EXISTS refuse_revision_change()")
+    for statement in append_only_ddl('return_revision', dialect):
+        op.execute(statement)
