@@ -238,3 +238,12 @@ INVITATION_STATE_TAG_CLASSES = {
     LINK_USED: "govuk-tag--green",
     LINK_REVOKED: "govuk-tag--grey",
 }
+
+# The personal-data guard: the warning after a save, the CSU's flag and its one-action request, the override's limit.
+PERSONAL_DATA_SAVED = "Some answers look like they contain personal information: check the warnings below."
+PERSONAL_DATA_FLAG = "Possible personal data"
+PERSONAL_DATA_REASON_LIMIT = 500
+PERSONAL_DATA_REMOVAL_COMMENT = (
+    "Some answers look like they contain personal information about a victim or client ({kinds}). "
+    "Remove it, or replace it with an anonymised description, and submit the return again."
+)
