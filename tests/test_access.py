@@ -172,6 +172,11 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/admin/outbox": ("GET", ADMIN_ONLY),
     "/admin/outbox/<int:message_id>": ("GET", ADMIN_ONLY),
     "/admin/outbox/<int:message_id>/send-again": ("POST", ADMIN_ACTS),
+    # The check of one answer as it is typed: an empty form names no answer to check (422).
+    "/partner/projects/<int:project_id>/q<int:quarter>/personal-data-check": (
+        "POST",
+        {**OWN_PARTNER_ONLY, "partner_a": 422},
+    ),
     **{
         f"/partner/projects/<int:project_id>/q<int:quarter>/{page}": ("GET", OWN_PARTNER_ONLY)
         for page in (

@@ -101,3 +101,27 @@ def test_a_seeded_database_survives_a_step_down_and_up(migrated_app):
     if db.engine.dialect.name == "sqlite":
         with db.engine.connect() as connection:  # the pooled connection enforces foreign keys again
             assert connection.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_revisions_stay_append_only_across_the_personal_data_override_step(migrated_app):
+    """Adding (and dropping) the override's columns may rebuild return_revision on SQLite: its triggers stay."""
+    for step in ("down", "up"):
+        if step == "down":
+            downgrade(revision="5c1e7d0a2f34")
+        else:
+            upgrade()
+        with db.engine.connect() as connection:
+            if db.engine.dialect.name == "sqlite":
+                names = connection.execute(
+                    sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'return_revision'")
+                ).scalars()
+                assert set(names) == {"return_revision_no_update", "return_revision_no_delete"}
+            else:
+                names = connection.execute(
+                    sa.text(
+                        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'return_revision'::regclass AND NOT tgisinternal"
+                    )
+                ).scalars()
+                assert set(names) == {"return_revision_append_only"}
+    columns = {column["name"] for column in sa.inspect(db.engine).get_columns("return_revision")}
+    assert {"personal_data_kinds", "personal_data_reason"} <= columns

@@ -85,6 +85,16 @@ HITS: list[tuple[str, str, str]] = [
     ("Mr Öztürk was rehoused", "title_name", "Mr Öztürk"),
     ("Mr and Mrs Smith were rehoused", "title_name", "Mrs Smith"),
     ("She wears Dr Martens.", "title_name", "Dr Martens"),  # can't tell a brand from a name; only a warning
+    # street addresses with a house number
+    ("She lives at 12 High Street now.", "address", "12 High Street"),
+    ("Moved to 3a Station Road last week", "address", "3a Station Road"),
+    ("Flat 2, 14 Elm Close was damaged", "address", "14 Elm Close"),
+    ("The refuge at 40 St John's Hill is full", "address", "40 St John's Hill"),
+    ("Seen at 7 Upper Holly Tree Avenue.", "address", "7 Upper Holly Tree Avenue"),
+    ("Address: 221B Baker St, London", "address", "221B Baker St"),
+    ("Address: 9 London Rd, Sevenoaks", "address", "9 London Rd"),
+    ("He stays at 12, Mount Pleasant Lane", "address", "12, Mount Pleasant Lane"),
+    ("Visit to 5 Orchard Mews.", "address", "5 Orchard Mews"),
 ]
 
 # Ordinary narrative sentences that must raise no warning.
@@ -123,6 +133,21 @@ MISSES: list[str] = [
     "Email and phone contact increased; nobody gave their address.",
     "We met at 9.30 on Tuesday and again at 14.00.",
     "Between 2019 and 2021 the service grew from 3 to 12 staff.",
+    # near-misses for street addresses: counts, years, places without a house number, road names in titles
+    "12 people attended the group on Station Road.",
+    "We ran 3 sessions in Station Road.",
+    "We held 4 Road Safety talks in schools.",
+    "We attended 12 County Court hearings.",
+    "2 Safe Place venues opened in the High Street.",
+    "3 Country Park walks were led by volunteers.",
+    "In 2021 High Street shops joined the scheme.",
+    "Year 11 Drama Club performed twice.",
+    "5 Kenward Trust staff were trained.",
+    "The M25 Junction 5 Road works delayed us.",
+    "Outreach on the London Road estate continued.",
+    "12 high street shops took part.",  # lower case: not an address
+    "Page 3 of the Safer Streets bid",
+    "Q3 Station Road drop-in had 40 visitors.",
 ]
 
 
@@ -148,6 +173,7 @@ def test_every_kind_has_a_readable_label():
         "ni_number": "a National Insurance number",
         "date": "a date that may be a date of birth",
         "title_name": "a name with a title",
+        "address": "a street address",
     }
     assert {kind for _, kind, _ in HITS} == set(LABELS)
     assert {kind for kind, _ in PATTERNS} == set(LABELS)
@@ -262,6 +288,8 @@ PATHOLOGICAL: list[tuple[str, list[tuple[str, int, int]]]] = [
     ("A1 " * 30_000, []),
     ("AB 12 " * 15_000, []),
     ("1 March " * 12_000, []),
+    ("12 Aa Bb Cc Dd " * 7_000, []),
+    ("1 " + "Aa " * 30_000, []),
 ]
 
 

@@ -346,7 +346,7 @@ def test_a_partner_cannot_read_or_change_another_organisations_return(app, two_o
         "outputs": {f"m{measure_id(project)}": "1", **SAVE},
         "spend": {"spend": "1.00", "spend_explanation": "x", **SAVE},
         "narrative": {**NARRATIVE, "progress": "Overwritten", **SAVE},
-        "check": {"submission_key": "b" * 32, "confirm_no_personal_data": "y"},
+        "check": {"submission_key": "b" * 32, "personal_data_reason": "Not about a client."},
     }
     for page, data in posts.items():
         for headers in ({}, HTMX):
@@ -539,10 +539,11 @@ FOUND = [
     ("Challenges and risks", "a phone number", "07700 900123"),
     ("Reason for your rating", "a postcode", "TN13 1HU"),
 ]
-CONFIRM = "Confirm that you have checked these answers contain no personal information"
+CONFIRM = "Say why these answers do not contain personal information"
+REASON = "Mrs Smith is our volunteer coordinator; the rest is made up for training."
 
 
-def test_the_check_page_lists_personal_data_and_submitting_needs_the_box_ticked(partner, two_orgs, caplog):
+def test_the_check_page_lists_personal_data_and_submitting_needs_a_reason(partner, two_orgs, caplog):
     caplog.set_level(logging.DEBUG)
     project = two_orgs["davss_project"]
     complete(partner, project, **PERSONAL)
@@ -554,7 +555,7 @@ def test_the_check_page_lists_personal_data_and_submitting_needs_the_box_ticked(
         if "<td" in row
     ]
     assert rows == FOUND
-    assert "I have checked that these answers contain no personal information" in page
+    assert "Why these answers do not contain personal information" in page
 
     form = check_form(partner, project)
     response = partner.post(url(project, 1, "check"), data=form)
@@ -562,7 +563,11 @@ def test_the_check_page_lists_personal_data_and_submitting_needs_the_box_ticked(
     assert response.text.count(CONFIRM) >= 2
     assert the_return(project).status == "draft" and count(ReturnRevision) == 0
 
-    response = partner.post(url(project, 1, "check"), data={**form, "confirm_no_personal_data": "y"})
+    response = partner.post(url(project, 1, "check"), data={**form, "personal_data_reason": "   "})
+    assert response.status_code == 422
+    assert the_return(project).status == "draft" and count(ReturnRevision) == 0
+
+    response = partner.post(url(project, 1, "check"), data={**form, "personal_data_reason": REASON})
     assert response.status_code == 302
     assert the_return(project).status == "submitted"
 
@@ -574,15 +579,15 @@ def test_the_check_page_lists_personal_data_and_submitting_needs_the_box_ticked(
         assert text not in logged
 
 
-def test_clean_answers_need_no_tick(partner, two_orgs):
+def test_clean_answers_need_no_reason(partner, two_orgs):
     project = two_orgs["davss_project"]
     complete(partner, project, progress="We supported Mrs A and Mr X; 12 people in April 2021 (Q1 2021-22).")
     page = partner.get(url(project, 1, "check")).text
-    assert "personal-data-findings" not in page and "confirm_no_personal_data" not in page
+    assert "personal-data-findings" not in page and "personal_data_reason" not in page
     assert partner.post(url(project, 1, "check"), data=check_form(partner, project)).status_code == 302
 
 
-def test_personal_data_found_after_the_check_page_was_opened_still_needs_the_tick(partner, two_orgs):
+def test_personal_data_found_after_the_check_page_was_opened_still_needs_a_reason(partner, two_orgs):
     """The findings are worked out again when submitting, not taken from the page."""
     project = two_orgs["davss_project"]
     complete(partner, project)

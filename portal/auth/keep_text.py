@@ -13,7 +13,12 @@ from ..models.vocabulary import ANSWER_LABELS
 
 # Endpoints whose forms carry long typed answers.
 KEEP_TEXT_ENDPOINTS: set[str] = set()
-LABELS = {**ANSWER_LABELS, "comment": "What needs to change", "reason": "Reason"}
+LABELS = {
+    **ANSWER_LABELS,
+    "comment": "What needs to change",
+    "reason": "Reason",
+    "personal_data_reason": "Why these answers do not contain personal information",
+}
 NOT_REPEATED = {"csrf_token", "email", "password", "reauth", "autosave", "save_continue", "save_later"}
 
 
@@ -47,7 +52,7 @@ def render_again(*, signed_out: bool, status: int, error: str | None = None, thr
             texts=[
                 (LABELS.get(key, "Output figure" if key[:1] == "m" and key[1:].isdigit() else key), value)
                 for key, value in posted_answers()
-                if value and key not in {"version", "editor", "submission_key", "confirm_no_personal_data"}
+                if value and key not in {"version", "editor", "submission_key"}
             ],
             signed_out=signed_out,
             error=error,

@@ -11,13 +11,30 @@ from ..auth.loaders import load_return
 from ..extensions import db
 from ..forms.returns import ApproveForm, ReopenForm, RequestChangesForm
 from ..models import MonitoringReturn
+from ..models.vocabulary import NARRATIVE_FIELDS, PERSONAL_DATA_FLAG, PERSONAL_DATA_REMOVAL_COMMENT
 from ..quantities import plain_quantity
 from ..revision_pages import compare_page, revision_page
 from ..services import returns as service
 
 
 def review_queue():
-    return render_template("csu/review_queue.html", returns=service.review_queue())
+    returns = service.review_queue()
+    flagged = {mreturn.id for mreturn in returns if service.personal_data_findings(mreturn)}
+    return render_template("csu/review_queue.html", returns=returns, flagged=flagged, flag=PERSONAL_DATA_FLAG)
+
+
+def _personal_data(mreturn: MonitoringReturn) -> dict:
+    """What looks like personal data in the return (the CSU needs the words to judge), the partner's reason
+    from the latest revision, and the standard comment that sends it back to have it removed."""
+    findings = service.personal_data_findings(mreturn)
+    labels = list(dict.fromkeys(finding.label for _, finding in findings))
+    latest = mreturn.revisions[-1] if mreturn.revisions else None
+    return {
+        "personal_data": [(NARRATIVE_FIELDS[name], finding) for name, finding in findings],
+        "personal_data_revision": latest if latest is not None and latest.overrode_personal_data else None,
+        "removal_comment": PERSONAL_DATA_REMOVAL_COMMENT.format(kinds=", ".join(labels)),
+        "flag": PERSONAL_DATA_FLAG,
+    }
 
 
 def _comparison_rows(mreturn: MonitoringReturn, previous: MonitoringReturn | None) -> list[dict]:
@@ -58,6 +75,7 @@ def _render(mreturn: MonitoringReturn, status: int = 200, **forms):
             compare_endpoint="csu.return_compare",
             return_args={"return_id": mreturn.id},
             has_errors=any(form.errors for form in forms.values()),
+            **_personal_data(mreturn),
             **forms,
         ),
         status,

@@ -10,16 +10,15 @@ from typing import Protocol
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import (
     GovCharacterCount,
-    GovCheckboxInput,
     GovRadioInput,
     GovSubmitInput,
     GovTextArea,
     GovTextInput,
 )
-from wtforms import BooleanField, HiddenField, RadioField, SelectChoice, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, RadioField, SelectChoice, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..models.vocabulary import NARRATIVE_LIMITS, RAG_LABELS, RAG_MEANINGS, RAGS, SELECT_RAG
+from ..models.vocabulary import NARRATIVE_LIMITS, PERSONAL_DATA_REASON_LIMIT, RAG_LABELS, RAG_MEANINGS, RAGS, SELECT_RAG
 from ..money import MoneyError, format_pence, pence_from_pounds
 from ..quantities import QuantityError, parse_quantity, plain_quantity
 
@@ -230,8 +229,13 @@ class NarrativeForm(ReturnSectionForm):
 class SubmitReturnForm(FlaskForm):
     version = HiddenField()
     submission_key = HiddenField()
-    confirm_no_personal_data = BooleanField(
-        "I have checked that these answers contain no personal information", widget=GovCheckboxInput()
+    # Needed only when answers look like personal data (the view says so): the partner's reason why they are not.
+    personal_data_reason = text_area(
+        "Why these answers do not contain personal information",
+        PERSONAL_DATA_REASON_LIMIT,
+        hint="For example, “Mrs Smith is our volunteer coordinator, named with her agreement”. "
+        "If any of it is about a victim or client, change the answers instead.",
+        too_long=f"The reason must be {PERSONAL_DATA_REASON_LIMIT} characters or fewer",
     )
     submit = SubmitField("Submit return", widget=GovSubmitInput())
 

@@ -75,14 +75,17 @@ REVISION_KEPT_COLUMNS = (
     "partner_rag",
     "submitted_at",
     "submitted_by_id",
+    "personal_data_kinds",
+    "personal_data_reason",
 )
 
 
-def revision_guard_ddl(dialect: str) -> list[str]:
-    """return_revision's append-only triggers, with retention's narrow exception (REVISION_NARRATIVE_COLUMNS)."""
+def revision_guard_ddl(dialect: str, kept_columns: tuple[str, ...] = REVISION_KEPT_COLUMNS) -> list[str]:
+    """return_revision's append-only triggers, with retention's narrow exception (REVISION_NARRATIVE_COLUMNS).
+    A migration passes the columns the table has at its step (SQLite's trigger names each one)."""
     refused = "'return_revision is append-only'"
     if dialect == "sqlite":
-        kept = " AND ".join(f'NEW."{c}" IS OLD."{c}"' for c in REVISION_KEPT_COLUMNS)
+        kept = " AND ".join(f'NEW."{c}" IS OLD."{c}"' for c in kept_columns)
         cleared = " AND ".join(f'(NEW."{c}" IS OLD."{c}" OR NEW."{c}" IS NULL)' for c in REVISION_NARRATIVE_COLUMNS)
         return [
             "CREATE TRIGGER return_revision_no_update BEFORE UPDATE ON return_revision "

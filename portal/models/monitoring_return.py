@@ -155,13 +155,25 @@ class ReturnRevision(Model):
     partner_rag_reason: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # Submitted although answers looked like personal data: the kinds found (never the matched text) and the
+    # partner's reason why it is not. Both empty when nothing was found.
+    personal_data_kinds: Mapped[list | None] = mapped_column(JSON)
+    personal_data_reason: Mapped[str | None] = mapped_column(Text)
 
     monitoring_return: Mapped[MonitoringReturn] = relationship(back_populates="revisions")
     submitted_by: Mapped[User | None] = relationship()
 
     @classmethod
     def snapshot(
-        cls, mreturn: MonitoringReturn, *, number: int, at: datetime, by_id: int | None, submission_key: str | None
+        cls,
+        mreturn: MonitoringReturn,
+        *,
+        number: int,
+        at: datetime,
+        by_id: int | None,
+        submission_key: str | None,
+        personal_data_kinds: list[str] | None = None,
+        personal_data_reason: str | None = None,
     ) -> ReturnRevision:
         """Exactly what the return says now: each measure's value by the measure's name, the spend and
         every written answer. Submitting and importing a return both keep it this way."""
@@ -179,4 +191,11 @@ class ReturnRevision(Model):
             partner_rag_reason=mreturn.partner_rag_reason,
             submitted_at=at,
             submitted_by_id=by_id,
+            personal_data_kinds=personal_data_kinds or None,
+            personal_data_reason=personal_data_reason if personal_data_kinds else None,
         )
+
+    @property
+    def overrode_personal_data(self) -> bool:
+        """Submitted with answers that looked like personal data, and the partner's reason why they are not."""
+        return bool(self.personal_data_kinds)

@@ -347,3 +347,12 @@ DUE_SOON_DAYS = 14
 DUE_STATES = {OVERDUE: OVERDUE_LABEL, DUE_SOON: DUE_SOON_LABEL}
 NO_ONE_TO_REMIND = "No active user: nobody can be reminded"
 NEVER_REMINDED = "Not yet"
+
+# The personal-data guard: the warning after a save, the CSU's flag and its one-action request, the override's limit.
+PERSONAL_DATA_SAVED = "Some answers look like they contain personal information: check the warnings below."
+PERSONAL_DATA_FLAG = "Possible personal data"
+PERSONAL_DATA_REASON_LIMIT = 500
+PERSONAL_DATA_REMOVAL_COMMENT = (
+    "Some answers look like they contain personal information about a victim or client ({kinds}). "
+    "Remove it, or replace it with an anonymised description, and submit the return again."
+)

@@ -27,10 +27,10 @@ from ..forms.returns import (
 )
 from ..htmx import is_autosave
 from ..models import MonitoringReturn, Project
-from ..models.vocabulary import QUARTERS, SECTION_TITLES
+from ..models.vocabulary import PERSONAL_DATA_SAVED, QUARTERS, SECTION_TITLES
 from ..revision_pages import compare_page, revision_page
 from ..services import returns as service
-from ..services.personal_data import findings_for
+from ..services.personal_data import Finding, find_personal_data, findings_for
 
 
 def _load(project_id: int, quarter: int):
@@ -67,7 +67,23 @@ def return_overview(project_id: int, quarter: int):
     )
 
 
+def _personal_data(form) -> dict[str, list[Finding]]:
+    """What looks like personal data in each narrative answer on the form (as posted, or as saved)."""
+    found = {name: find_personal_data(form[name].data) for name in service.NARRATIVE_FIELDS if name in form}
+    return {name: findings for name, findings in found.items() if findings}
+
+
+def _saved_text(mreturn: MonitoringReturn | None) -> set[tuple[str, str]]:
+    """(answer, matched text) pairs in the saved narrative answers: to tell whether a save added new ones."""
+    if mreturn is None:
+        return set()
+    fields = {name: getattr(mreturn, name) for name in service.NARRATIVE_FIELDS}
+    return {(name, finding.text) for name, finding in findings_for(fields)}
+
+
 def _respond(template: str, project, quarter: int, mreturn, form, status: int, **extra):
+    if isinstance(form, ReturnSectionForm):
+        extra["personal_data"] = _personal_data(form)
     return (
         render_template(
             template,
@@ -181,11 +197,16 @@ def _section(section: Section, project_id: int, quarter: int):
         form = section.form(project, mreturn, None, **context)
         return _respond(section.template, project, quarter, mreturn, form, 200, **context)
     form = section.form(project, mreturn, request.form, **context)
+    found_before = _saved_text(mreturn)
     saved, status = _save(section, project, quarter, form)
     if is_autosave():
         return _autosave_status(form, saved, status)
     if saved is None:
         return _respond(section.template, project, quarter, mreturn, form, status, **context)
+    if _saved_text(saved) - found_before:
+        # Saved, but something new looks like personal data: the page again, with the warning beside the answer.
+        flash(f"Your answers were saved at {uk_time(saved.updated_at)}. {PERSONAL_DATA_SAVED}")
+        return redirect(url_for(request.endpoint or "", project_id=project.id, quarter=quarter))
     if form.continuing:
         return redirect(url_for(section.next_page, project_id=project.id, quarter=quarter))
     flash(f"Your answers were saved at {uk_time(saved.updated_at)}. You can come back to them at any time.")
@@ -230,6 +251,20 @@ def _autosave_status(form, saved: MonitoringReturn | None, status: int):
     return render_template("partner/_autosave_status.html", message=message, failed=True), status
 
 
+def return_personal_data_check(project_id: int, quarter: int):
+    """One narrative answer checked as it is typed (htmx): the warning to show beside it. The text is only
+    read here: never saved, never logged."""
+    _load(project_id, quarter)  # the partner's own project and an open quarter, or 404
+    name = request.form.get("field", "")
+    if name not in service.NARRATIVE_FIELDS:
+        return render_template("partner/_personal_data.html", findings=[]), 422
+    return render_template(
+        "partner/_personal_data.html",
+        label=service.NARRATIVE_FIELDS[name],
+        findings=find_personal_data(request.form.get(name, "")),
+    )
+
+
 @keeps_text
 def return_outputs(project_id: int, quarter: int):
     return _section(OUTPUTS, project_id, quarter)
@@ -246,22 +281,18 @@ def return_narrative(project_id: int, quarter: int):
 
 
 def _findings(mreturn: MonitoringReturn | None):
-    if mreturn is None:
-        return []
-    fields = {label: getattr(mreturn, name) for name, label in service.NARRATIVE_FIELDS.items()}
-    return findings_for(fields)
+    return [(service.NARRATIVE_FIELDS[name], finding) for name, finding in service.personal_data_findings(mreturn)]
 
 
 def _submittable(form, findings) -> bool:
-    """The form is whole, and the partner has confirmed that answers which look personal are not."""
+    """The form is whole, and answers which look personal come with the partner's reason why they are not."""
     key = form.submission_key.data or ""
     if not (form.validate() and (form.version.data or "").isdigit() and 16 <= len(key) <= 64):
-        form.form_errors.append("Something went wrong with the form: go back to the return and try again")
+        if not form.errors:
+            form.form_errors.append("Something went wrong with the form: go back to the return and try again")
         return False
-    if findings and not form.confirm_no_personal_data.data:
-        form.confirm_no_personal_data.errors = [
-            "Confirm that you have checked these answers contain no personal information"
-        ]
+    if findings and not form.personal_data_reason.data:
+        form.personal_data_reason.errors = [service.PERSONAL_DATA_REASON_NEEDED]
         return False
     return True
 
@@ -291,7 +322,12 @@ def return_check(project_id: int, quarter: int):
         return _check_page(project, quarter, mreturn, form, 422)
     try:
         result = service.submit_return(
-            project, quarter, version=int(form.version.data), submission_key=form.submission_key.data, by=current_user
+            project,
+            quarter,
+            version=int(form.version.data),
+            submission_key=form.submission_key.data,
+            by=current_user,
+            personal_data_reason=form.personal_data_reason.data,
         )
     except service.ReturnError as error:
         db.session.rollback()

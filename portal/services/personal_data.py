@@ -21,6 +21,7 @@ LABELS: dict[str, str] = {
     "ni_number": "a National Insurance number",
     "date": "a date that may be a date of birth",
     "title_name": "a name with a title",
+    "address": "a street address",
 }
 
 
@@ -123,6 +124,23 @@ _NAME = rf"(?!{_TITLE}\b)[{_UPPER}][{_LETTER}'’-]*[{_LETTER}]"  # a title is n
 _INITIAL = rf"(?:[{_UPPER}]\.\s|[{_UPPER}]\s)?"
 _TITLE_NAME = re.compile(rf"\b{_TITLE}\.?\s" + _INITIAL + _INITIAL + rf"(?:{_NAME}\s{_NAME}|{_NAME})(?![{_LETTER}])")
 
+# --- Street addresses with a house number ------------------------------------------------------------------------
+# A house number (1 to 3 digits, optionally one letter: "12", "3a"), then one to three capitalised words, then a
+# street word ("12 High Street", "3a Station Road", "40 St John's Hill"). The words between must be capitalised and
+# follow the number directly, so counts ("12 people", "3 sessions in Station Road") and years ("2021 High Street
+# shops": four digits) are not addresses. Court, Place, Park and Green are left out of the street words: "12 County
+# Court hearings", "2 Safe Place venues" and "3 Country Park walks" are how reports count things.
+_STREET_WORD = (
+    r"(?:Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Close|Drive|Way|Crescent|Gardens|Terrace|Grove|Hill|Square"
+    r"|Mews|Row|Walk|Rise)"
+)
+_STREET_NAME = rf"[{_UPPER}][{_LETTER}'’-]*[{_LETTER}]"
+_ADDRESS = re.compile(
+    r"(?<![\w.,£$€/#-])[1-9]\d{0,2}[A-Za-z]?,?\s"
+    + rf"(?:{_STREET_NAME}\s{_STREET_NAME}\s{_STREET_NAME}|{_STREET_NAME}\s{_STREET_NAME}|{_STREET_NAME})"
+    + rf"\s{_STREET_WORD}(?![{_LETTER}])"
+)
+
 # In order of preference when two findings start at the same place and are as long as each other.
 PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", _EMAIL),
@@ -131,6 +149,7 @@ PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("postcode", _POSTCODE),
     *(("date", pattern) for pattern in _DATES),
     ("title_name", _TITLE_NAME),
+    ("address", _ADDRESS),
 )
 
 

@@ -37,6 +37,8 @@ from ..models.vocabulary import (
 from ..money import format_pence
 from ..quantities import format_quantity
 from . import audit, notifications
+from .personal_data import LABELS as PERSONAL_DATA_LABELS
+from .personal_data import Finding, findings_for
 
 # The one list of what a return needs: Save and continue checks a section's answers against it, and
 # the overview and Check your answers list what is still blank. By the answer's name on its page:
@@ -395,12 +397,24 @@ def _lock(mreturn: MonitoringReturn) -> MonitoringReturn:
 SUBMIT_CONFLICT = "This return was changed after you opened this page. Check the answers below, then submit again."
 
 
-def submit_return(project: Project, quarter: int, *, version: int, submission_key: str, by) -> SubmitResult:
-    """Submit once: a retry or double-click with the same key returns the first submission."""
-    mreturn = find_return(project, quarter)
+def personal_data_findings(mreturn: MonitoringReturn | None) -> list[tuple[str, Finding]]:
+    """(answer's name, finding) for what looks like personal data in the return's narrative answers."""
     if mreturn is None:
-        raise ReturnError("There is nothing to submit yet: answer the questions first")
-    mreturn = _lock(mreturn)  # concurrent submits of this return queue here
+        return []
+    return findings_for({name: getattr(mreturn, name) for name in NARRATIVE_FIELDS})
+
+
+def personal_data_kinds(findings: list[tuple[str, Finding]]) -> list[str]:
+    """The kinds found, each once, in the order of the checks: what may be recorded (the matched text may not)."""
+    found = {finding.kind for _, finding in findings}
+    return [kind for kind in PERSONAL_DATA_LABELS if kind in found]
+
+
+PERSONAL_DATA_REASON_NEEDED = "Say why these answers do not contain personal information"
+
+
+def _earlier_submission(mreturn: MonitoringReturn, submission_key: str) -> SubmitResult | None:
+    """The submission a retry or double-click repeats, or the one already made: nothing new is created."""
     already = db.session.scalar(select(ReturnRevision).where(ReturnRevision.submission_key == submission_key))
     if already is not None:
         if already.return_id != mreturn.id:
@@ -408,15 +422,43 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
         return SubmitResult(mreturn, already, created=False)
     if mreturn.is_reported:
         return SubmitResult(mreturn, _latest_revision(mreturn), created=False)
+    return None
+
+
+def submit_return(
+    project: Project,
+    quarter: int,
+    *,
+    version: int,
+    submission_key: str,
+    by,
+    personal_data_reason: str | None = None,
+) -> SubmitResult:
+    """Submit once: a retry or double-click with the same key returns the first submission. Answers that look
+    like personal data need the partner's reason why they are not; the revision and the audit trail record the
+    kinds found and the reason, never the matched text."""
+    mreturn = find_return(project, quarter)
+    if mreturn is None:
+        raise ReturnError("There is nothing to submit yet: answer the questions first")
+    mreturn = _lock(mreturn)  # concurrent submits of this return queue here
+    if (earlier := _earlier_submission(mreturn, submission_key)) is not None:
+        return earlier
     if project.year.is_closed:
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be submitted")
     if mreturn.version != version:
         raise ReturnConflict(mreturn, [], SUBMIT_CONFLICT)
     if missing_answers(project, mreturn):
         raise ReturnError("Some answers are missing: complete them before you submit")
+    kinds, reason = _override(mreturn, personal_data_reason)
     now = utcnow()
     revision = ReturnRevision.snapshot(
-        mreturn, number=_revision_count(mreturn) + 1, at=now, by_id=by.id, submission_key=submission_key
+        mreturn,
+        number=_revision_count(mreturn) + 1,
+        at=now,
+        by_id=by.id,
+        submission_key=submission_key,
+        personal_data_kinds=kinds,
+        personal_data_reason=reason,
     )
     db.session.add(revision)
     mreturn.status = SUBMITTED
@@ -435,10 +477,29 @@ def submit_return(project: Project, quarter: int, *, version: int, submission_ke
         summary=f"Submitted Q{quarter} return (revision {revision.number}): {project.name}",
         actor=by,
         organisation_id=project.organisation_id,
-        details={"revision": revision.number, "values": revision.values, "spend_pence": revision.spend_pence},
+        details=_submitted_details(revision),
     )
     notifications.notify_return_submitted(mreturn)
     return SubmitResult(mreturn, revision, created=True)
+
+
+def _override(mreturn: MonitoringReturn, reason: str | None) -> tuple[list[str], str | None]:
+    """The kinds of personal data the answers seem to hold, and the partner's reason (needed when any are)."""
+    kinds = personal_data_kinds(personal_data_findings(mreturn))
+    reason = (reason or "").strip() or None
+    if kinds and reason is None:
+        raise ReturnError(PERSONAL_DATA_REASON_NEEDED)
+    return kinds, reason
+
+
+def _submitted_details(revision: ReturnRevision) -> dict:
+    details = {"revision": revision.number, "values": revision.values, "spend_pence": revision.spend_pence}
+    if revision.overrode_personal_data:
+        # That the warning was overridden, what kinds of thing were found and why: never the words matched.
+        details["personal_data_overridden"] = True
+        details["personal_data_found"] = [PERSONAL_DATA_LABELS[kind] for kind in revision.personal_data_kinds or []]
+        details["personal_data_reason"] = revision.personal_data_reason
+    return details
 
 
 def _latest_revision(mreturn: MonitoringReturn) -> ReturnRevision:

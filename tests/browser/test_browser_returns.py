@@ -241,6 +241,13 @@ def test_keyboard_journey_with_javascript_autosaves_and_submits(page: Page, live
     page.keyboard.press("Tab")
     expect(page.get_by_label("Case study", exact=True)).to_be_focused()
     page.keyboard.type("A young person who was drinking most weekends now volunteers at the youth club.")
+    # The guard as it is typed: a pause, and the portal's warning appears beside the answer, naming the postcode.
+    page.keyboard.type(" He lives near TN13 1AA.")
+    beside = page.locator("#personal-data-case_study")
+    expect(beside).to_contain_text("Case study may contain personal information", timeout=AUTOSAVE_TIMEOUT)
+    expect(beside).to_contain_text("a postcode: TN13 1AA")
+    expect(page.locator("#personal-data-progress")).to_contain_text("a name with a title: Mrs Smith")
+    assert_accessible(page)
     page.keyboard.press("Tab")
     expect(page.get_by_label("Challenges and risks", exact=True)).to_be_focused()
     page.keyboard.type("The mobile unit was off the road for two weeks.")
@@ -271,21 +278,20 @@ def test_keyboard_journey_with_javascript_autosaves_and_submits(page: Page, live
     findings = page.locator("#personal-data-findings")
     expect(findings).to_contain_text("Progress this quarter")
     expect(findings).to_contain_text("Mrs Smith")
+    expect(findings).to_contain_text("TN13 1AA")
     assert_accessible(page)
 
-    # Submitting without the confirmation is refused, with the error beside the box.
+    # Submitting without a reason why this is not personal data is refused, with the error beside the box.
     tab_to(page, page.get_by_role("button", name="Submit return"))
     page.keyboard.press("Enter")
     expect(page).to_have_title(re.compile(r"^Error: Check your answers"))
-    confirm = page.get_by_label("I have checked that these answers contain no personal information")
-    expect(page.locator(".govuk-error-summary")).to_contain_text("Confirm that you have checked")
-    expect(confirm).not_to_be_checked()
+    reason = page.get_by_label("Why these answers do not contain personal information")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("Say why these answers")
     assert return_status(live_server, kenward) == "draft"
     assert_accessible(page)
 
-    tab_to(page, confirm)
-    page.keyboard.press("Space")
-    expect(confirm).to_be_checked()
+    tab_to(page, reason)
+    page.keyboard.type("Mrs Smith is the school's head teacher; TN13 1AA is the youth club.")
     tab_to(page, page.get_by_role("button", name="Submit return"))
     page.keyboard.press("Enter")
     expect(page.locator(".govuk-panel--confirmation")).to_contain_text("Return submitted")
