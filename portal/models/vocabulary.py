@@ -201,6 +201,7 @@ OBJECT_TYPE_LABELS = {
     # Recorded by the mail and invitations work (branch h-mail), named here so its events can be filtered.
     "invitation": "Invitation",
     "outbox_message": "Mail message",
+    "retention": "Retention (old narrative text removed)",
 }
 AUDIT_BLANK = "blank"  # a value that was (or became) empty
 AUDIT_YES, AUDIT_NO = "Yes", "No"
