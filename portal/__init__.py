@@ -44,10 +44,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_templates(app)
     _register_blueprints(app)
 
-    from . import cli, errors, security
+    from . import cli, errors, security, security_log
 
     errors.register(app)
     security.register(app)
+    security_log.register(app)
     cli.register(app)
 
     @app.before_request

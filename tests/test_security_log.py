@@ -1,0 +1,36 @@
+"""The security log: one JSON line per event, with the request's context and nothing typed."""
+
+import json
+import logging
+
+import pytest
+
+from portal.security_log import security_event
+
+
+def _lines(caplog):
+    return [json.loads(record.getMessage()) for record in caplog.records if record.name == "portal.security"]
+
+
+def test_an_event_is_one_json_line_with_the_request_context(app, caplog):
+    caplog.set_level(logging.WARNING, logger="portal.security")
+    with app.test_request_context("/sign-in", method="POST", environ_base={"REMOTE_ADDR": "203.0.113.9"}):
+        security_event("sign_in.failed", outcome="failure")
+    (line,) = _lines(caplog)
+    assert line["event"] == "sign_in.failed"
+    assert line["client"] == "203.0.113.9"
+    assert line["path"] == "/sign-in"
+    assert line["outcome"] == "failure"
+    assert line["user_id"] is None
+    assert len(line["request_id"]) == 16
+
+
+def test_a_field_it_does_not_know_is_refused(app):
+    with app.test_request_context("/"), pytest.raises(ValueError):
+        security_event("sign_in.failed", email="someone@example.org")
+
+
+def test_every_response_names_its_request_id(client):
+    response = client.get("/healthz", headers={"X-Request-Id": "abc123"})
+    assert response.headers["X-Request-Id"] == "abc123"
+    assert len(client.get("/healthz").headers["X-Request-Id"]) == 16
