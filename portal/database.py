@@ -26,8 +26,23 @@ def configure_engine(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")
+        # Deleted and overwritten content is zeroed, not left in free space: redacted text is gone from the file.
+        cursor.execute("PRAGMA secure_delete = ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql(f"BEGIN {sqlite_begin_mode.get()}")
+
+
+def forget_overwritten_pages(engine: Engine) -> None:
+    """After a redaction commits: on SQLite, copy the write-ahead log into the database file and truncate it,
+    so the pages that held the old text (secure_delete zeroed them in the new ones) are gone from the WAL too.
+    Best effort: a reader still holding an old snapshot keeps the log until the next checkpoint."""
+    if engine.dialect.name != "sqlite":
+        return
+    connection = engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside one
+    try:
+        connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    finally:
+        connection.close()

@@ -3,13 +3,16 @@ and the CSU, each blueprint loading the return its own way and saying where "Bac
 
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from flask import abort, render_template, request, url_for
 
 from .models import MonitoringReturn
 from .services import returns as service
 
 
-def revision_page(mreturn: MonitoringReturn | None, number: int, *, back: str) -> str:
+def revision_page(
+    mreturn: MonitoringReturn | None, number: int, *, back: str, redact_endpoint: str | None = None
+) -> str:
+    """One revision; `redact_endpoint` (the CSU's) adds the link to remove a passage from it."""
     pair = service.revisions_to_compare(mreturn, number, number)
     if mreturn is None or pair is None:
         abort(404)
@@ -22,6 +25,7 @@ def revision_page(mreturn: MonitoringReturn | None, number: int, *, back: str) -
         revision=revision,
         answers=service.revision_answers(mreturn.project, revision),
         back=back,
+        redact_url=url_for(redact_endpoint, return_id=mreturn.id, number=number) if redact_endpoint else None,
     )
 
 

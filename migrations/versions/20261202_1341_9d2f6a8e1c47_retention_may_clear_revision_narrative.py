@@ -22,11 +22,13 @@ KEPT_COLUMNS = (
     'id', 'return_id', 'number', 'submission_key', 'values', 'spend_pence', 'partner_rag', 'submitted_at',
     'submitted_by_id',
 )
+# The narrative columns retention may set to NULL (frozen here; a later step lets a redaction change them too).
+NARRATIVE_COLUMNS = ('progress', 'case_study', 'challenges', 'partner_rag_reason', 'spend_explanation')
 
 
 def upgrade():
     dialect = op.get_bind().dialect.name
-    for statement in [*drop_append_only_ddl('return_revision', dialect), *revision_guard_ddl(dialect, KEPT_COLUMNS)]:
+    for statement in [*drop_append_only_ddl('return_revision', dialect), *revision_guard_ddl(dialect, KEPT_COLUMNS, NARRATIVE_COLUMNS, redaction=False)]:
         op.execute(statement)
 
 

@@ -25,11 +25,13 @@ BEFORE = (
     'submitted_by_id',
 )
 AFTER = (*BEFORE, 'personal_data_kinds', 'personal_data_reason')
+# The narrative columns retention may set to NULL (frozen here; a later step lets a redaction change them too).
+NARRATIVE_COLUMNS = ('progress', 'case_study', 'challenges', 'partner_rag_reason', 'spend_explanation')
 
 
 def _renew_guard(kept_columns):
     dialect = op.get_bind().dialect.name
-    for statement in [*drop_append_only_ddl('return_revision', dialect), *revision_guard_ddl(dialect, kept_columns)]:
+    for statement in [*drop_append_only_ddl('return_revision', dialect), *revision_guard_ddl(dialect, kept_columns, NARRATIVE_COLUMNS, redaction=False)]:
         op.execute(statement)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import render_template, request
 
 from ..htmx import is_autosave
-from ..models.vocabulary import ANSWER_LABELS
+from ..models.vocabulary import ANSWER_LABELS, PERSONAL_DATA_REASON_LABEL
 
 # Endpoints whose forms carry long typed answers.
 KEEP_TEXT_ENDPOINTS: set[str] = set()
@@ -17,7 +17,7 @@ LABELS = {
     **ANSWER_LABELS,
     "comment": "What needs to change",
     "reason": "Reason",
-    "personal_data_reason": "Why these answers do not contain personal information",
+    "personal_data_reason": PERSONAL_DATA_REASON_LABEL,
 }
 NOT_REPEATED = {"csrf_token", "email", "password", "reauth", "autosave", "save_continue", "save_later"}
 

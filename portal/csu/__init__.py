@@ -29,6 +29,9 @@ bp.add_url_rule("/returns/<int:return_id>/request-changes", view_func=reviews.re
 bp.add_url_rule("/returns/<int:return_id>/reopen", view_func=reviews.return_reopen, methods=["POST"])
 bp.add_url_rule("/returns/<int:return_id>/revisions/<int:number>", view_func=reviews.return_revision)
 bp.add_url_rule("/returns/<int:return_id>/compare", view_func=reviews.return_compare)
+bp.add_url_rule(
+    "/returns/<int:return_id>/revisions/<int:number>/redact", view_func=reviews.return_redact, methods=["GET", "POST"]
+)
 
 bp.add_url_rule("/<year_label>/projects.<fmt>", view_func=reports.projects_export)
 bp.add_url_rule("/<year_label>/measures.<fmt>", view_func=reports.measures_export)

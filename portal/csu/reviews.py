@@ -3,17 +3,19 @@ approve or send back with a comment, and reopen an approved return with a reason
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth.keep_text import keeps_text
 from ..auth.loaders import load_return
+from ..database import forget_overwritten_pages
 from ..extensions import db
-from ..forms.returns import ApproveForm, ReopenForm, RequestChangesForm
+from ..forms.returns import ApproveForm, RedactionForm, ReopenForm, RequestChangesForm
 from ..models import MonitoringReturn
 from ..models.vocabulary import NARRATIVE_FIELDS, PERSONAL_DATA_FLAG, PERSONAL_DATA_REMOVAL_COMMENT
 from ..quantities import plain_quantity
 from ..revision_pages import compare_page, revision_page
+from ..services import redaction
 from ..services import returns as service
 
 
@@ -33,6 +35,8 @@ def _personal_data(mreturn: MonitoringReturn) -> dict:
         "personal_data": [(NARRATIVE_FIELDS[name], finding) for name, finding in findings],
         "personal_data_revision": latest if latest is not None and latest.overrode_personal_data else None,
         "removal_comment": PERSONAL_DATA_REMOVAL_COMMENT.format(kinds=", ".join(labels)),
+        # Submissions still holding it (an earlier one keeps it after the partner removed it): the CSU can redact.
+        "revisions_with_personal_data": redaction.revisions_with_personal_data(mreturn),
         "flag": PERSONAL_DATA_FLAG,
     }
 
@@ -146,9 +150,49 @@ def return_reopen(return_id: int):
 
 def return_revision(return_id: int, number: int):
     mreturn = load_return(return_id)
-    return revision_page(mreturn, number, back=url_for("csu.return_review", return_id=mreturn.id))
+    redact = "csu.return_redact" if mreturn.can_redact(current_user) else None
+    return revision_page(
+        mreturn, number, back=url_for("csu.return_review", return_id=mreturn.id), redact_endpoint=redact
+    )
 
 
 def return_compare(return_id: int):
     mreturn = load_return(return_id)
     return compare_page(mreturn, back=url_for("csu.return_review", return_id=mreturn.id))
+
+
+def return_redact(return_id: int, number: int):
+    """Remove a passage of a submitted revision's text, from the return and every revision, for good."""
+    mreturn = load_return(return_id, check=MonitoringReturn.can_redact)
+    revision = next((r for r in mreturn.revisions if r.number == number), None)
+    if revision is None:
+        abort(404)
+    answers = redaction.redactable_answers(revision)
+    form = RedactionForm(formdata=request.form if request.method == "POST" else None)
+    form.field.choices = [(column, label) for column, label, _ in answers]
+    if request.method == "POST" and form.validate():
+        try:
+            result = redaction.redact_passage(
+                mreturn, revision, form.field.data, form.passage.data, reason=form.reason.data, by=current_user
+            )
+        except redaction.RedactionError as error:
+            getattr(form, error.field).errors.append(str(error))
+        else:
+            db.session.commit()
+            forget_overwritten_pages(db.engine)
+            places = "1 place" if result.places == 1 else f"{result.places} places"
+            flash(f"Removed the passage from {places} in the Q{mreturn.quarter} return for {mreturn.project.name}.")
+            return redirect(url_for("csu.return_review", return_id=mreturn.id))
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template(
+            "csu/redact.html",
+            mreturn=mreturn,
+            project=mreturn.project,
+            quarter=mreturn.project.year.quarter(mreturn.quarter),
+            revision=revision,
+            answers=answers,
+            form=form,
+        ),
+        status,
+    )

@@ -18,7 +18,16 @@ from govuk_frontend_wtf.wtforms_widgets import (
 from wtforms import HiddenField, RadioField, SelectChoice, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..models.vocabulary import NARRATIVE_LIMITS, PERSONAL_DATA_REASON_LIMIT, RAG_LABELS, RAG_MEANINGS, RAGS, SELECT_RAG
+from ..models.vocabulary import (
+    NARRATIVE_LIMITS,
+    PERSONAL_DATA_REASON_LABEL,
+    PERSONAL_DATA_REASON_LIMIT,
+    RAG_LABELS,
+    RAG_MEANINGS,
+    RAGS,
+    REDACTION_REASON_LIMIT,
+    SELECT_RAG,
+)
 from ..money import MoneyError, format_pence, pence_from_pounds
 from ..quantities import QuantityError, parse_quantity, plain_quantity
 
@@ -231,7 +240,7 @@ class SubmitReturnForm(FlaskForm):
     submission_key = HiddenField()
     # Needed only when answers look like personal data (the view says so): the partner's reason why they are not.
     personal_data_reason = text_area(
-        "Why these answers do not contain personal information",
+        PERSONAL_DATA_REASON_LABEL,
         PERSONAL_DATA_REASON_LIMIT,
         hint="For example, “Mrs Smith is our volunteer coordinator, named with her agreement”. "
         "If any of it is about a victim or client, change the answers instead.",
@@ -254,6 +263,29 @@ class RequestChangesForm(FlaskForm):
         hint="The partner sees this on their home page and on the return.",
     )
     request_changes = SubmitField("Send back for changes", widget=GovSubmitInput())
+
+
+class RedactionForm(FlaskForm):
+    """A passage of a submitted revision to remove for good: which answer, the exact words, and why."""
+
+    field = RadioField(
+        "Which answer is the passage in?",
+        widget=GovRadioInput(),
+        validators=[DataRequired(message="Select the answer the passage is in")],
+    )
+    passage = text_area(
+        "The passage to remove",
+        3000,
+        required="Enter the passage to remove",
+        hint="Copy it exactly as it appears in the answer, for example a name, a postcode or a sentence.",
+    )
+    reason = text_area(
+        "Why it is being removed",
+        REDACTION_REASON_LIMIT,
+        required="Enter why the passage is being removed",
+        hint="Say what it is, for example “a victim’s name and address”, without repeating it.",
+    )
+    redact = SubmitField("Remove the passage", widget=GovSubmitInput())
 
 
 class ReopenForm(FlaskForm):

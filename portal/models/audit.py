@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .types import UTCDateTime, utcnow
-from .vocabulary import APPROVED, CHANGES_REQUESTED, STATUS_LABELS, SUBMITTED
+from .vocabulary import APPROVED, CHANGES_REQUESTED, REDACTED_TEXT, STATUS_LABELS, SUBMITTED
 
 
 class AuditEvent(Model):
@@ -32,6 +32,7 @@ class AuditEvent(Model):
     ACTION_LABELS = {
         **{f"monitoring_return.{status}": STATUS_LABELS[status] for status in (SUBMITTED, APPROVED, CHANGES_REQUESTED)},
         "monitoring_return.reopened": "Reopened",
+        "monitoring_return.redacted": "Passage removed",
     }
 
     @property
@@ -61,10 +62,14 @@ def append_only_ddl(table: str, dialect: str) -> list[str]:
     return []
 
 
-# The one change the return_revision table allows: a narrative column set to NULL (retention, services/retention.py),
-# every other column left as it was. Any other UPDATE, and every DELETE, is still refused by the database.
+# The two changes the return_revision table allows, every other column left as it was: retention sets a narrative
+# column to NULL (services/retention.py), and a redaction replaces a passage of one with REDACTED_TEXT
+# (services/redaction.py), so the new text must carry that mark. Any other UPDATE, and every DELETE, is refused.
 REVISION_NARRATIVE_COLUMNS = ("progress", "case_study", "challenges", "partner_rag_reason", "spend_explanation")
-# Checked column by column on SQLite; PostgreSQL compares the whole row less the narrative (so a new column is covered).
+# What a redaction may reach: the narrative and the partner's reason for submitting despite the personal-data checks.
+REVISION_REDACTABLE_COLUMNS = (*REVISION_NARRATIVE_COLUMNS, "personal_data_reason")
+# Checked column by column on SQLite; PostgreSQL compares the whole row less the changeable columns (so a new
+# column is covered).
 REVISION_KEPT_COLUMNS = (
     "id",
     "return_id",
@@ -76,17 +81,27 @@ REVISION_KEPT_COLUMNS = (
     "submitted_at",
     "submitted_by_id",
     "personal_data_kinds",
-    "personal_data_reason",
 )
 
 
-def revision_guard_ddl(dialect: str, kept_columns: tuple[str, ...] = REVISION_KEPT_COLUMNS) -> list[str]:
-    """return_revision's append-only triggers, with retention's narrow exception (REVISION_NARRATIVE_COLUMNS).
-    A migration passes the columns the table has at its step (SQLite's trigger names each one)."""
+def revision_guard_ddl(
+    dialect: str,
+    kept_columns: tuple[str, ...] = REVISION_KEPT_COLUMNS,
+    changeable_columns: tuple[str, ...] = REVISION_REDACTABLE_COLUMNS,
+    *,
+    redaction: bool = True,
+) -> list[str]:
+    """return_revision's append-only triggers with retention's exception (a changeable column set to NULL) and,
+    with `redaction`, the redaction's (a changeable column's new text carries REDACTED_TEXT). A migration passes
+    the columns the table has at its step (SQLite's trigger names each one)."""
     refused = "'return_revision is append-only'"
+    mark = REDACTED_TEXT.replace("'", "''")
     if dialect == "sqlite":
         kept = " AND ".join(f'NEW."{c}" IS OLD."{c}"' for c in kept_columns)
-        cleared = " AND ".join(f'(NEW."{c}" IS OLD."{c}" OR NEW."{c}" IS NULL)' for c in REVISION_NARRATIVE_COLUMNS)
+        redacted = ' OR instr(NEW."{c}", \'' + mark + "') > 0" if redaction else ""
+        cleared = " AND ".join(
+            f'(NEW."{c}" IS OLD."{c}" OR NEW."{c}" IS NULL' + redacted.format(c=c) + ")" for c in changeable_columns
+        )
         return [
             "CREATE TRIGGER return_revision_no_update BEFORE UPDATE ON return_revision "
             f"WHEN NOT ({kept} AND {cleared}) BEGIN SELECT RAISE(ABORT, {refused}); END",
@@ -94,13 +109,15 @@ def revision_guard_ddl(dialect: str, kept_columns: tuple[str, ...] = REVISION_KE
             f"BEGIN SELECT RAISE(ABORT, {refused}); END",
         ]
     if dialect == "postgresql":
-        narrative = "ARRAY[" + ", ".join(f"'{c}'" for c in REVISION_NARRATIVE_COLUMNS) + "]"
+        changeable = "ARRAY[" + ", ".join(f"'{c}'" for c in changeable_columns) + "]"
+        redacted = " OR position('" + mark + "' in NEW.{c}) > 0" if redaction else ""
         cleared = " AND ".join(
-            f"(NEW.{c} IS NOT DISTINCT FROM OLD.{c} OR NEW.{c} IS NULL)" for c in REVISION_NARRATIVE_COLUMNS
+            f"(NEW.{c} IS NOT DISTINCT FROM OLD.{c} OR NEW.{c} IS NULL" + redacted.format(c=c) + ")"
+            for c in changeable_columns
         )
         return [
             "CREATE OR REPLACE FUNCTION refuse_revision_change() RETURNS trigger AS $$ BEGIN "
-            f"IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - {narrative}) = (to_jsonb(OLD) - {narrative}) AND {cleared} "
+            f"IF TG_OP = 'UPDATE' AND (to_jsonb(NEW) - {changeable}) = (to_jsonb(OLD) - {changeable}) AND {cleared} "
             "THEN RETURN NEW; END IF; "
             "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END; $$ LANGUAGE plpgsql",
             "CREATE TRIGGER return_revision_append_only BEFORE UPDATE OR DELETE ON return_revision "

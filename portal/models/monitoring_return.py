@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from .project import QUANTITY, OutputMeasure, Project
 from .types import UTCDateTime, utcnow
-from .user import CSU, User
+from .user import ADMIN, CSU, User
 from .vocabulary import (
     APPROVED,
     DRAFT,
@@ -111,6 +111,10 @@ class MonitoringReturn(Model):
     def can_review(self, user: User) -> bool:
         """Only the CSU approves, sends back or reopens a return; finance and admin may read it."""
         return user.has_role(CSU)
+
+    def can_redact(self, user: User) -> bool:
+        """The CSU or an admin may remove a passage from a submitted return's text for good."""
+        return bool(self.revisions) and (user.has_role(CSU) or user.has_role(ADMIN))
 
     def value_of(self, measure_id: int) -> Decimal | None:
         return next((value.value for value in self.values if value.measure_id == measure_id), None)

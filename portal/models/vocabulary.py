@@ -206,6 +206,9 @@ OBJECT_TYPE_LABELS = {
 AUDIT_BLANK = "blank"  # a value that was (or became) empty
 AUDIT_YES, AUDIT_NO = "Yes", "No"
 AUDIT_TEXT_CHANGED = "changed (the text is not kept in the audit trail)"
+# The partner's reason for submitting over the personal-data checks: kept with the revision (where a redaction can
+# reach it), never copied into the append-only trail.
+AUDIT_REASON_GIVEN = "given (kept with the revision, not in the audit trail)"
 SYSTEM_ACTOR = "The portal (command line or import)"  # an event with no actor
 
 # -- accounts and organisations ------------------------------------------------------------------
@@ -353,6 +356,12 @@ NEVER_REMINDED = "Not yet"
 PERSONAL_DATA_SAVED = "Some answers look like they contain personal information: check the warnings below."
 PERSONAL_DATA_FLAG = "Possible personal data"
 PERSONAL_DATA_REASON_LIMIT = 500
+PERSONAL_DATA_REASON_LABEL = "Why these answers do not contain personal information"
+# What a redacted passage becomes, in the return, every revision and everything shown or exported from them.
+REDACTED_TEXT = "[removed]"
+REDACTION_REASON_LIMIT = 500
+# The written answers of a revision a redaction can reach, as the redaction page names them.
+REDACTION_FIELD_LABELS = {**NARRATIVE_FIELDS, "personal_data_reason": PERSONAL_DATA_REASON_LABEL}
 PERSONAL_DATA_REMOVAL_COMMENT = (
     "Some answers look like they contain personal information about a victim or client ({kinds}). "
     "Remove it, or replace it with an anonymised description, and submit the return again."

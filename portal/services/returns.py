@@ -20,6 +20,7 @@ from ..models.types import utcnow
 from ..models.vocabulary import (
     ANSWER_LABELS,
     APPROVED,
+    AUDIT_REASON_GIVEN,
     CHANGES_REQUESTED,
     COMPLETED,
     DRAFT,
@@ -495,10 +496,11 @@ def _override(mreturn: MonitoringReturn, reason: str | None) -> tuple[list[str],
 def _submitted_details(revision: ReturnRevision) -> dict:
     details = {"revision": revision.number, "values": revision.values, "spend_pence": revision.spend_pence}
     if revision.overrode_personal_data:
-        # That the warning was overridden, what kinds of thing were found and why: never the words matched.
+        # That the warning was overridden, what kinds of thing were found and that a reason was given: never the
+        # words matched, nor the reason's text (it may itself hold personal data; the revision keeps it).
         details["personal_data_overridden"] = True
         details["personal_data_found"] = [PERSONAL_DATA_LABELS[kind] for kind in revision.personal_data_kinds or []]
-        details["personal_data_reason"] = revision.personal_data_reason
+        details["personal_data_reason"] = AUDIT_REASON_GIVEN
     return details
 
 
@@ -676,6 +678,7 @@ REVIEW_ACTIONS = (
     "monitoring_return.approved",
     "monitoring_return.reopened",
     "monitoring_return.submitted",
+    "monitoring_return.redacted",
 )
 
 

@@ -1,0 +1,126 @@
+"""The CSU sees a return flagged for personal data, finds the findings, and removes a passage for good: by
+keyboard, with axe clean on the review page, the redaction page and its error state, with and without JavaScript."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import MonitoringReturn, Project, User
+from portal.services import returns as service
+from tests.browser.browser_helpers import assert_accessible, assert_accessible_without_javascript, sign_in, tab_to
+from tests.browser.test_browser_returns import OpenReturn, first_free_quarter
+
+PASSAGE = "Mrs Jones of 14 Oak Road, TN13 1AA"
+
+
+@pytest.fixture
+def flagged(live_server) -> OpenReturn:
+    """A Sevenoaks CSU return submitted with a victim's name and address in the case study, and a reason."""
+    open_return = first_free_quarter(live_server, "Sevenoaks CSU")
+    with live_server.app.app_context():
+        try:
+            project = db.session.get(Project, open_return.project_id)
+            user = db.session.scalar(select(User).where(User.email == "csu@demo.test"))
+            values = {measure_id: Decimal(10 + index) for index, (measure_id, _) in enumerate(open_return.measures)}
+            mreturn = service.save_outputs(project, open_return.quarter, values, version=0, by=user)
+            db.session.commit()
+            mreturn = service.save_spend(
+                project, open_return.quarter, open_return.spend_pence, None, version=mreturn.version, by=user
+            )
+            db.session.commit()
+            answers = {
+                "progress": "Patrols ran every weekend.",
+                "case_study": f"We helped {PASSAGE} after the burglary.",
+                "partner_rag": "green",
+                "partner_rag_reason": "On target.",
+            }
+            mreturn = service.save_narrative(project, open_return.quarter, answers, version=mreturn.version, by=user)
+            db.session.commit()
+            service.submit_return(
+                project,
+                open_return.quarter,
+                version=mreturn.version,
+                submission_key=secrets.token_hex(16),
+                by=user,
+                personal_data_reason="The people named agreed to be named.",
+            )
+            db.session.commit()
+        finally:
+            db.session.remove()
+    return open_return
+
+
+def return_id(live_server, open_return: OpenReturn) -> int:
+    with live_server.app.app_context():
+        try:
+            return db.session.scalar(
+                select(MonitoringReturn.id).where(
+                    MonitoringReturn.project_id == open_return.project_id,
+                    MonitoringReturn.quarter == open_return.quarter,
+                )
+            )
+        finally:
+            db.session.remove()
+
+
+def test_the_csu_removes_a_passage_by_keyboard(
+    page: Page, flagged: OpenReturn, live_server, browser: Browser, base_url: str
+):
+    sign_in(page, "csu@demo.test")
+    page.goto(f"/csu/returns/{return_id(live_server, flagged)}")
+    expect(page.locator("#personal-data-flag")).to_contain_text("Possible personal data")
+    expect(page.locator("#personal-data-findings")).to_contain_text("TN13 1AA")
+    expect(page.locator("#personal-data-reason")).to_contain_text("The people named agreed to be named.")
+    assert_accessible(page)
+
+    link = page.locator("#personal-data-revisions").get_by_role("link", name="remove a passage from revision 1")
+    tab_to(page, link)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Remove a passage from revision 1")
+    assert_accessible(page)
+
+    # Nothing chosen: the errors are beside the fields and in the summary, which takes the focus.
+    page.get_by_role("button", name="Remove the passage").click()
+    summary = page.locator(".govuk-error-summary")
+    expect(summary).to_contain_text("Select the answer the passage is in")
+    expect(summary).to_contain_text("Enter the passage to remove")
+    expect(summary).to_contain_text("Enter why the passage is being removed")
+    assert_accessible(page)
+    redact_url = page.url
+
+    # Without JavaScript the same page and its errors are accessible too.
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    try:
+        plain = context.new_page()
+        sign_in(plain, "csu@demo.test")
+        plain.goto(redact_url)
+        plain.get_by_role("button", name="Remove the passage").click()
+        expect(plain.locator(".govuk-error-summary")).to_contain_text("Enter the passage to remove")
+        assert_accessible_without_javascript(plain, browser)
+    finally:
+        context.close()
+
+    # One radio group is one Tab stop; the arrow keys choose within it.
+    tab_to(page, page.get_by_role("radio", name="Progress this quarter"))
+    page.keyboard.press("ArrowDown")
+    expect(page.get_by_role("radio", name="Case study")).to_be_checked()
+    page.get_by_label("The passage to remove").fill(PASSAGE)
+    page.get_by_label("Why it is being removed").fill("A victim's name and home address")
+    tab_to(page, page.get_by_role("button", name="Remove the passage"))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text("Removed the passage from 2 places")
+    expect(page.locator("main")).not_to_contain_text(PASSAGE)
+    expect(page.locator("main")).to_contain_text("Passage removed")
+    assert_accessible(page)
+
+    page.get_by_role("link", name="Revision 1").click()
+    expect(page.locator("main")).to_contain_text("We helped [removed] after the burglary.")
+    assert_accessible(page)
