@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import AuditEvent, ReturnRevision
+from portal.models import AuditEvent, OutboxMessage, ReturnRevision
 from portal.models.vocabulary import REDACTED_TEXT
 from tests.test_personal_data_guard import REASON, hidden_fields
 from tests.test_returns_safety import HTMX, NARRATIVE, check_form, complete, the_return, url
@@ -305,3 +305,18 @@ def test_every_sqlite_connection_zeroes_what_it_deletes(app):
         pytest.skip("secure_delete is SQLite's")
     with db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def test_mail_quoting_the_passage_keeps_no_copy(app, partner, csu, two_orgs):
+    project = two_orgs["davss_project"]
+    mreturn = submit(partner, project, progress=PROGRESS)
+    decide(csu, mreturn, "request-changes", comment=f"Please take out “{PASSAGE}”.")
+    sent = db.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "return_sent_back")).all()
+    assert sent and all(PASSAGE in message.text_body for message in sent)
+    assert redact(csu, the_return(project)).status_code == 302
+    db.session.expire_all()
+    for message in db.session.scalars(select(OutboxMessage)):
+        assert PASSAGE not in message.text_body and "14 Oak Road" not in message.html_body
+    for message in sent:
+        assert REDACTED_TEXT in message.text_body and REDACTED_TEXT in message.html_body
+    assert the_return(project).review_comment == f"Please take out “{REDACTED_TEXT}”."

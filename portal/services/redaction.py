@@ -2,8 +2,8 @@
 
 The CSU (or an admin) names the passage as it appears in one answer of one revision. It is replaced wherever
 the return holds it: every written answer of every revision (revisions are otherwise immutable; the database
-allows this change and retention's, `revision_guard_ddl` in models/audit.py), the live return's answers and the
-CSU's comment on it. Pages, comparisons and exports read those rows, so they show "[removed]" from then on.
+allows this change and retention's, `revision_guard_ddl` in models/audit.py), the live return's answers, the
+CSU's comment on it and any mail in the outbox quoting it. Pages, comparisons and exports read those rows, so they show "[removed]" from then on.
 The redaction is audited with who, when, why, which answer and how many places; never the passage.
 
 Copies the portal does not keep: the audit trail records narrative answers only as "changed", autosave
@@ -14,9 +14,13 @@ space the old text occupied and the view checkpoints the write-ahead log after t
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
-from ..models import MonitoringReturn, User
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import MonitoringReturn, OutboxMessage, User
 from ..models.audit import REVISION_NARRATIVE_COLUMNS, REVISION_REDACTABLE_COLUMNS
 from ..models.monitoring_return import ReturnRevision
 from ..models.vocabulary import NARRATIVE_FIELDS, REDACTED_TEXT, REDACTION_FIELD_LABELS
@@ -79,6 +83,24 @@ def _replace(row, columns: tuple[str, ...], passage: str) -> int:
     return places
 
 
+def _redact_mail(passage: str) -> int:
+    """Mail the portal wrote (a CSU comment quoting the passage, sent to the partner) keeps no copy either."""
+    escaped = html.escape(passage)
+    places = 0
+    for message in db.session.scalars(
+        select(OutboxMessage).where(
+            or_(
+                OutboxMessage.text_body.contains(passage, autoescape=True),
+                OutboxMessage.html_body.contains(escaped, autoescape=True),
+            )
+        )
+    ):
+        places += message.text_body.count(passage) + message.html_body.count(escaped)
+        message.text_body = message.text_body.replace(passage, REDACTED_TEXT)
+        message.html_body = message.html_body.replace(escaped, html.escape(REDACTED_TEXT))
+    return places
+
+
 def redact_passage(
     mreturn: MonitoringReturn, revision: ReturnRevision, column: str, passage: str, *, reason: str, by: User
 ) -> RedactionResult:
@@ -98,6 +120,7 @@ def redact_passage(
     ]:
         found = _replace(row, columns, stored)
         places, rows = places + found, rows + bool(found)
+    places += _redact_mail(stored)
     label = REDACTION_FIELD_LABELS[column]
     audit.record(
         REDACTED,
