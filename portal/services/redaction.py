@@ -3,8 +3,10 @@
 The CSU (or an admin) names the passage as it appears in one answer of one revision. It is replaced wherever
 the return holds it: every written answer of every revision (revisions are otherwise immutable; the database
 allows this change and retention's, `revision_guard_ddl` in models/audit.py), the live return's answers, the
-CSU's comment on it and any mail in the outbox quoting it. Pages, comparisons and exports read those rows, so they show "[removed]" from then on.
-The redaction is audited with who, when, why, which answer and how many places; never the passage.
+CSU's comment on it and any mail in the outbox quoting it. Pages, comparisons and exports read those rows, so
+they show "[removed]" from then on. The redaction is audited with who, when, why, which answer and how many
+places; never the passage. (A CSU comment quoting the passage stays in the audit trail's record of that decision:
+the trail is append-only; the comment on the return and the mail are redacted.)
 
 Copies the portal does not keep: the audit trail records narrative answers only as "changed", autosave
 overwrites the draft rather than appending, and nothing indexes the text. On SQLite, `secure_delete` zeroes the
