@@ -3,6 +3,7 @@ keyboard, with axe clean on the review page, the redaction page and its error st
 
 from __future__ import annotations
 
+import re
 import secrets
 from decimal import Decimal
 
@@ -11,9 +12,17 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from portal.extensions import db
-from portal.models import MonitoringReturn, Project, User
+from portal.models import MonitoringReturn, Organisation, Project, User
+from portal.models.user import PARTNER
 from portal.services import returns as service
-from tests.browser.browser_helpers import assert_accessible, assert_accessible_without_javascript, sign_in, tab_to
+from portal.services.users import create_user
+from tests.browser.browser_helpers import (
+    DEMO_PASSWORD,
+    assert_accessible,
+    assert_accessible_without_javascript,
+    sign_in,
+    tab_to,
+)
 from tests.browser.test_browser_returns import OpenReturn, first_free_quarter
 
 PASSAGE = "Mrs Jones of 14 Oak Road, TN13 1AA"
@@ -124,3 +133,49 @@ def test_the_csu_removes_a_passage_by_keyboard(
     page.get_by_role("link", name="Revision 1").click()
     expect(page.locator("main")).to_contain_text("We helped [removed] after the burglary.")
     assert_accessible(page)
+
+
+SEVENOAKS_PARTNER = "sevenoaks-partner@demo.test"
+NARRATIVE_TYPED = {
+    "Progress this quarter": "We visited a client at TN13 1AA twice.",
+    "Case study": "Mrs Jones called us on 07700 900123.",
+    "Challenges and risks": "Outreach at 14 Oak Road was hard.",
+    "Reason for your rating": "Email jo.bloggs@example.org for details.",
+}
+
+
+def test_without_javascript_every_answer_is_checked_on_save(live_server, browser: Browser, base_url: str):
+    """Without JavaScript the guard runs on the save: each answer's warning beside it, each in the summary."""
+    with live_server.app.app_context():
+        try:
+            if db.session.scalar(select(User.id).where(User.email == SEVENOAKS_PARTNER)) is None:
+                organisation = db.session.scalar(select(Organisation).where(Organisation.short_name == "Sevenoaks CSU"))
+                create_user(SEVENOAKS_PARTNER, roles=[PARTNER], password=DEMO_PASSWORD, organisation=organisation)
+                db.session.commit()
+        finally:
+            db.session.remove()
+    open_return = first_free_quarter(live_server, "Sevenoaks CSU")
+    context = browser.new_context(base_url=base_url, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        sign_in(page, SEVENOAKS_PARTNER)
+        page.goto(f"{open_return.path}/narrative")
+        for label, typed in NARRATIVE_TYPED.items():
+            page.get_by_label(label, exact=True).fill(typed)
+        page.get_by_role("radio", name=re.compile(r"^Green")).check()
+        page.get_by_role("button", name="Save and continue").click()
+        summary = page.locator(".govuk-error-summary, .govuk-warning-text").first
+        expect(summary).to_be_visible()
+        for name, kind in (
+            ("progress", "a postcode: TN13 1AA"),
+            ("case_study", "a phone number: 07700 900123"),
+            ("challenges", "a street address: 14 Oak Road"),
+            ("partner_rag_reason", "an email address: jo.bloggs@example.org"),
+        ):
+            expect(page.locator(f"#personal-data-{name}")).to_contain_text(kind)
+            expect(page.locator(f'a[href="#{name}"]').first).to_be_visible()
+        # What was typed is kept in the boxes.
+        expect(page.get_by_label("Case study", exact=True)).to_have_value(NARRATIVE_TYPED["Case study"])
+        assert_accessible_without_javascript(page, browser)
+    finally:
+        context.close()
