@@ -23,7 +23,7 @@ from tests.browser.browser_helpers import (
     sign_in,
     tab_to,
 )
-from tests.browser.test_browser_returns import OpenReturn, first_free_quarter
+from tests.browser.test_browser_returns import AUTOSAVE_TIMEOUT, OpenReturn, first_free_quarter
 
 PASSAGE = "Mrs Jones of 14 Oak Road, TN13 1AA"
 
@@ -177,5 +177,27 @@ def test_without_javascript_every_answer_is_checked_on_save(live_server, browser
         # What was typed is kept in the boxes.
         expect(page.get_by_label("Case study", exact=True)).to_have_value(NARRATIVE_TYPED["Case study"])
         assert_accessible_without_javascript(page, browser)
+    finally:
+        context.close()
+
+    # With JavaScript the portal checks each answer after a pause in typing, before any save.
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        sign_in(page, SEVENOAKS_PARTNER)
+        page.goto(f"{open_return.path}/narrative")
+        for label, name, typed, found in (
+            ("Progress this quarter", "progress", "She moved to ME14 2LL.", "a postcode: ME14 2LL"),
+            ("Case study", "case_study", "Ring 07700 900456 after six.", "a phone number: 07700 900456"),
+            ("Challenges and risks", "challenges", "Mr Patel could not attend.", "a name with a title: Mr Patel"),
+            ("Reason for your rating", "partner_rag_reason", "Born 03/04/1988.", "a date of birth"),
+        ):
+            # Not there before it is typed (the saved answers hold other words).
+            expect(page.locator(f"#personal-data-{name}")).not_to_contain_text(found)
+            box = page.get_by_label(label, exact=True)
+            box.fill("")
+            box.press_sequentially(typed)
+            expect(page.locator(f"#personal-data-{name}")).to_contain_text(found, timeout=AUTOSAVE_TIMEOUT)
+        assert_accessible(page)
     finally:
         context.close()
