@@ -17,6 +17,7 @@ from ..models import FinancialYear, MonitoringReturn, Project
 from ..models.vocabulary import COMBINE_LATEST, QUARTERS
 from ..money import format_pence
 from ..quantities import format_quantity
+from . import word
 from .delivery import ProjectDelivery, year_delivery
 from .disclosure import Cell, PublishedFigures, publish_all, suppression_note
 from .exports import xml_safe
@@ -24,7 +25,6 @@ from .figures import StreamFigures, stream_figures
 
 if TYPE_CHECKING:  # python-docx is imported only when a document is written
     from docx.document import Document as WordDocument
-    from docx.table import Table
 
 MEASURE_HEADERS = ["Measure", "Q1", "Q2", "Q3", "Q4", "Total", "Annual target", "% of target"]
 
@@ -177,44 +177,10 @@ def remainder_sentence(report: AnnualReport, section: StreamSection) -> str:
     return f"{format_pence(section.remainder_pence)} of the {total} has not been allocated."
 
 
-def _docx_table(
-    document: WordDocument,
-    headers: list[str],
-    rows: list[list[str]],
-    *,
-    numeric_from: int,
-    footer: Sequence[list[str]] = (),
-) -> Table:
-    """A real Word table: a bold header row repeated on each page, numbers right-aligned, totals in bold."""
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml import OxmlElement
-    from docx.oxml.ns import qn
-
-    grid = document.add_table(rows=1, cols=len(headers))
-    grid.style = "Table Grid"
-    header_row = grid.rows[0]
-    repeat = OxmlElement("w:tblHeader")
-    repeat.set(qn("w:val"), "true")
-    header_row._tr.get_or_add_trPr().append(repeat)
-    lines = [(headers, True), *((row, False) for row in rows), *((row, True) for row in footer)]
-    for number_, (values, bold) in enumerate(lines):
-        cells = header_row.cells if number_ == 0 else grid.add_row().cells
-        for index, value in enumerate(values):
-            paragraph = cells[index].paragraphs[0]
-            paragraph.add_run(xml_safe(value)).bold = bold
-            if index >= numeric_from:
-                paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT
-    return grid
-
-
 def annual_report_document(report: AnnualReport) -> WordDocument:
     """The same content as the page, as a Word document with real tables."""
-    from docx import Document
-
-    document = Document()
     title = f"Annual report tables {report.year.label}"
-    document.core_properties.title = title
-    document.core_properties.author = report.partnership
+    document = word.new_document(title=title, header=f"{report.partnership} · {title}", author=report.partnership)
     document.add_heading(title, level=0)
     if report.no_returns_warning:
         document.add_paragraph().add_run(report.no_returns_warning).bold = True
@@ -236,7 +202,7 @@ def _add_stream(document: WordDocument, report: AnnualReport, section: StreamSec
     document.add_paragraph(xml_safe(funded_sentence(report, section)))
     if section.projects:
         document.add_paragraph("The table below sets out what the Partnership agreed to spend the funding on.")
-    _docx_table(
+    word.add_table(
         document,
         ["Organisation", "Project Name", "Amount"],
         [[e.project.organisation.name, e.project.name, format_pence(e.project.amount_pence)] for e in section.projects],
@@ -260,7 +226,7 @@ def _add_project(document: WordDocument, entry: ProjectReport) -> None:
         document.add_paragraph(entry.outputs_note)
     if entry.shows_outputs:
         rows = [_measure_cells(figures) for figures in entry.published]
-        _docx_table(document, MEASURE_HEADERS, rows, numeric_from=1)
+        word.add_table(document, MEASURE_HEADERS, rows, numeric_from=1)
         if entry.small_number_note:
             document.add_paragraph(entry.small_number_note)
     if entry.has_reported:
