@@ -17,10 +17,21 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Mm
 
+from portal.extensions import db
+from portal.services import demo
 from portal.services.word import CELL_PADDING_MM, MARGIN_MM, TEXT_WIDTH_MM, text_width_mm
-from tests.test_csu_reports import csu_client, loaded  # noqa: F401  (fixtures)
+from tests.test_csu_reports import user
 
 YEARS = ("2019-20", "2020-21", "2021-22")
+
+
+@pytest.fixture
+def csu_client(app, client, login):
+    """The CSU signed in over the demo's years (the partnership's published figures)."""
+    demo.load("some-password-123")
+    db.session.commit()
+    login(client, user("csu@demo.test"))
+    return client
 
 
 def document(client, label: str):
