@@ -149,7 +149,19 @@ def test_the_first_quarter_has_no_previous_quarter(csu, two_orgs):
     page = csu.get(f"/csu/returns/{mreturn.id}").text
     assert "Previous quarter" in page
     row = re.search(r"<th scope=\"row\"[^>]*>Referrals.*?</tr>", page, re.S).group(0)
-    assert [cell.strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] == ["12", "None", "None", "800"]
+    assert [cell.strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)] == ["12", "—", "No target", "800"]
+
+
+def test_figures_on_the_review_page_are_formatted_like_everywhere_else(csu, two_orgs):
+    """Thousands separated, decimals to two places: "24,000" and "5,900.50", never "24000" or "5900.50"."""
+    make_return(two_orgs["davss_project"], 1, "approved", at=datetime(2021, 7, 1, tzinfo=UTC), value="5900.5")
+    mreturn = make_return(
+        two_orgs["davss_project"], 2, "submitted", at=datetime(2021, 10, 1, tzinfo=UTC), value="24000"
+    )
+    page = csu.get(f"/csu/returns/{mreturn.id}").text
+    row = re.search(r"<th scope=\"row\"[^>]*>Referrals.*?</tr>", page, re.S).group(0)
+    assert [cell.strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)][:2] == ["24,000", "5,900.50"]
+    assert "None" not in page
 
 
 def test_an_unknown_return_is_not_found(csu, two_orgs):

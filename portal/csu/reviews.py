@@ -3,6 +3,8 @@ approve or send back with a comment, and reopen an approved return with a reason
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
@@ -12,8 +14,8 @@ from ..database import forget_overwritten_pages
 from ..extensions import db
 from ..forms.returns import ApproveForm, RedactionForm, ReopenForm, RequestChangesForm
 from ..models import MonitoringReturn
-from ..models.vocabulary import NARRATIVE_FIELDS, PERSONAL_DATA_FLAG, PERSONAL_DATA_REMOVAL_COMMENT
-from ..quantities import plain_quantity
+from ..models.vocabulary import NARRATIVE_FIELDS, NO_TARGET, NO_VALUE, PERSONAL_DATA_FLAG, PERSONAL_DATA_REMOVAL_COMMENT
+from ..quantities import format_quantity
 from ..revision_pages import compare_page, revision_page
 from ..services import redaction
 from ..services import returns as service
@@ -41,6 +43,10 @@ def _personal_data(mreturn: MonitoringReturn) -> dict:
     }
 
 
+def _shown(value: Decimal | None, absent: str) -> str:
+    return format_quantity(value) if value is not None else absent
+
+
 def _comparison_rows(mreturn: MonitoringReturn, previous: MonitoringReturn | None) -> list[dict]:
     project = mreturn.project
     rows = []
@@ -50,10 +56,10 @@ def _comparison_rows(mreturn: MonitoringReturn, previous: MonitoringReturn | Non
             {
                 "name": measure.name,
                 "unit": measure.unit,
-                "this": plain_quantity(mreturn.value_of(measure.id)),
-                "previous": plain_quantity(previous.value_of(measure.id)) if previous else "",
-                "target": plain_quantity(target) if target is not None else "",
-                "annual_target": plain_quantity(measure.annual_target) if measure.annual_target is not None else "",
+                "this": _shown(mreturn.value_of(measure.id), NO_VALUE),
+                "previous": _shown(previous.value_of(measure.id) if previous else None, NO_VALUE),
+                "target": _shown(target, NO_TARGET),
+                "annual_target": _shown(measure.annual_target, NO_TARGET),
             }
         )
     return rows

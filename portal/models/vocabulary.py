@@ -85,6 +85,11 @@ def small_number_note(threshold: int) -> str:
 # A retired measure (no longer asked for in new returns) is tagged with RETIRED_LABEL, like a retired organisation.
 RETIRED_TAG_CLASS = "govuk-tag--grey"
 
+# -- how figures are shown ------------------------------------------------------------------------
+
+NO_VALUE = "—"  # a figure not reported (never "None")
+NO_TARGET = "No target"  # a measure without a target for the period
+
 # -- return statuses ---------------------------------------------------------------------------
 
 NOT_STARTED = "not_started"  # no row yet: shown, never stored
