@@ -125,7 +125,7 @@ def test_the_whole_journey_from_first_answer_to_approval_and_reopening(partner, 
     # Outputs: a new return starts at version 0 and "Save and continue" moves on to spend.
     page = partner.get(url(project, 1, "outputs"))
     assert page.status_code == 200 and hidden(page.text, "version") == "0"
-    assert "Referrals" in page.text and "Annual target: 800." in page.text
+    assert "Referrals" in page.text and "Target this quarter: 200 (a quarter of the annual 800)." in page.text
     response = partner.post(url(project, 1, "outputs"), data={"version": "0", f"m{measure}": "64", **SAVE})
     assert response.status_code == 302 and response.headers["Location"].endswith(url(project, 1, "spend"))
 

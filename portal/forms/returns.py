@@ -19,7 +19,10 @@ from wtforms import HiddenField, RadioField, SelectChoice, StringField, SubmitFi
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..models.vocabulary import (
+    COMBINE_LATEST,
     NARRATIVE_LIMITS,
+    NO_TARGET,
+    NO_VALUE,
     PERSONAL_DATA_REASON_LABEL,
     PERSONAL_DATA_REASON_LIMIT,
     RAG_LABELS,
@@ -29,7 +32,7 @@ from ..models.vocabulary import (
     SELECT_RAG,
 )
 from ..money import MoneyError, format_pence, pence_from_pounds
-from ..quantities import QuantityError, parse_quantity, plain_quantity
+from ..quantities import QuantityError, format_quantity, parse_quantity, plain_quantity
 
 # Tabs and line breaks are text; other control characters (a NUL above all) are not.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -138,33 +141,22 @@ class ReturnSectionForm(FlaskForm):
         return not unanswered
 
 
-def outputs_form(measures, previous, *, formdata=None, mreturn=None, version: int = 0):
-    """One field per output measure asked for: its name as the label; unit, definition, target and last quarter
-    as hint. The form's `measures` are those measures, in order."""
+def outputs_form(measures, context, *, formdata=None, mreturn=None, version: int = 0):
+    """One field per output measure asked for: its name as the label; unit, definition, this quarter's target
+    and last quarter's figure as hint (`context`: each measure's OutputContext by id). The form's `measures` are
+    those measures, in order."""
 
     class OutputsForm(ReturnSectionForm):
         pass
 
-    quarter = mreturn.quarter if mreturn else None
     data = {"version": str(version)}
     for measure in measures:
-        hint = [f"Unit: {measure.unit}."]
-        if measure.definition:
-            hint.append(measure.definition.rstrip(".") + ".")
-        target = measure.quarterly_targets[quarter - 1] if quarter else None
-        if target is not None:
-            hint.append(f"Target this quarter: {plain_quantity(target)}.")
-        if measure.annual_target is not None:
-            hint.append(f"Annual target: {plain_quantity(measure.annual_target)}.")
-        if previous is not None and previous.value_of(measure.id) is not None:
-            hint.append(f"Last quarter: {plain_quantity(previous.value_of(measure.id))}.")
-        hint.append("Up to 2 decimal places." if measure.allows_decimals else "A whole number.")
         setattr(
             OutputsForm,
             f"m{measure.id}",
             StringField(
                 measure.name,
-                description=" ".join(hint),
+                description=_output_hint(measure, context[measure.id]),
                 widget=GovTextInput(),
                 filters=[strip],
                 validators=[QuantityInput(measure.allows_decimals)],
@@ -175,6 +167,30 @@ def outputs_form(measures, previous, *, formdata=None, mreturn=None, version: in
     form = OutputsForm(formdata=formdata, data=data)
     form.measures = list(measures)
     return form
+
+
+def _output_hint(measure, context) -> str:
+    hint = [f"Unit: {measure.unit}."]
+    if measure.definition:
+        hint.append(measure.definition.rstrip(".") + ".")
+    if context.target is None:
+        hint.append(f"{NO_TARGET} this quarter.")
+    elif context.target_from_annual and measure.combine == COMBINE_LATEST:
+        hint.append(f"Target: {format_quantity(context.target)} (the annual target).")
+    elif context.target_from_annual:
+        hint.append(
+            f"Target this quarter: {format_quantity(context.target)} "
+            f"(a quarter of the annual {format_quantity(measure.annual_target)})."
+        )
+    else:
+        hint.append(f"Target this quarter: {format_quantity(context.target)}.")
+        if measure.annual_target is not None:
+            hint.append(f"Annual target: {format_quantity(measure.annual_target)}.")
+    if context.quarter > 1:
+        last = format_quantity(context.last_quarter) if context.last_quarter is not None else NO_VALUE
+        hint.append(f"Last quarter: {last}.")
+    hint.append("Up to 2 decimal places." if measure.allows_decimals else "A whole number.")
+    return " ".join(hint)
 
 
 class SpendForm(ReturnSectionForm):

@@ -101,14 +101,14 @@ def _respond(template: str, project, quarter: int, mreturn, form, status: int, *
 # -- the three section pages: one way of working, three descriptions ------------------------------
 
 
-def _outputs_form(project, mreturn, formdata, previous, measures) -> ReturnSectionForm:
+def _outputs_form(project, mreturn, formdata, measures, outputs_context) -> ReturnSectionForm:
     if formdata is None:
-        return outputs_form(measures, previous, mreturn=mreturn, version=_version(mreturn))
+        return outputs_form(measures, outputs_context, mreturn=mreturn, version=_version(mreturn))
     # A measure id that is not one of those asked for (another project's, a retired one) is a tampered form.
     allowed = {f"m{measure.id}" for measure in measures}
     if any(key.startswith("m") and key[1:].isdigit() and key not in allowed for key in formdata):
         abort(404)
-    return outputs_form(measures, previous, formdata=formdata, mreturn=mreturn)
+    return outputs_form(measures, outputs_context, formdata=formdata, mreturn=mreturn)
 
 
 def _spend_form(project, mreturn, formdata, **context) -> ReturnSectionForm:
@@ -133,6 +133,11 @@ def _narrative_form(project, mreturn, formdata) -> ReturnSectionForm:
     if mreturn is not None:
         saved.update({name: getattr(mreturn, name) or "" for name in NARRATIVE_ANSWERS})
     return NarrativeForm(data=saved)
+
+
+def _outputs_context(project, quarter: int) -> dict:
+    measures = service.return_measures(project, service.find_return(project, quarter))
+    return {"measures": measures, "outputs_context": service.output_context(project, quarter, measures)}
 
 
 def _spend_so_far(project, quarter: int) -> dict:
@@ -162,10 +167,7 @@ OUTPUTS = Section(
     save=lambda project, quarter, answers, **who: service.save_outputs(
         project, quarter, {int(name[1:]): value for name, value in answers.items()}, **who
     ),
-    context=lambda project, quarter: {
-        "previous": service.previous_return(project, quarter),
-        "measures": service.return_measures(project, service.find_return(project, quarter)),
-    },
+    context=lambda project, quarter: _outputs_context(project, quarter),
 )
 SPEND = Section(
     name="spend",

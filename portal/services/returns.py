@@ -22,6 +22,7 @@ from ..models.vocabulary import (
     APPROVED,
     AUDIT_REASON_GIVEN,
     CHANGES_REQUESTED,
+    COMBINE_LATEST,
     COMPLETED,
     DRAFT,
     IN_PROGRESS,
@@ -36,7 +37,7 @@ from ..models.vocabulary import (
     rag_label,
 )
 from ..money import format_pence
-from ..quantities import format_quantity
+from ..quantities import QuantityError, format_quantity, parse_quantity
 from . import audit, notifications
 from .personal_data import LABELS as PERSONAL_DATA_LABELS
 from .personal_data import Finding, findings_for
@@ -110,6 +111,69 @@ def previous_return(project: Project, quarter: int) -> MonitoringReturn | None:
     if quarter == 1:
         return None
     return find_return(project, quarter - 1)
+
+
+@dataclass(frozen=True)
+class OutputContext:
+    """Where a measure stands as the partner fills in a quarter: this quarter's target, last quarter's figure
+    and the year to date, with whatever is typed now."""
+
+    measure: OutputMeasure
+    quarter: int
+    target: Decimal | None  # this quarter's target; else a quarter of the annual one (a level: the annual one)
+    target_from_annual: bool
+    last_quarter: Decimal | None
+    before: Decimal | None  # earlier reported quarters: added up, or the latest of them for a level
+
+    def year_to_date(self, typed: Decimal | None) -> Decimal | None:
+        if self.measure.combine == COMBINE_LATEST:
+            return typed if typed is not None else self.before
+        parts = [value for value in (self.before, typed) if value is not None]
+        return sum(parts, Decimal(0)) if parts else None
+
+    def year_to_date_of(self, text: str | None) -> Decimal | None:
+        """The year to date with a figure as typed (one that is not a valid figure counts as not typed)."""
+        try:
+            typed = parse_quantity(text, decimals=self.measure.allows_decimals) if text else None
+        except QuantityError:
+            typed = None
+        return self.year_to_date(typed)
+
+
+def quarter_target(measure: OutputMeasure, quarter: int) -> tuple[Decimal | None, bool]:
+    """(this quarter's target, whether it comes from the annual target): the quarter's own target when set;
+    otherwise a quarter of the annual target for a figure that adds up, the annual level for a latest figure."""
+    own = measure.quarterly_targets[quarter - 1]
+    if own is not None or measure.annual_target is None:
+        return own, False
+    if measure.combine == COMBINE_LATEST:
+        return Decimal(measure.annual_target), True
+    return (Decimal(measure.annual_target) / 4).quantize(Decimal("0.01")), True
+
+
+def output_context(project: Project, quarter: int, measures: list[OutputMeasure]) -> dict[int, OutputContext]:
+    """Each measure's context for the outputs page, from the project's earlier reported quarters (one query)."""
+    earlier = db.session.scalars(
+        select(MonitoringReturn)
+        .where(
+            MonitoringReturn.project_id == project.id,
+            MonitoringReturn.quarter < quarter,
+            MonitoringReturn.is_reported,
+        )
+        .options(selectinload(MonitoringReturn.values))
+        .order_by(MonitoringReturn.quarter)
+    ).all()
+    context = {}
+    for measure in measures:
+        reported = [(r.quarter, v) for r in earlier if (v := r.value_of(measure.id)) is not None]
+        if measure.combine == COMBINE_LATEST:
+            before = reported[-1][1] if reported else None
+        else:
+            before = sum((value for _, value in reported), Decimal(0)) if reported else None
+        target, from_annual = quarter_target(measure, quarter)
+        last = next((value for number, value in reported if number == quarter - 1), None)
+        context[measure.id] = OutputContext(measure, quarter, target, from_annual, last, before)
+    return context
 
 
 def quarter_is_open(project: Project, quarter: int) -> bool:

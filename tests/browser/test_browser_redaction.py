@@ -144,8 +144,9 @@ NARRATIVE_TYPED = {
 }
 
 
-def test_without_javascript_every_answer_is_checked_on_save(live_server, browser: Browser, base_url: str):
-    """Without JavaScript the guard runs on the save: each answer's warning beside it, each in the summary."""
+def sevenoaks_partner(live_server) -> str:
+    """The demo has no partner account for Sevenoaks CSU's project: one, so these tests have a project to
+    themselves."""
     with live_server.app.app_context():
         try:
             if db.session.scalar(select(User.id).where(User.email == SEVENOAKS_PARTNER)) is None:
@@ -154,6 +155,12 @@ def test_without_javascript_every_answer_is_checked_on_save(live_server, browser
                 db.session.commit()
         finally:
             db.session.remove()
+    return SEVENOAKS_PARTNER
+
+
+def test_without_javascript_every_answer_is_checked_on_save(live_server, browser: Browser, base_url: str):
+    """Without JavaScript the guard runs on the save: each answer's warning beside it, each in the summary."""
+    sevenoaks_partner(live_server)
     open_return = first_free_quarter(live_server, "Sevenoaks CSU")
     context = browser.new_context(base_url=base_url, java_script_enabled=False)
     try:

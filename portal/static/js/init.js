@@ -8,3 +8,4 @@ document.addEventListener("htmx:after:settle", (event) => {
     if (node instanceof Element) initAll({ scope: node });
   }
 });
+import "./year-to-date.js";

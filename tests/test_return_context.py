@@ -1,0 +1,100 @@
+"""The return gives the partner the context to answer: beside each output, this quarter's target (or a quarter of
+the annual one), last quarter's figure and the year to date including what is typed — computed by the portal on
+every page it draws (without JavaScript) and by the browser as they type (tests/browser)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from portal.extensions import db
+from portal.models import MeasureValue, MonitoringReturn
+from tests.test_returns_safety import url
+
+
+@pytest.fixture
+def partner(app, two_orgs, login):
+    client = app.test_client()
+    login(client, two_orgs["partner_a"])
+    return client
+
+
+@pytest.fixture
+def project(two_orgs, make_project):
+    """DAVSS's project with a measure that adds up (Referrals, annual 800) and a level (Open cases, annual 40)."""
+    return make_project(
+        two_orgs["davss"],
+        two_orgs["davss_project"].funding_stream,
+        "Outreach",
+        measures=[
+            {"name": "Referrals", "annual_target": 800},
+            {"name": "Open cases", "annual_target": 40, "combine": "latest"},
+            {"name": "Sessions", "quarterly_targets": [10, 12, 14, 16]},
+        ],
+    )
+
+
+def reported(project, quarter: int, status: str, *values) -> None:
+    mreturn = MonitoringReturn(project=project, quarter=quarter, status=status, submitted_at=datetime.now(UTC))
+    db.session.add(mreturn)
+    for measure, value in zip(project.measures, values, strict=False):
+        if value is not None:
+            db.session.add(MeasureValue(monitoring_return=mreturn, measure=measure, value=Decimal(value)))
+    db.session.commit()
+
+
+def context_of(page: str, measure) -> tuple[str, str]:
+    """(the field's hint, the year to date shown under it)."""
+    hint = re.search(rf'id="m{measure.id}-hint"[^>]*>(.*?)</div>', page, re.S).group(1)
+    to_date = re.search(rf'data-year-to-date-for="m{measure.id}"[^>]*>(.*?)</strong>', page, re.S).group(1)
+    return " ".join(hint.split()), to_date
+
+
+def test_the_first_quarter_shows_a_quarter_of_the_annual_target_and_no_last_quarter(partner, project):
+    page = partner.get(url(project, 1, "outputs")).text
+    referrals, cases, sessions = project.measures
+    hint, to_date = context_of(page, referrals)
+    assert "Target this quarter: 200 (a quarter of the annual 800)." in hint and "Last quarter" not in hint
+    assert to_date == "—"
+    assert "Target: 40 (the annual target)." in context_of(page, cases)[0]
+    assert "Target this quarter: 10." in context_of(page, sessions)[0]
+
+
+def test_later_quarters_add_up_what_was_reported_before(partner, project):
+    referrals, cases, sessions = project.measures
+    reported(project, 1, "approved", "1200", "30", "9")
+    reported(project, 2, "submitted", "1300.0", "35", None)
+    page = partner.get(url(project, 3, "outputs")).text
+    hint, to_date = context_of(page, referrals)
+    assert "Last quarter: 1,300." in hint and to_date == "2,500"
+    assert context_of(page, cases) == (context_of(page, cases)[0], "35")  # a level: the latest quarter's
+    assert "Last quarter: —." in context_of(page, sessions)[0]  # Q2 reported no sessions
+    assert "Target this quarter: 14." in context_of(page, sessions)[0]
+    assert context_of(page, sessions)[1] == "9"
+
+
+def test_a_draft_quarter_before_is_not_counted_but_what_is_typed_is(partner, project):
+    referrals, cases, _ = project.measures
+    reported(project, 1, "approved", "100", "30")
+    reported(project, 2, "draft", "999", "99")
+    data = {"version": "0", f"m{referrals.id}": "25", f"m{cases.id}": "not a number"}
+    page = partner.post(url(project, 3, "outputs"), data=data).text  # refused: the page again, with what was typed
+    assert context_of(page, referrals)[1] == "125"
+    assert context_of(page, cases)[1] == "30"  # an invalid figure counts as not typed
+    assert "Last quarter: —." in context_of(page, referrals)[0]  # Q2 is a draft: not reported
+
+
+def test_a_saved_draft_counts_when_the_page_is_drawn_again(partner, project):
+    referrals, cases, sessions = project.measures
+    reported(project, 3, "approved", "40", "12", "14")
+    data = {"version": "0", f"m{referrals.id}": "2.5e3", f"m{cases.id}": "", f"m{sessions.id}": ""}
+    assert partner.post(url(project, 4, "outputs"), data=data).status_code == 422
+    data[f"m{referrals.id}"] = "1000"
+    assert partner.post(url(project, 4, "outputs"), data={**data, "save_later": "1"}).status_code == 302
+    page = partner.get(url(project, 4, "outputs")).text
+    assert context_of(page, referrals)[1] == "1,040"
+    assert context_of(page, cases)[1] == "12"
+    assert "of an annual target of 800" in page
