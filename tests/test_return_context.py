@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 
+from portal.calendar import current_start_year
 from portal.extensions import db
 from portal.models import MeasureValue, MonitoringReturn
 from tests.test_returns_safety import url
@@ -98,3 +100,39 @@ def test_a_saved_draft_counts_when_the_page_is_drawn_again(partner, project):
     assert context_of(page, referrals)[1] == "1,040"
     assert context_of(page, cases)[1] == "12"
     assert "of an annual target of 800" in page
+
+
+# -- a quarter not open yet ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def next_year_project(two_orgs, make_year, make_stream, make_project):
+    year = make_year(current_start_year() + 1)
+    return make_project(two_orgs["davss"], make_stream(year), "Next year", measures=[{"name": "Referrals"}])
+
+
+def test_a_quarter_not_open_yet_says_when_it_opens(partner, next_year_project):
+    start = current_start_year() + 1
+    page = partner.get(url(next_year_project, 1))
+    assert page.status_code == 200
+    assert "The Q1 return is not open yet" in page.text
+    assert f"It opens on 1 April {start}" in page.text and "due by" in page.text
+    for section in ("outputs", "spend", "narrative", "check"):
+        assert "not open yet" in partner.get(url(next_year_project, 2, section)).text
+
+
+def test_nothing_can_be_sent_to_a_quarter_not_open_yet(partner, next_year_project):
+    measure = next_year_project.measures[0]
+    response = partner.post(url(next_year_project, 1, "outputs"), data={"version": "0", f"m{measure.id}": "5"})
+    assert response.status_code == 409 and "not open yet" in response.text
+    assert db.session.scalar(select(func.count()).select_from(MonitoringReturn)) == 0
+
+
+def test_another_organisations_quarter_and_a_fifth_quarter_are_still_not_found(app, login, two_orgs, next_year_project):
+    other = app.test_client()
+    login(other, two_orgs["partner_b"])
+    assert other.get(url(next_year_project, 1)).status_code == 404
+    assert other.post(url(next_year_project, 1, "outputs"), data={"version": "0"}).status_code == 404
+    own = app.test_client()
+    login(own, two_orgs["partner_a"])
+    assert own.get(url(next_year_project, 5)).status_code == 404

@@ -10,7 +10,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from ..auth.keep_text import keeps_text
@@ -36,8 +36,12 @@ from ..services.personal_data import Finding, find_personal_data, findings_for
 def _load(project_id: int, quarter: int):
     """The partner's own project and an open quarter (404 otherwise), with its return if one exists."""
     project = load_project(project_id, check=Project.can_edit_returns)
-    if quarter not in QUARTERS or not service.quarter_is_open(project, quarter):
+    if quarter not in QUARTERS:
         abort(404)
+    if not service.quarter_is_open(project, quarter):
+        # Not a missing page: say when it opens (and refuse anything sent to it).
+        page = render_template("partner/return_not_open.html", project=project, quarter=project.year.quarter(quarter))
+        abort(make_response(page, 200 if request.method == "GET" else 409))
     return project, service.find_return(project, quarter)
 
 
