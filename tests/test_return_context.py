@@ -40,7 +40,9 @@ def project(two_orgs, make_project):
 
 
 def reported(project, quarter: int, status: str, *values) -> None:
-    mreturn = MonitoringReturn(project=project, quarter=quarter, status=status, submitted_at=datetime.now(UTC))
+    mreturn = MonitoringReturn(
+        project=project, quarter=quarter, status=status, submitted_at=datetime.now(UTC), spend_pence=250_000
+    )
     db.session.add(mreturn)
     for measure, value in zip(project.measures, values, strict=False):
         if value is not None:
@@ -136,3 +138,31 @@ def test_another_organisations_quarter_and_a_fifth_quarter_are_still_not_found(a
     own = app.test_client()
     login(own, two_orgs["partner_a"])
     assert own.get(url(next_year_project, 5)).status_code == 404
+
+
+# -- check your answers: the year to date, and "Change" comes back --------------------------------
+
+
+def test_check_answers_shows_the_year_to_date_and_change_comes_back_to_it(partner, two_orgs):
+    from tests.test_returns_safety import complete
+
+    project = two_orgs["davss_project"]
+    reported(project, 1, "approved", "100")
+    the_return = complete(partner, project, 2)
+    page = partner.get(url(project, 2, "check")).text
+    assert "Year to date: 164 people" in page  # 100 approved in Q1 + 64 now
+    assert "Year to date: £5,000.00 of the £10,000.00 award" in page
+    measure = project.measures[0]
+    change = re.search(r'href="([^"]*)#m(\d+)">Change<span class="govuk-visually-hidden"> referrals', page)
+    assert change and int(change.group(2)) == measure.id
+    link = change.group(1).replace("&amp;", "&")
+    assert link == f"{url(project, 2, 'outputs')}?from=check"
+    assert f'id="m{measure.id}"' in partner.get(link).text  # the fragment names the field on the page
+    data = {"version": str(the_return.version), f"m{measure.id}": "70", "save_continue": "Save and continue"}
+    response = partner.post(link, data=data)
+    assert response.status_code == 302 and response.headers["Location"].endswith(url(project, 2, "check"))
+    # Without coming from Check your answers, Save and continue goes on to the next section as before.
+    db.session.expire_all()
+    data["version"] = str(db.session.get(MonitoringReturn, the_return.id).version)
+    response = partner.post(url(project, 2, "outputs"), data=data)
+    assert response.headers["Location"].endswith(url(project, 2, "spend"))

@@ -214,7 +214,9 @@ def _section(section: Section, project_id: int, quarter: int):
         flash(f"Your answers were saved at {uk_time(saved.updated_at)}. {PERSONAL_DATA_SAVED}")
         return redirect(url_for(request.endpoint or "", project_id=project.id, quarter=quarter))
     if form.continuing:
-        return redirect(url_for(section.next_page, project_id=project.id, quarter=quarter))
+        # From "Change" on Check your answers: back there, not through every later section.
+        after = "partner.return_check" if request.args.get("from") == "check" else section.next_page
+        return redirect(url_for(after, project_id=project.id, quarter=quarter))
     flash(f"Your answers were saved at {uk_time(saved.updated_at)}. You can come back to them at any time.")
     return redirect(url_for("partner.return_overview", project_id=project.id, quarter=quarter))
 

@@ -701,37 +701,58 @@ def compare_revisions(project: Project, older: ReturnRevision, newer: ReturnRevi
     ]
 
 
-def current_answers(project: Project, mreturn: MonitoringReturn | None) -> list[dict]:
-    """The draft's answers for Check your answers: section, question, answer."""
+def current_answers(project: Project, mreturn: MonitoringReturn | None, quarter: int | None = None) -> list[dict]:
+    """The draft's answers for Check your answers: section, question, answer, the field it is typed in, and for
+    figures the year to date (spend: the reported quarters' and this one's)."""
     rows = []
-    for measure in return_measures(project, mreturn):
+    quarter = quarter or (mreturn.quarter if mreturn else 1)
+    measures = return_measures(project, mreturn)
+    context = output_context(project, quarter, measures)
+    for measure in measures:
         value = mreturn.value_of(measure.id) if mreturn else None
         answer = f"{format_quantity(value)} {measure.unit}" if value is not None else ""
-        rows.append({"section": "outputs", "question": measure.name, "answer": answer})
-    spend = mreturn.spend_pence if mreturn else None
-    rows.append({"section": "spend", "question": SPEND_LABEL, "answer": format_pence(spend)})
-    if mreturn is not None and mreturn.spend_explanation:
-        rows.append({"section": "spend", "question": "Explanation of spend", "answer": mreturn.spend_explanation})
-    for name in ("progress", "case_study", "challenges"):
+        to_date = context[measure.id].year_to_date(value)
         rows.append(
             {
-                "section": "narrative",
-                "question": NARRATIVE_FIELDS[name],
-                "answer": (getattr(mreturn, name) if mreturn else None) or "",
+                "section": "outputs",
+                "field": f"m{measure.id}",
+                "question": measure.name,
+                "answer": answer,
+                "to_date": f"{format_quantity(to_date)} {measure.unit}" if to_date is not None else "",
             }
         )
+    spend = mreturn.spend_pence if mreturn else None
+    before, _ = reported_spend_before(project, quarter)
     rows.append(
         {
-            "section": "narrative",
-            "question": RATING_LABEL,
-            "answer": rag_label(mreturn.partner_rag if mreturn else None),
+            "section": "spend",
+            "field": "spend",
+            "question": SPEND_LABEL,
+            "answer": format_pence(spend),
+            "to_date": f"{format_pence(before + (spend or 0))} of the {format_pence(project.amount_pence)} award",
         }
     )
+    if mreturn is not None and mreturn.spend_explanation:
+        rows.append(
+            {
+                "section": "spend",
+                "field": "spend_explanation",
+                "question": "Explanation of spend",
+                "answer": mreturn.spend_explanation,
+            }
+        )
+    for name in ("progress", "case_study", "challenges"):
+        answer = (getattr(mreturn, name) if mreturn else None) or ""
+        rows.append({"section": "narrative", "field": name, "question": NARRATIVE_FIELDS[name], "answer": answer})
+    rating = rag_label(mreturn.partner_rag if mreturn else None)
+    rows.append({"section": "narrative", "field": "partner_rag", "question": RATING_LABEL, "answer": rating})
+    reason = (mreturn.partner_rag_reason if mreturn else None) or ""
     rows.append(
         {
             "section": "narrative",
+            "field": "partner_rag_reason",
             "question": NARRATIVE_FIELDS["partner_rag_reason"],
-            "answer": (mreturn.partner_rag_reason if mreturn else None) or "",
+            "answer": reason,
         }
     )
     return rows
