@@ -45,6 +45,8 @@ def require_role(*roles: str) -> Callable[[], None]:
 
 def _sign_in_again():
     """Typed answers posted after the session ended: sign in on the same page, then the save goes ahead."""
+    if not keep_text.same_origin():
+        return keep_text.refuse()
     if request.form.get("reauth") != "1":
         return keep_text.render_again(signed_out=True, status=401)
     result = authenticate(
