@@ -9,6 +9,7 @@ from flask_login import current_user, login_user
 
 from ..extensions import db, login_manager
 from ..models.user import ADMIN, CSU, FINANCE
+from ..security_log import security_event
 from ..services.auth import CLIENT, SignInResult, authenticate
 from . import keep_text
 
@@ -37,7 +38,9 @@ def require_role(*roles: str) -> Callable[[], None]:
             return login_manager.unauthorized()
         if not current_user.has_role(*roles):
             # A partner is not told that staff pages exist.
-            abort(403 if current_user.has_role(CSU, FINANCE, ADMIN) else 404)
+            status = 403 if current_user.has_role(CSU, FINANCE, ADMIN) else 404
+            security_event("access.denied", reason="role", status=status, endpoint=request.endpoint)
+            abort(status)
         return None
 
     return guard
