@@ -46,7 +46,10 @@ SAME_ORIGIN = {
     "origin": {"Origin": "http://localhost"},
     "referer": {"Referer": "http://localhost/partner/"},
 }
-TYPED = {"progress": 'An hour of writing, with <angle brackets> & "quotes".\nAnd a second line.', "partner_rag": "amber"}
+TYPED = {
+    "progress": 'An hour of writing, with <angle brackets> & "quotes".\nAnd a second line.',
+    "partner_rag": "amber",
+}
 
 
 def keep_text_urls(app, two_orgs) -> dict[str, str]:

@@ -103,7 +103,8 @@ def test_denials_are_logged_with_the_status_the_person_got(app, two_orgs, login,
     assert other_org["event"] == "access.denied" and other_org["reason"] == "other_organisation"
     assert (other_org["status"], other_org["user_id"]) == (404, two_orgs["partner_a"].id)
     assert (staff_page["reason"], staff_page["status"], staff_page["endpoint"]) == ("role", 404, "csu.home")
-    assert (partner_page["reason"], partner_page["status"], partner_page["user_id"]) == ("role", 403, two_orgs["csu"].id)
+    assert (partner_page["reason"], partner_page["status"]) == ("role", 403)
+    assert partner_page["user_id"] == two_orgs["csu"].id
     assert (not_permitted["reason"], not_permitted["status"]) == ("can_arrange_returns", 403)
     assert NARRATIVE not in json.dumps(security_log())
 
