@@ -9,6 +9,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
+from portal.config import from_environment
 from portal.extensions import db
 from portal.models import SignInFailure
 from portal.services import auth as auth_service
@@ -203,3 +204,21 @@ def test_another_writer_can_take_the_lock_while_a_sign_in_is_hashing(app, client
         finish.set()
         thread.join(timeout=30)
     assert responses[0].status_code == 302
+
+
+# -- settings an operator sets --------------------------------------------------------------------
+
+
+def test_the_limits_and_proxy_hops_come_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    for key, value in {"SIGN_IN_MAX_PER_CLIENT": "50", "MAX_CONCURRENT_HASHES": "4", "PROXY_FIX_X_FOR": "1"}.items():
+        monkeypatch.setenv(key, value)
+    settings = from_environment(str(tmp_path))
+    assert (settings["SIGN_IN_MAX_PER_CLIENT"], settings["MAX_CONCURRENT_HASHES"], settings["PROXY_FIX_X_FOR"]) == (
+        50,
+        4,
+        1,
+    )
+    monkeypatch.setenv("MAX_CONCURRENT_HASHES", "0")
+    with pytest.raises(RuntimeError, match="MAX_CONCURRENT_HASHES must be a whole number of at least 1"):
+        from_environment(str(tmp_path))

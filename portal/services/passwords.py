@@ -53,11 +53,6 @@ def dummy_hash() -> str:
     return _dummy_hash(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"])
 
 
-def spend_verification_time(password: str) -> None:
-    """Verify against the dummy hash so an unknown e-mail takes as long as a known one."""
-    verify_password(dummy_hash(), password)
-
-
 @cache
 def _hash_slots(limit: int) -> threading.BoundedSemaphore:
     return threading.BoundedSemaphore(limit)
