@@ -38,7 +38,7 @@ run: demo
 	export PUBLIC_URL="$${PUBLIC_URL:-http://$(HOST):$(PORT)}"; \
 	$(FLASK) mail deliver --watch & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT; \
-	$(VENV)/bin/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
+	$(VENV)/bin/gunicorn --config gunicorn.conf.py --bind $(HOST):$(PORT) --workers $(WORKERS) --access-logfile - wsgi:app
 
 ## Debian's Chromium for the browser tests: installed when missing and we are root.
 browser-deps:

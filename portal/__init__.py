@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask, request
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as config_module
 from .database import configure_engine, sqlite_begin_mode
@@ -40,6 +41,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config["SESSION_COOKIE_NAME"] = "__Host-portal" if app.config["SESSION_COOKIE_SECURE"] else "portal"
     config_module.check_secret(app)
 
+    if app.config["PROXY_FIX_X_FOR"] > 0:
+        # Behind that many proxies the client address is theirs to tell (X-Forwarded-For); otherwise the header is
+        # anyone's to forge, so it is not read at all.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["PROXY_FIX_X_FOR"])  # type: ignore[method-assign]
     _init_extensions(app)
     _init_templates(app)
     _register_blueprints(app)

@@ -25,6 +25,17 @@ class Config:
     # Sign-in throttle: at most this many failures per account in the window.
     SIGN_IN_MAX_FAILURES = 10
     SIGN_IN_WINDOW_SECONDS = 300
+    # Sign-in limits per client and per process (services/auth.py), all checked before any password is hashed.
+    # Failures from one client address in the same window (a shared office NAT signs in correctly, so this only
+    # has to be generous with typing mistakes); every worker counts the same rows in the database.
+    SIGN_IN_MAX_PER_CLIENT = 30
+    # Password hashes computed at once by one process (argon2id takes ARGON2_MEMORY_COST KiB each); a sign-in
+    # that cannot get a turn within HASH_WAIT_SECONDS is answered 503 "busy" without hashing.
+    MAX_CONCURRENT_HASHES = 2
+    HASH_WAIT_SECONDS = 2.0
+    # Proxies in front of the portal that set X-Forwarded-For (ProxyFix x_for); 0: none, so the header is ignored
+    # and the client address is the connection's. Set it to the number of trusted hops, never more.
+    PROXY_FIX_X_FOR = 0
     # argon2id, RFC 9106 low-memory profile (argon2-cffi defaults).
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
@@ -106,6 +117,23 @@ def from_environment(instance_path: str) -> dict:
     settings.update(mail_settings(os.environ))
     settings.update(reminder_settings(os.environ))
     settings.update(whole_number_settings(os.environ))
+    settings.update(sign_in_settings(os.environ))
+    return settings
+
+
+SIGN_IN_SETTINGS = {"SIGN_IN_MAX_PER_CLIENT": 1, "MAX_CONCURRENT_HASHES": 1, "PROXY_FIX_X_FOR": 0}
+
+
+def sign_in_settings(environ) -> dict:
+    """SIGN_IN_MAX_PER_CLIENT, MAX_CONCURRENT_HASHES and PROXY_FIX_X_FOR (whole numbers) from the environment."""
+    settings: dict = {}
+    for key, least in SIGN_IN_SETTINGS.items():
+        value = environ.get(key, "").strip()
+        if not value:
+            continue
+        if not value.isdigit() or int(value) < least:
+            raise RuntimeError(f"{key} must be a whole number of at least {least}")
+        settings[key] = int(value)
     return settings
 
 

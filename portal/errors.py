@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 
 from .auth import keep_text
 from .extensions import db
+from .security_log import security_event
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,13 @@ def render_error(code: int, *, title: str | None = None, message: str | None = N
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error):
+        # Flask-WTF's own fixed wording ("The CSRF token is missing."), never anything the request carried.
+        security_event("csrf.failed", reason=error.description, endpoint=request.endpoint)
         if keep_text.applies():
-            # Typed answers survive an expired session or token: shown again with a fresh token.
+            # Typed answers survive an expired session or token: shown again with a fresh token, but only to a
+            # request from the portal's own pages; the rest are refused before the session is even read.
+            if not keep_text.same_origin():
+                return keep_text.refuse()
             return keep_text.render_again(signed_out=not current_user.is_authenticated, status=400)
         return render_error(
             400,

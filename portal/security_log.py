@@ -18,7 +18,18 @@ logger = logging.getLogger("portal.security")
 
 # The fields an event may add to the standard ones; anything else is a programming error.
 ALLOWED_FIELDS = frozenset(
-    {"outcome", "reason", "role", "roles_before", "roles_after", "target_user_id", "method", "status", "endpoint"}
+    {
+        "outcome",
+        "reason",
+        "role",
+        "roles_before",
+        "roles_after",
+        "target_user_id",
+        "method",
+        "status",
+        "endpoint",
+        "origin",  # the site a refused cross-site form came from (a header, never anything typed)
+    }
 )
 
 

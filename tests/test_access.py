@@ -24,6 +24,9 @@ from portal.models.vocabulary import MAIL_FAILED
 
 VISITORS = ("anonymous", "partner_a", "partner_b", "csu", "finance", "admin")
 SIGN_IN = 302  # a signed-out visitor is sent to sign in
+# A signed-out POST of typed answers that does not show it came from the portal's own pages (no Sec-Fetch-Site,
+# Origin or Referer, as here) is refused rather than offered the sign-in-again page (tests/test_keep_text_origin.py).
+NOT_FROM_HERE = 403
 
 STAFF_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200}
 CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 422, "finance": 403, "admin": 403}
@@ -87,8 +90,8 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     # A decision needs the CSU role; an empty form is then refused as incomplete (422). A signed-out
     # comment is not lost: the page asks to sign in again and keeps it (401).
     "/csu/returns/<int:return_id>/approve": ("POST", CSU_DECIDES),
-    "/csu/returns/<int:return_id>/request-changes": ("POST", {**CSU_DECIDES, "anonymous": 401}),
-    "/csu/returns/<int:return_id>/reopen": ("POST", {**CSU_DECIDES, "anonymous": 401}),
+    "/csu/returns/<int:return_id>/request-changes": ("POST", {**CSU_DECIDES, "anonymous": NOT_FROM_HERE}),
+    "/csu/returns/<int:return_id>/reopen": ("POST", {**CSU_DECIDES, "anonymous": NOT_FROM_HERE}),
     "/csu/<year_label>/projects.<fmt>": ("GET", STAFF_READ),
     "/csu/<year_label>/measures.<fmt>": ("GET", STAFF_READ),
     "/csu/<year_label>/measures-for-publication.<fmt>": ("GET", STAFF_READ),
@@ -96,7 +99,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/csu/<year_label>/annual-report.docx": ("GET", STAFF_READ),
     "/csu/projects/<int:project_id>": ("GET", STAFF_READ),
     # Only the CSU changes a due date; a signed-out reason is kept (401), as for a CSU comment.
-    "/csu/projects/<int:project_id>/due-dates": ("POST", {**CSU_DECIDES, "anonymous": 401}),
+    "/csu/projects/<int:project_id>/due-dates": ("POST", {**CSU_DECIDES, "anonymous": NOT_FROM_HERE}),
     "/csu/due": ("GET", STAFF_READ),
     # Only the CSU chases from the due list; an empty selection is refused (422) and nothing is sent.
     "/csu/due/chase/preview": ("POST", CSU_DECIDES),

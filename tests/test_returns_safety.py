@@ -20,6 +20,8 @@ from tests.conftest import TEST_PASSWORD, csrf_token_from
 SAVE = {"save_continue": "Save and continue"}
 LATER = {"save_later": "Save and come back later"}
 HTMX = {"HX-Request": "true"}
+# What a browser sends with a form posted from one of the portal's own pages (keep-text pages need it).
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 NARRATIVE = {
     "progress": "Took 64 referrals and closed 51 cases.",
     "case_study": "A client was helped to move to safe housing.",
@@ -47,13 +49,16 @@ def hidden(page: str, name: str) -> str:
 
 
 def form_fields(page: str, action: str) -> dict[str, str]:
-    """Every hidden input of the form posting to action, as a browser would send them."""
+    """Every input and text area of the form posting to action, as a browser would send them."""
     form = re.search(rf'<form method="post" action="{re.escape(action)}"[^>]*>(.*?)</form>', page, re.S)
     assert form, f"no form posting to {action}"
     fields = {}
-    for tag in re.findall(r'<input type="hidden"[^>]*>', form.group(1)):
-        name = re.search(r'name="([^"]*)"', tag).group(1)
-        fields[html.unescape(name)] = html.unescape(re.search(r'value="([^"]*)"', tag).group(1))
+    for tag in re.findall(r"<input [^>]*>", form.group(1)):
+        name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name and value:
+            fields[html.unescape(name.group(1))] = html.unescape(value.group(1))
+    for name, value in re.findall(r'<textarea [^>]*name="([^"]*)"[^>]*>(.*?)</textarea>', form.group(1), re.S):
+        fields[html.unescape(name)] = html.unescape(value)
     return fields
 
 
@@ -623,7 +628,7 @@ def test_a_session_that_ended_while_typing_keeps_the_text_and_saves_after_signin
     _end_sessions(two_orgs["partner_a"])
     path = url(project, 1, "narrative")
 
-    response = partner.post(path, data={"version": "0", **TYPED, **SAVE})
+    response = partner.post(path, data={"version": "0", **TYPED, **SAVE}, headers=SAME_ORIGIN)
     assert response.status_code == 401
     assert "Sign in again to save your answers" in response.text
     assert str(escape(TYPED["progress"])) in response.text  # shown, to copy
@@ -633,7 +638,9 @@ def test_a_session_that_ended_while_typing_keeps_the_text_and_saves_after_signin
     assert the_return(project) is None
 
     # A wrong password: still not saved, still there.
-    response = partner.post(path, data={**fields, "email": "a@davss.example", "password": "wrong password"})
+    response = partner.post(
+        path, data={**fields, "email": "a@davss.example", "password": "wrong password"}, headers=SAME_ORIGIN
+    )
     assert response.status_code == 422
     assert "Enter a correct email address and password" in response.text
     assert str(escape(TYPED["progress"])) in response.text
@@ -641,7 +648,9 @@ def test_a_session_that_ended_while_typing_keeps_the_text_and_saves_after_signin
     assert {key: again[key] for key in TYPED} == TYPED and again["version"] == "0"
     assert the_return(project) is None
 
-    response = partner.post(path, data={**fields, "email": "a@davss.example", "password": TEST_PASSWORD})
+    response = partner.post(
+        path, data={**fields, "email": "a@davss.example", "password": TEST_PASSWORD}, headers=SAME_ORIGIN
+    )
     assert response.status_code == 302
     mreturn = the_return(project)
     assert mreturn.progress == TYPED["progress"] and mreturn.case_study == TYPED["case_study"]
@@ -654,8 +663,10 @@ def test_signing_in_again_as_someone_else_does_not_save_into_their_organisation(
     project = two_orgs["davss_project"]
     _end_sessions(two_orgs["partner_a"])
     path = url(project, 1, "narrative")
-    fields = form_fields(partner.post(path, data={"version": "0", **TYPED, **SAVE}).text, path)
-    response = partner.post(path, data={**fields, "email": "b@kenward.example", "password": TEST_PASSWORD})
+    fields = form_fields(partner.post(path, data={"version": "0", **TYPED, **SAVE}, headers=SAME_ORIGIN).text, path)
+    response = partner.post(
+        path, data={**fields, "email": "b@kenward.example", "password": TEST_PASSWORD}, headers=SAME_ORIGIN
+    )
     assert response.status_code == 404
     assert the_return(project) is None and the_return(two_orgs["kenward_project"]) is None
 
@@ -663,7 +674,9 @@ def test_signing_in_again_as_someone_else_does_not_save_into_their_organisation(
 def test_an_autosave_after_the_session_ended_says_it_was_not_saved(partner, two_orgs):
     project = two_orgs["davss_project"]
     _end_sessions(two_orgs["partner_a"])
-    response = partner.post(url(project, 1, "narrative"), data={"version": "0", **TYPED, "autosave": "1"}, headers=HTMX)
+    response = partner.post(
+        url(project, 1, "narrative"), data={"version": "0", **TYPED, "autosave": "1"}, headers={**HTMX, **SAME_ORIGIN}
+    )
     assert response.status_code == 401
     assert "HX-Redirect" not in response.headers
     assert "You have been signed out, so the latest changes are not saved" in response.text
@@ -685,7 +698,7 @@ class TestExpiredCsrfToken:
         data = {"version": "0", **TYPED, **SAVE}
         if token:
             data["csrf_token"] = token
-        response = partner.post(path, data=data)
+        response = partner.post(path, data=data, headers=SAME_ORIGIN)
         assert response.status_code == 400
         assert "Send your answers again" in response.text
         assert str(escape(TYPED["progress"])) in response.text
@@ -694,7 +707,7 @@ class TestExpiredCsrfToken:
         fields = form_fields(response.text, path)
         assert fields["csrf_token"] == csrf_token_from(response.text)
         assert {key: fields[key] for key in TYPED} == TYPED
-        response = partner.post(path, data=fields)
+        response = partner.post(path, data=fields, headers=SAME_ORIGIN)
         assert response.status_code == 302
         mreturn = the_return(project)
         assert mreturn.progress == TYPED["progress"] and mreturn.partner_rag == "amber"
@@ -705,12 +718,16 @@ class TestExpiredCsrfToken:
         path = url(project, 1, "narrative")
         with partner.session_transaction() as session:
             session.clear()
-        response = partner.post(path, data={"csrf_token": "from-the-old-session", "version": "0", **TYPED, **SAVE})
+        response = partner.post(
+            path, data={"csrf_token": "from-the-old-session", "version": "0", **TYPED, **SAVE}, headers=SAME_ORIGIN
+        )
         assert response.status_code == 400
         assert "Sign in again to save your answers" in response.text
         assert str(escape(TYPED["progress"])) in response.text
         fields = form_fields(response.text, path)
-        response = partner.post(path, data={**fields, "email": "a@davss.example", "password": TEST_PASSWORD})
+        response = partner.post(
+            path, data={**fields, "email": "a@davss.example", "password": TEST_PASSWORD}, headers=SAME_ORIGIN
+        )
         assert response.status_code == 302
         assert the_return(project).progress == TYPED["progress"]
 

@@ -9,11 +9,23 @@ from flask_login import current_user, login_user
 
 from ..extensions import db, login_manager
 from ..models.user import ADMIN, CSU, FINANCE
-from ..services.auth import authenticate
+from ..security_log import security_event
+from ..services.auth import CLIENT, SignInResult, authenticate
 from . import keep_text
 
 THROTTLED = "There have been too many failed attempts to sign in to this account. Wait 5 minutes and try again."
+CLIENT_THROTTLED = "Too many failed attempts to sign in have come from your network. Wait 5 minutes and try again."
+BUSY = "The service is busy. Wait a moment and try again."
 GENERIC_FAILURE = "Enter a correct email address and password"
+
+
+def refusal(result: SignInResult) -> tuple[str, int]:
+    """What a refused sign-in is told, and its status: a limit reached, the service busy, or a wrong password."""
+    if result.busy:
+        return BUSY, 503
+    if result.throttled:
+        return (CLIENT_THROTTLED if result.throttled == CLIENT else THROTTLED), 429
+    return GENERIC_FAILURE, 422
 
 
 def require_role(*roles: str) -> Callable[[], None]:
@@ -26,7 +38,9 @@ def require_role(*roles: str) -> Callable[[], None]:
             return login_manager.unauthorized()
         if not current_user.has_role(*roles):
             # A partner is not told that staff pages exist.
-            abort(403 if current_user.has_role(CSU, FINANCE, ADMIN) else 404)
+            status = 403 if current_user.has_role(CSU, FINANCE, ADMIN) else 404
+            security_event("access.denied", reason="role", status=status, endpoint=request.endpoint)
+            abort(status)
         return None
 
     return guard
@@ -34,16 +48,17 @@ def require_role(*roles: str) -> Callable[[], None]:
 
 def _sign_in_again():
     """Typed answers posted after the session ended: sign in on the same page, then the save goes ahead."""
+    if not keep_text.same_origin():
+        return keep_text.refuse()
     if request.form.get("reauth") != "1":
         return keep_text.render_again(signed_out=True, status=401)
-    result = authenticate(request.form.get("email", ""), request.form.get("password", ""))
+    result = authenticate(
+        request.form.get("email", ""), request.form.get("password", ""), client=request.remote_addr or ""
+    )
     db.session.commit()
     if result.user is None:
-        return keep_text.render_again(
-            signed_out=True,
-            status=429 if result.throttled else 422,
-            error=THROTTLED if result.throttled else GENERIC_FAILURE,
-        )
+        error, status = refusal(result)
+        return keep_text.render_again(signed_out=True, status=status, error=error)
     token = session.get("csrf_token")
     session.clear()  # a fresh session on sign-in, keeping the form token this page was posted with
     if token:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
 
-from flask import abort, g, make_response, render_template
+from flask import abort, g, make_response, render_template, request
 from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -35,6 +35,7 @@ from ..models import (
 )
 from ..models.payment import PAYMENT
 from ..models.vocabulary import LINK_UNKNOWN, LINK_VALID
+from ..security_log import security_event
 from ..services import invitations, password_reset
 from ..services.exports import EXPORT_FORMATS
 from ..services.years import all_years, default_year, find_year
@@ -54,8 +55,12 @@ def _refuse(user: User) -> NoReturn:
 def _checked(obj: T, project: Project, check: Check[T] | None) -> T:
     user = _viewer()
     if not project.can_view(user):
+        security_event("access.denied", reason="other_organisation", status=404, endpoint=request.endpoint)
         abort(404)
     if check is not None and not check(obj, user):
+        status = 403 if user.can_see_all_organisations else 404
+        reason = getattr(check, "__name__", "check")
+        security_event("access.denied", reason=reason, status=status, endpoint=request.endpoint)
         _refuse(user)
     return obj
 

@@ -11,7 +11,7 @@ from ..models.user import ADMIN, CSU, FINANCE, PARTNER
 from ..services import auth as auth_service
 from ..services.passwords import PasswordPolicyError, verify_password
 from ..services.users import set_password
-from .guards import GENERIC_FAILURE, THROTTLED
+from .guards import refusal
 from .loader import is_safe_next
 
 HOME_BY_ROLE = ((CSU, "csu.home"), (FINANCE, "finance.home"), (ADMIN, "admin.home"), (PARTNER, "partner.home"))
@@ -30,15 +30,15 @@ def sign_in():
     form = SignInForm(next=request.args.get("next", ""))
     status = 200
     if form.validate_on_submit():
-        result = auth_service.authenticate(form.email.data, form.password.data)
+        result = auth_service.authenticate(form.email.data, form.password.data, client=request.remote_addr or "")
         db.session.commit()
         if result.user is not None:
             session.clear()  # a fresh session on sign-in: no fixation
             login_user(result.user)
             target = form.next.data if is_safe_next(form.next.data) else home_url(result.user)
             return redirect(target)
-        form.email.errors.append(THROTTLED if result.throttled else GENERIC_FAILURE)
-        status = 429 if result.throttled else 422
+        message, status = refusal(result)
+        form.email.errors.append(message)
     elif form.is_submitted():
         status = 422
     return render_template("auth/sign_in.html", form=form), status

@@ -125,11 +125,16 @@ class UserRole(Model):
 
 
 class SignInFailure(Model):
-    """One failed sign-in for an account key (a hash of the e-mail, known account or not)."""
+    """One failed sign-in for an account key (a hash of the e-mail, known account or not), and for the client
+    address it came from (hashed too), so spraying many accounts from one client is limited as well."""
 
     __tablename__ = "sign_in_failure"
-    __table_args__ = (Index("ix_sign_in_failure_key_at", "account_key", "at"),)
+    __table_args__ = (
+        Index("ix_sign_in_failure_key_at", "account_key", "at"),
+        Index("ix_sign_in_failure_client_at", "client_key", "at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_key: Mapped[str] = mapped_column(String(64))
+    client_key: Mapped[str | None] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

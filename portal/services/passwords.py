@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -43,12 +46,29 @@ def _dummy_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
     return _hasher(time_cost, memory_cost, parallelism).hash("no such account")
 
 
-def spend_verification_time(password: str) -> None:
-    """Verify against a dummy hash so an unknown e-mail takes as long as a known one."""
+def dummy_hash() -> str:
+    """A hash no password matches in practice: verified instead when there is no account to check against,
+    so an unknown e-mail takes as long as a known one."""
     cfg = current_app.config
-    verify_password(
-        _dummy_hash(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"]), password
-    )
+    return _dummy_hash(cfg["ARGON2_TIME_COST"], cfg["ARGON2_MEMORY_COST"], cfg["ARGON2_PARALLELISM"])
+
+
+@cache
+def _hash_slots(limit: int) -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(limit)
+
+
+@contextmanager
+def hash_slot() -> Iterator[bool]:
+    """A turn to hash a password in this process (MAX_CONCURRENT_HASHES at once): yields False, without
+    waiting longer than HASH_WAIT_SECONDS, when none comes free, and the caller must not hash."""
+    slots = _hash_slots(current_app.config["MAX_CONCURRENT_HASHES"])
+    got = slots.acquire(timeout=current_app.config["HASH_WAIT_SECONDS"])
+    try:
+        yield got
+    finally:
+        if got:
+            slots.release()
 
 
 @cache

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Organisation, User, UserRole
 from ..models.user import ADMIN, NOT_DEACTIVATED, OWN_ADMIN_ROLE, PARTNER, ROLES
+from ..security_log import security_event
 from . import audit
 from .auth import normalise_email
 from .passwords import check_new_password, hash_password
@@ -74,6 +75,7 @@ def create_user(
     )
     db.session.add(user)
     db.session.flush()
+    _privilege_event("user.created", user, actor=user if by_themselves else actor, roles_after=roles)
     audit.record(
         "user.created",
         object_type="user",
@@ -104,6 +106,11 @@ def set_password(user: User, password: str, *, actor: User | None = None) -> Non
     )
 
 
+def _privilege_event(event: str, user: User, *, actor: User | None, **fields) -> None:
+    """The security log's line for a change of what someone may do: who did it to whom (ids, never e-mails)."""
+    security_event(event, user_id=actor.id if actor is not None else None, target_user_id=user.id, **fields)
+
+
 def _audit_change(user: User, action: str, summary: str, changes: dict[str, list[Any]], actor: User | None) -> None:
     audit.record(
         action,
@@ -123,6 +130,7 @@ def deactivate(user: User, *, actor: User | None = None) -> None:
         raise UserError(refusal)
     user.active = False
     user.end_all_sessions()
+    _privilege_event("user.deactivated", user, actor=actor)
     _audit_change(user, "user.deactivated", f"Deactivated {user.email}", {"active": [True, False]}, actor)
 
 
@@ -131,6 +139,7 @@ def reactivate(user: User, *, actor: User | None = None) -> None:
     if user.active:
         raise UserError(NOT_DEACTIVATED)
     user.active = True
+    _privilege_event("user.reactivated", user, actor=actor)
     _audit_change(user, "user.reactivated", f"Reactivated {user.email}", {"active": [False, True]}, actor)
 
 
@@ -169,9 +178,11 @@ def change_roles(user: User, *, roles: Iterable[str], organisation: Organisation
     changes = role_changes(user, roles=roles, organisation=organisation, actor=actor)
     if not changes:
         return False
+    before = sorted(user.roles)
     kept = [row for row in user.role_rows if row.role in roles]
     user.role_rows = kept + [UserRole(role=role) for role in roles if role not in user.roles]
     user.organisation = organisation
     db.session.flush()
+    _privilege_event("user.roles_changed", user, actor=actor, roles_before=before, roles_after=roles)
     _audit_change(user, "user.roles_changed", f"Roles changed for {user.email}", changes, actor)
     return True
