@@ -102,8 +102,9 @@ def mfa_recovery():
     if not used:
         form.code.errors.append(MFA_RECOVERY_WRONG)
         return _check_page("auth/mfa_recovery.html", form, status=422)
+    target = _sign_in(user)  # a fresh session: the message goes after it
     flash(f"You signed in with a recovery code. You have {mfa.recovery_codes_left(user)} left.")
-    return redirect(_sign_in(user))
+    return redirect(target)
 
 
 def _setup_page(user: User, form: CodeForm, *, action: str, status: int = 200):
