@@ -341,3 +341,13 @@ def test_no_secret_or_code_reaches_the_security_log(app, two_orgs, caplog):
     assert "mfa.enrolled" in everything and "mfa.code_rejected" in everything
     for value in [secret, mfa.grouped(secret), wrong, right, *codes, *(code.replace("-", "") for code in codes)]:
         assert value not in everything
+
+
+def test_the_demo_account_list_says_staff_set_up_an_authenticator_app(app):
+    from portal.services.demo import print_accounts
+
+    lines: list[str] = []
+    print_accounts(lines.append, password=None)
+    csu = next(line for line in lines if "csu@demo.test" in line)
+    partner = next(line for line in lines if "davss@demo.test" in line)
+    assert "authenticator app at first sign-in" in csu and "authenticator" not in partner
