@@ -351,3 +351,30 @@ def test_the_demo_account_list_says_staff_set_up_an_authenticator_app(app):
     csu = next(line for line in lines if "csu@demo.test" in line)
     partner = next(line for line in lines if "davss@demo.test" in line)
     assert "authenticator app at first sign-in" in csu and "authenticator" not in partner
+
+
+def test_the_sign_in_again_page_does_not_sign_in_with_a_password_alone(client, two_orgs, caplog):
+    """A form posted after the session ended offers a password-only sign-in (auth/guards.py): for someone with a
+    second factor that signs nothing in and saves nothing, and the typed answers are shown again."""
+    caplog.set_level(logging.INFO, logger="portal.security")
+    partner, project = two_orgs["partner_a"], two_orgs["davss_project"]
+    enable(partner)
+    typed = "An answer typed before the session ended."
+    answers = {"version": "0", "progress": typed, "case_study": "", "challenges": "", "partner_rag": "green"}
+    response = client.post(
+        f"/partner/projects/{project.id}/q1/narrative",
+        data={
+            **answers,
+            "partner_rag_reason": "",
+            "save_later": "Save",
+            "reauth": "1",
+            "email": partner.email,
+            "password": TEST_PASSWORD,
+        },
+        headers={"Sec-Fetch-Site": "same-origin", "Origin": "http://localhost"},
+    )
+    assert response.status_code == 401
+    assert typed in response.text and "needs a code from your authenticator app" in response.text
+    assert db.session.scalar(select(AuditEvent).where(AuditEvent.object_type == "monitoring_return")) is None
+    assert client.get("/partner/").status_code == 302
+    assert '"mfa.required"' in "\n".join(record.getMessage() for record in caplog.records)

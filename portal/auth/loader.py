@@ -9,18 +9,20 @@ MFA_PASSED = False and is not signed in at all.
 from __future__ import annotations
 
 import time
+from typing import NoReturn
 from urllib.parse import urlsplit
 
-from flask import Response, current_app, flash, g, redirect, request, session, url_for
+from flask import Response, abort, current_app, flash, g, make_response, redirect, request, session, url_for
 from flask_login import user_logged_in
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..extensions import db
 from ..models import User
-from ..models.vocabulary import SESSION_ABSOLUTE_SIGNED_OUT, SESSION_IDLE_SIGNED_OUT
+from ..models.vocabulary import MFA_SIGN_IN_ELSEWHERE, SESSION_ABSOLUTE_SIGNED_OUT, SESSION_IDLE_SIGNED_OUT
 from ..security_log import security_event
 from ..services.mfa import needs_second_factor
+from . import keep_text
 
 SIGNED_IN_AT = "signed_in_at"  # seconds since the epoch, set at sign-in and never refreshed
 LAST_SEEN = "last_seen"  # seconds since the epoch, refreshed by every request of the signed-in user
@@ -79,7 +81,21 @@ def _on_sign_in(sender, user: User, **extra) -> None:
         session[SIGNED_IN_AT] = now
     session[LAST_SEEN] = now
     if session.get(MFA_PASSED) is not True:
-        session[MFA_PASSED] = bool(g.pop("second_factor_passed", False)) or not needs_second_factor(user)
+        passed = bool(g.pop("second_factor_passed", False)) or not needs_second_factor(user)
+        session[MFA_PASSED] = passed
+        if not passed and keep_text.applies():
+            _refuse_password_only(user)
+
+
+def _refuse_password_only(user: User) -> NoReturn:
+    """The sign-in-again form on a page of typed answers (auth/guards.py) takes only a password, which is not a
+    sign-in for someone who needs a second factor. Their answers are shown again: they sign in, with the code, in
+    another tab, and press the button again."""
+    for key in LOGIN_KEYS:
+        session.pop(key, None)
+    current_app.login_manager._update_request_context_with_user()  # type: ignore[attr-defined]
+    security_event("mfa.required", user_id=user.id, reason="password_only")
+    abort(make_response(keep_text.render_again(signed_out=True, status=401, error=MFA_SIGN_IN_ELSEWHERE)))
 
 
 def is_safe_next(target: str | None) -> bool:
