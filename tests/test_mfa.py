@@ -378,3 +378,23 @@ def test_the_sign_in_again_page_does_not_sign_in_with_a_password_alone(client, t
     assert db.session.scalar(select(AuditEvent).where(AuditEvent.object_type == "monitoring_return")) is None
     assert client.get("/partner/").status_code == 302
     assert '"mfa.required"' in "\n".join(record.getMessage() for record in caplog.records)
+
+
+def test_a_password_reset_link_does_not_sign_in_someone_with_a_second_factor(client, two_orgs):
+    """The link proves the mailbox, not the phone: the new password works, and the code is still asked for."""
+    from datetime import timedelta
+
+    from portal.models import PasswordReset
+    from portal.services import links
+
+    csu = two_orgs["csu"]
+    enable(csu)
+    token, token_hash = links.new_token()
+    db.session.add(PasswordReset(user=csu, token_hash=token_hash, expires_at=NOW + timedelta(minutes=30)))
+    db.session.commit()
+    new_password = "a brand new long password"
+    response = client.post(f"/password-reset/{token}", data={"new_password": new_password})
+    assert response.status_code == 302
+    assert not signed_in(client)
+    response = client.post("/sign-in", data={"email": csu.email, "password": new_password})
+    assert response.location.endswith("/sign-in/code")
