@@ -398,3 +398,16 @@ def test_a_password_reset_link_does_not_sign_in_someone_with_a_second_factor(cli
     assert not signed_in(client)
     response = client.post("/sign-in", data={"email": csu.email, "password": new_password})
     assert response.location.endswith("/sign-in/code")
+
+
+def test_entering_the_password_again_does_not_reset_the_count_of_wrong_codes(client, two_orgs):
+    """A correct password clears the account's failures; the wrong codes keep counting."""
+    csu = two_orgs["csu"]
+    enable(csu)
+    password(client, csu.email)
+    wrong = f"{(int(code_for(csu)) + 500_000) % 1_000_000:06d}"
+    for _ in range(9):
+        assert client.post("/sign-in/code", data={"code": wrong}).status_code == 422
+    assert password(client, csu.email).location.endswith("/sign-in/code")  # the password is still right
+    assert client.post("/sign-in/code", data={"code": wrong}).status_code == 422
+    assert client.post("/sign-in/code", data={"code": code_for(csu)}).status_code == 429

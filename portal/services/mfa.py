@@ -13,6 +13,7 @@ Services flush; the views commit.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -140,13 +141,27 @@ def matching_step(secret: str, code: str | None, now: datetime) -> int | None:
     return found
 
 
+def code_key(user: User) -> str:
+    """The throttle's key for wrong codes alone. A correct password clears the account's failures
+    (services/auth.py), so without this someone holding the password could guess codes without end."""
+    return hashlib.sha256(f"second-factor:{user.id}".encode()).hexdigest()
+
+
 def throttled(user: User, now: datetime | None = None) -> bool:
-    return recent_failures(account_key(user.email), now or utcnow()) >= current_app.config["SIGN_IN_MAX_FAILURES"]
+    now = now or utcnow()
+    failures = max(recent_failures(account_key(user.email), now), recent_failures(code_key(user), now))
+    return failures >= current_app.config["SIGN_IN_MAX_FAILURES"]
 
 
 def record_wrong_code(user: User, now: datetime, *, reason: str) -> None:
+    """Counted twice: toward the account's throttle (the password too is refused) and toward the codes' own."""
     db.session.add(SignInFailure(account_key=account_key(user.email), at=now))
+    db.session.add(SignInFailure(account_key=code_key(user), at=now))
     security_event("mfa.code_rejected", user_id=user.id, reason=reason)
+
+
+def _clear_wrong_codes(user: User) -> None:
+    db.session.execute(delete(SignInFailure).where(SignInFailure.account_key == code_key(user)))
 
 
 def verify_code(user: User, code: str | None, *, now: datetime | None = None) -> str:
@@ -164,6 +179,7 @@ def verify_code(user: User, code: str | None, *, now: datetime | None = None) ->
         record_wrong_code(user, now, reason=REPLAYED)
         return REPLAYED
     factor.last_step = step
+    _clear_wrong_codes(user)
     security_event("mfa.code_accepted", user_id=user.id)
     return ACCEPTED
 
@@ -181,6 +197,7 @@ def use_recovery_code(user: User, code: str | None, *, now: datetime | None = No
         record_wrong_code(user, now, reason="recovery_code")
         return False
     found.used_at = now
+    _clear_wrong_codes(user)
     audit.record(
         "user.mfa_recovery_code_used",
         object_type="user",
