@@ -135,3 +135,23 @@ def test_a_narrative_posted_after_idle_expiry_is_shown_again(client, two_orgs):
     assert response.status_code == 401
     assert str(escape(typed)) in response.text
     db.session.rollback()
+
+
+def test_an_htmx_request_after_idle_expiry_gets_401_and_a_redirect_to_sign_in(client, two_orgs):
+    sign_in(client, two_orgs["partner_a"])
+    shift(client, last_seen=31 * MINUTE)
+    response = client.get("/partner/", headers={"HX-Request": "true"})
+    assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/sign-in")
+
+
+def test_the_limits_can_be_set_from_the_environment():
+    from portal.config import session_settings
+
+    assert session_settings({"SESSION_IDLE_MINUTES": "15", "MFA_REQUIRED_ROLES": "admin, finance"}) == {
+        "SESSION_IDLE_MINUTES": 15,
+        "MFA_REQUIRED_ROLES": ("admin", "finance"),
+    }
+    assert session_settings({"MFA_REQUIRED_ROLES": "none"}) == {"MFA_REQUIRED_ROLES": ()}
+    for bad in ({"SESSION_IDLE_MINUTES": "2"}, {"SESSION_IDLE_MINUTES": "soon"}, {"MFA_REQUIRED_ROLES": "boss"}):
+        with pytest.raises(RuntimeError):
+            session_settings(bad)
