@@ -36,6 +36,15 @@ class Config:
     # Proxies in front of the portal that set X-Forwarded-For (ProxyFix x_for); 0: none, so the header is ignored
     # and the client address is the connection's. Set it to the number of trusted hops, never more.
     PROXY_FIX_X_FOR = 0
+    # Second factor and session limits (services/mfa.py, auth/loader.py). People with any of these roles must
+    # set up an authenticator app at their next sign-in; everyone else may choose to on "Your account".
+    MFA_REQUIRED_ROLES: tuple[str, ...] = ("csu", "finance", "admin")
+    MFA_PENDING_SECONDS = 5 * 60  # time from a correct password to entering the code
+    # Signed out after this many minutes without a request (a fraction is allowed, for tests), and in any case
+    # PERMANENT_SESSION_LIFETIME seconds after signing in, however active. A warning shows this many seconds
+    # before the idle limit, with "Stay signed in".
+    SESSION_IDLE_MINUTES: float = 30
+    SESSION_WARNING_SECONDS = 120
     # argon2id, RFC 9106 low-memory profile (argon2-cffi defaults).
     ARGON2_TIME_COST = 3
     ARGON2_MEMORY_COST = 65536
@@ -118,6 +127,7 @@ def from_environment(instance_path: str) -> dict:
     settings.update(reminder_settings(os.environ))
     settings.update(whole_number_settings(os.environ))
     settings.update(sign_in_settings(os.environ))
+    settings.update(session_settings(os.environ))
     return settings
 
 
@@ -171,6 +181,23 @@ def whole_number_settings(environ) -> dict:
         if not value.isdigit() or int(value) < 1:
             raise RuntimeError(f"{key} must be a whole number of at least 1, like 5")
         settings[key] = int(value)
+    return settings
+
+
+def session_settings(environ) -> dict:
+    """SESSION_IDLE_MINUTES (5 to 480) and MFA_REQUIRED_ROLES (comma-separated roles; "none" for none)."""
+    settings: dict = {}
+    idle = environ.get("SESSION_IDLE_MINUTES", "").strip()
+    if idle:
+        if not idle.isdigit() or not 5 <= int(idle) <= 480:
+            raise RuntimeError("SESSION_IDLE_MINUTES must be a whole number of minutes from 5 to 480, like 30")
+        settings["SESSION_IDLE_MINUTES"] = int(idle)
+    roles = environ.get("MFA_REQUIRED_ROLES", "").strip().lower()
+    if roles:
+        chosen = tuple(role.strip() for role in roles.split(",") if role.strip() and role.strip() != "none")
+        if any(role not in ("partner", "csu", "finance", "admin") for role in chosen):
+            raise RuntimeError("MFA_REQUIRED_ROLES must list roles from partner, csu, finance, admin (or be none)")
+        settings["MFA_REQUIRED_ROLES"] = chosen
     return settings
 
 

@@ -50,6 +50,9 @@ def base_config(database_url: str) -> dict:
         "ARGON2_MEMORY_COST": 8,
         "ARGON2_PARALLELISM": 1,
         "SERVER_NAME": None,
+        # The suite signs staff in through the password form alone; tests/test_mfa.py and the MFA browser
+        # tests set the real default (config.Config.MFA_REQUIRED_ROLES) explicitly.
+        "MFA_REQUIRED_ROLES": (),
     }
 
 

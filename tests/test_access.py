@@ -153,11 +153,21 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/admin/users/<int:user_id>/roles": ("GET", ADMIN_ONLY),
     "/admin/users/<int:user_id>/deactivate": ("GET", ADMIN_ONLY),
     "/admin/users/<int:user_id>/reactivate": ("POST", {**ADMIN_ONLY, "admin": 303}),
+    # No second factor set up: nothing to reset, back to the account page.
+    "/admin/users/<int:user_id>/authenticator/reset": ("GET", {**ADMIN_ONLY, "admin": 303}),
     # Your account: everyone signed in.
     "/account": ("GET", SIGNED_IN),
     "/account/name": ("GET", SIGNED_IN),
     "/account/emails": ("GET", SIGNED_IN),
     "/account/sign-out-everywhere-else": ("POST", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 302)}),
+    # The second factor (auth/mfa.py): the sign-in pages need a pending sign-in (after the password), else back to
+    # sign in; turning it off needs it on. The idle warning's keep-alive answers 204.
+    "/sign-in/code": ("GET", dict.fromkeys(VISITORS, 302)),
+    "/sign-in/recovery-code": ("GET", dict.fromkeys(VISITORS, 302)),
+    "/sign-in/set-up": ("GET", dict.fromkeys(VISITORS, 302)),
+    "/account/authenticator": ("GET", SIGNED_IN),
+    "/account/authenticator/turn-off": ("GET", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 302)}),
+    "/session/keep-alive": ("POST", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 204)}),
     # The audit trail: the CSU and administrators; a partner is not told it exists, finance is refused.
     "/audit/": ("GET", AUDIT_READ),
     "/audit/events.csv": ("GET", AUDIT_READ),

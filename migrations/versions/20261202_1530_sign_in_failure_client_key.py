@@ -1,7 +1,7 @@
 """sign-in failures remember the client address (hashed), for the per-client limit
 
 Revision ID: sign_in_failure_client_key
-Revises: 7f3b9c2d41e6
+Revises: 3e8a1f5c9b20
 Create Date: 2026-12-02 15:30:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'sign_in_failure_client_key'
-down_revision = '7f3b9c2d41e6'
+down_revision = '3e8a1f5c9b20'
 branch_labels = None
 depends_on = None
 

@@ -27,6 +27,7 @@ bp.add_url_rule("/users/<int:user_id>", view_func=people.user_view)
 bp.add_url_rule("/users/<int:user_id>/roles", view_func=people.user_roles, methods=["GET", "POST"])
 bp.add_url_rule("/users/<int:user_id>/deactivate", view_func=people.user_deactivate, methods=["GET", "POST"])
 bp.add_url_rule("/users/<int:user_id>/reactivate", view_func=people.user_reactivate, methods=["POST"])
+bp.add_url_rule("/users/<int:user_id>/authenticator/reset", view_func=people.user_mfa_reset, methods=["GET", "POST"])
 # Invitations and the outbox (mail): portal/admin/invitations.py and portal/admin/outbox.py.
 bp.add_url_rule("/invitations", view_func=invitations.invitation_list)
 bp.add_url_rule("/invitations/new", view_func=invitations.invitation_new, methods=["GET", "POST"])

@@ -10,6 +10,7 @@ from ..extensions import db
 from ..forms.admin import ConfirmForm, UserRolesForm
 from ..models import Organisation, User
 from ..models.user import ROLE_LABELS
+from ..services import mfa
 from ..services import users as service
 from ..services.audit_trail import describe_changes
 from ..services.organisations import open_organisations
@@ -22,6 +23,7 @@ def user_view(user_id: int):
         user=user,
         role_labels=ROLE_LABELS,
         reactivate_form=ConfirmForm(formdata=None),
+        mfa_enabled=mfa.is_enabled(user),
     )
 
 
@@ -107,3 +109,18 @@ def user_reactivate(user_id: int):
     db.session.commit()
     flash(f"{user.email} has been reactivated and can sign in again with the password they had.")
     return target
+
+
+def user_mfa_reset(user_id: int):
+    """Check, then reset the second factor (a lost phone): every session ends; they set it up again at sign-in."""
+    user = load_user(user_id, check=User.can_manage)
+    form = ConfirmForm()
+    if not mfa.is_enabled(user):
+        flash(f"{user.email} has no authenticator app set up: nothing was changed.")
+        return redirect(url_for("admin.user_view", user_id=user.id), 303)
+    if request.method == "POST" and form.validate():
+        mfa.reset(user, actor=current_user)
+        db.session.commit()
+        flash(f"The authenticator app of {user.email} has been reset and they have been signed out everywhere.")
+        return redirect(url_for("admin.user_view", user_id=user.id), 303)
+    return render_template("admin/user_mfa_reset.html", user=user, form=form, required=mfa.required_for(user))

@@ -2,13 +2,20 @@
 
 from flask import Blueprint
 
-from . import account, invitation, reset, views
+from . import account, invitation, mfa, reset, views
 
 bp = Blueprint("auth", __name__)
 
 bp.add_url_rule("/sign-in", view_func=views.sign_in, methods=["GET", "POST"])
 bp.add_url_rule("/sign-out", view_func=views.sign_out, methods=["POST"])
 bp.add_url_rule("/account/password", view_func=views.password_change, methods=["GET", "POST"])
+# The second factor after the password (auth/mfa.py), set up at sign-in or from "Your account"; the idle warning.
+bp.add_url_rule("/sign-in/code", view_func=mfa.mfa_code, methods=["GET", "POST"])
+bp.add_url_rule("/sign-in/recovery-code", view_func=mfa.mfa_recovery, methods=["GET", "POST"])
+bp.add_url_rule("/sign-in/set-up", view_func=mfa.mfa_setup, methods=["GET", "POST"])
+bp.add_url_rule("/account/authenticator", view_func=mfa.account_mfa_setup, methods=["GET", "POST"])
+bp.add_url_rule("/account/authenticator/turn-off", view_func=mfa.account_mfa_turn_off, methods=["GET", "POST"])
+bp.add_url_rule("/session/keep-alive", view_func=mfa.keep_alive, methods=["POST"])
 
 # Your account: name, the mail you get, and sessions (the password is changed on its own page above).
 bp.add_url_rule("/account", view_func=account.account)

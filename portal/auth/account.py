@@ -10,7 +10,7 @@ from ..forms.account import NameChangeForm, SignOutElsewhereForm, mail_preferenc
 from ..models.mail_preference import mandatory_kinds_for
 from ..models.user import ROLE_LABELS
 from ..services import auth as auth_service
-from ..services import preferences
+from ..services import mfa, preferences
 from ..services.users import UserError, rename
 
 
@@ -23,6 +23,8 @@ def account():
         role_labels=ROLE_LABELS,
         sign_ins=auth_service.recent_sign_ins(user),
         sign_out_form=SignOutElsewhereForm(formdata=None),
+        mfa_enabled=mfa.is_enabled(user),
+        mfa_required=mfa.required_for(user),
     )
 
 

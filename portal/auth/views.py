@@ -9,10 +9,12 @@ from ..extensions import db
 from ..forms.auth import PasswordChangeForm, SignInForm
 from ..models.user import ADMIN, CSU, FINANCE, PARTNER
 from ..services import auth as auth_service
+from ..services.mfa import needs_second_factor
 from ..services.passwords import PasswordPolicyError, verify_password
 from ..services.users import set_password
 from .guards import refusal
 from .loader import is_safe_next
+from .mfa import start_second_factor
 
 HOME_BY_ROLE = ((CSU, "csu.home"), (FINANCE, "finance.home"), (ADMIN, "admin.home"), (PARTNER, "partner.home"))
 
@@ -33,6 +35,8 @@ def sign_in():
         result = auth_service.authenticate(form.email.data, form.password.data, client=request.remote_addr or "")
         db.session.commit()
         if result.user is not None:
+            if needs_second_factor(result.user):
+                return start_second_factor(result.user, form.next.data)
             session.clear()  # a fresh session on sign-in: no fixation
             login_user(result.user)
             target = form.next.data if is_safe_next(form.next.data) else home_url(result.user)

@@ -1,7 +1,9 @@
 from flask_wtf import FlaskForm
 from govuk_frontend_wtf.wtforms_widgets import GovPasswordInput, GovSubmitInput, GovTextInput
-from wtforms import EmailField, HiddenField, PasswordField, SubmitField
-from wtforms.validators import InputRequired, Length
+from wtforms import EmailField, HiddenField, PasswordField, StringField, SubmitField
+from wtforms.validators import InputRequired, Length, ValidationError
+
+from ..models.vocabulary import MFA_CODE_FORMAT, MFA_CODE_MISSING, MFA_RECOVERY_MISSING
 
 
 class SignInForm(FlaskForm):
@@ -32,3 +34,39 @@ class PasswordChangeForm(FlaskForm):
         validators=[InputRequired(message="Enter a new password")],
     )
     submit = SubmitField("Change password", widget=GovSubmitInput())
+
+
+class CodeForm(FlaskForm):
+    """The 6-digit code from an authenticator app (spaces allowed; paste works)."""
+
+    code = StringField(
+        "Enter the 6-digit code",
+        description="It is shown in your authenticator app and changes every 30 seconds.",
+        widget=GovTextInput(),
+        validators=[InputRequired(message=MFA_CODE_MISSING), Length(max=20)],
+    )
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+    def validate_code(self, field) -> None:
+        digits = "".join((field.data or "").split())
+        if not (len(digits) == 6 and digits.isdigit()):
+            raise ValidationError(MFA_CODE_FORMAT)
+
+
+class RecoveryCodeForm(FlaskForm):
+    code = StringField(
+        "Enter a recovery code",
+        description="One of the ten codes you saved when you set up your authenticator app, like ABCD-EFGH-JKLM-NPQR.",
+        widget=GovTextInput(),
+        validators=[InputRequired(message=MFA_RECOVERY_MISSING), Length(max=40)],
+    )
+    submit = SubmitField("Continue", widget=GovSubmitInput())
+
+
+class TurnOffSecondFactorForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        widget=GovPasswordInput(),
+        validators=[InputRequired(message="Enter your password"), Length(max=1024)],
+    )
+    submit = SubmitField("Turn off", widget=GovSubmitInput())

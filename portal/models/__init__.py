@@ -8,6 +8,7 @@ from .digest import PendingDigestItem
 from .invitation import Invitation
 from .ledger import AwardVariation, PaymentInstalment
 from .mail_preference import MailPreference
+from .mfa import RecoveryCode, SecondFactor
 from .monitoring_return import MeasureValue, MonitoringReturn, ReturnRevision
 from .organisation import Organisation
 from .outbox import OutboxMessage
@@ -42,9 +43,11 @@ __all__ = [
     "PendingDigestItem",
     "Priority",
     "Project",
+    "RecoveryCode",
     "ReminderSent",
     "ReturnArrangement",
     "ReturnRevision",
+    "SecondFactor",
     "SignInFailure",
     "User",
     "UserRole",

@@ -371,3 +371,22 @@ PERSONAL_DATA_REMOVAL_COMMENT = (
     "Some answers look like they contain personal information about a victim or client ({kinds}). "
     "Remove it, or replace it with an anonymised description, and submit the return again."
 )
+
+# -- signing in with a second factor, and the idle timeout (services/mfa.py, auth/mfa.py) ------------------------
+
+MFA_CODE_WRONG = "The code is not correct. Enter the 6-digit code shown in your authenticator app now"
+MFA_CODE_MISSING = "Enter the 6-digit code from your authenticator app"
+MFA_CODE_FORMAT = "The code must be 6 digits, like 123456"
+MFA_RECOVERY_WRONG = "The recovery code is not correct, or it has already been used"
+MFA_RECOVERY_MISSING = "Enter one of your recovery codes"
+MFA_THROTTLED = "There have been too many wrong codes for this account. Wait 5 minutes and try again."
+MFA_PENDING_EXPIRED = "Sign in again: more than 5 minutes passed after you entered your password."
+MFA_ON_LABEL = "On: you enter a code from your authenticator app when you sign in"
+MFA_OFF_LABEL = "Off"
+MFA_REQUIRED_NOTE = "Your role needs it, so it cannot be turned off"
+SESSION_IDLE_SIGNED_OUT = "You were signed out because you had not used the portal for {minutes} minutes."
+SESSION_ABSOLUTE_SIGNED_OUT = "You were signed out because you signed in more than {hours} hours ago."
+MFA_SIGN_IN_ELSEWHERE = (
+    "Your account also needs a code from your authenticator app, which this page cannot ask for. Sign in on the "
+    "sign-in page in a new tab, then come back here and press the button again: your answers are still here."
+)

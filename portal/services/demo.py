@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from flask import current_app
 from sqlalchemy import select
 
 from ..calendar import current_start_year, parse_year_label, uk_today, year_label
@@ -87,8 +88,15 @@ def _close_past_years() -> None:
 
 def print_accounts(echo: Callable[[str], None], *, password: str | None, generated: bool = False) -> None:
     echo("Demo accounts:")
+    required = set(current_app.config["MFA_REQUIRED_ROLES"])
     for email, _name, roles, org_short_name in ACCOUNTS:
-        echo(f"  {email:<20} {', '.join(roles)}{f' ({org_short_name})' if org_short_name else ''}")
+        mfa_note = " - sets up an authenticator app at first sign-in" if required & set(roles) else ""
+        echo(f"  {email:<20} {', '.join(roles)}{f' ({org_short_name})' if org_short_name else ''}{mfa_note}")
+    if required:
+        echo(
+            "Staff accounts are asked, after the password, to scan a QR code with an authenticator app (any TOTP app)"
+            " and enter its 6-digit code; partners may turn this on under Your account."
+        )
     if password and generated:
         echo(f"Password for every demo account (shown once; set DEMO_PASSWORD to choose it): {password}")
     elif password:
