@@ -87,6 +87,8 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/csu/returns/<int:return_id>": ("GET", STAFF_READ),
     "/csu/returns/<int:return_id>/revisions/<int:number>": ("GET", STAFF_READ),
     "/csu/returns/<int:return_id>/compare": ("GET", STAFF_READ),
+    # Removing a passage for good: the CSU and admin; finance reads the return but may not.
+    "/csu/returns/<int:return_id>/revisions/<int:number>/redact": ("GET", SETUP_FORM),
     # A decision needs the CSU role; an empty form is then refused as incomplete (422). A signed-out
     # comment is not lost: the page asks to sign in again and keeps it (401).
     "/csu/returns/<int:return_id>/approve": ("POST", CSU_DECIDES),
