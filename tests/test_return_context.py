@@ -166,3 +166,40 @@ def test_check_answers_shows_the_year_to_date_and_change_comes_back_to_it(partne
     data["version"] = str(db.session.get(MonitoringReturn, the_return.id).version)
     response = partner.post(url(project, 2, "outputs"), data=data)
     assert response.headers["Location"].endswith(url(project, 2, "spend"))
+
+
+# -- the spend page: the award, spend to date, the plan and what the rule will ask --------------------
+
+
+def spend_page(partner, project, quarter: int) -> str:
+    return " ".join(partner.get(url(project, quarter, "spend")).text.split())
+
+
+def test_the_spend_rule_follows_the_projects_own_profile(partner, two_orgs):
+    from portal.services.returns import spend_explanation_reason
+
+    project = two_orgs["davss_project"]  # award £10,000
+    project.spend_profile = [100_000, 500_000, 200_000, 200_000]
+    db.session.commit()
+    # £1,000 in Q1 is on this project's plan, though far below a quarter of the award.
+    assert spend_explanation_reason(project, 1, 100_000) is None
+    assert "away from the expected £1,000.00" in spend_explanation_reason(project, 1, 130_000)
+    page = spend_page(partner, project, 1)
+    assert "Planned spend for those quarters and this one</dt>" in page and "£1,000.00</dd>" in page
+    assert "A spend this quarter from £800.00 to £1,200.00 needs no explanation." in page
+
+
+def test_the_spend_page_says_what_will_need_explaining_after_earlier_quarters(partner, two_orgs):
+    project = two_orgs["davss_project"]  # award £10,000, no profile: £2,500 a quarter
+    reported(project, 1, "approved", "10")  # £2,500 spent
+    page = spend_page(partner, project, 2)
+    assert re.search(r"Spend reported in other quarters</dt>\s*<dd[^>]*>£2,500.00 \(1 quarter\)", page)
+    assert "(a quarter of the award each)" in page and "£5,000.00" in page
+    assert "A spend this quarter from £1,500.00 to £3,500.00 needs no explanation." in page
+    # At the edges: £3,500.00 needs none, a penny more does.
+    from portal.services.returns import spend_explanation_reason
+
+    assert spend_explanation_reason(project, 2, 350_000) is None
+    assert spend_explanation_reason(project, 2, 350_001) is not None
+    assert spend_explanation_reason(project, 2, 150_000) is None
+    assert spend_explanation_reason(project, 2, 149_999) is not None

@@ -85,6 +85,12 @@ class Project(Model):
         values: list[int | None] = list(quarters) if quarters else [None] * 4
         self.q1_profile_pence, self.q2_profile_pence, self.q3_profile_pence, self.q4_profile_pence = values
 
+    def planned_spend_in(self, quarter: int) -> Decimal:
+        """The planned spend in a quarter, exact: the profile's, or a quarter of the award (which may leave a
+        fraction of a penny). The one definition the ledger's delivery figures and the return's spend rule use."""
+        profile = self.spend_profile
+        return Decimal(profile[quarter - 1]) if profile else Decimal(self.amount_pence) / 4
+
     def measures_in(self, reported_ids: Collection[int] | None = None) -> list[OutputMeasure]:
         """The measures a return asks for: every measure not retired, and a retired one only where a submitted
         return holds a figure for it (`reported_ids`: the measures it holds figures for)."""

@@ -146,7 +146,7 @@ def _outputs_context(project, quarter: int) -> dict:
 
 def _spend_so_far(project, quarter: int) -> dict:
     before, quarters = service.reported_spend_before(project, quarter)
-    return {"spend_before": before, "quarters_before": quarters}
+    return {"spend_before": before, "quarters_before": quarters, "spend_rule": service.spend_rule(project, quarter)}
 
 
 @dataclass(frozen=True)

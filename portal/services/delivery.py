@@ -244,9 +244,7 @@ class ProjectDelivery:
         return self.project.spend_profile is not None
 
     def _profile_in(self, quarter: int) -> Decimal:
-        """The planned spend in a quarter, exact (award ÷ 4 may leave a fraction of a penny)."""
-        profile = self.project.spend_profile
-        return Decimal(profile[quarter - 1]) if profile else Decimal(self.project.amount_pence) / 4
+        return self.project.planned_spend_in(quarter)
 
     def _profile_over(self, quarters: list[int]) -> int:
         return int(sum((self._profile_in(q) for q in quarters), Decimal(0)).quantize(PENNY, rounding=ROUND_HALF_UP))

@@ -3,6 +3,7 @@ immutable revisions, and the CSU's review. Services flush; the view commits once
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -192,25 +193,68 @@ def reported_spend_before(project: Project, quarter: int) -> tuple[int, int]:
     return int(spend or 0), int(count)
 
 
+@dataclass(frozen=True)
+class SpendRule:
+    """When a quarter's spend needs an explanation: when spend to date (the other reported quarters' and this
+    one's) would be more than the award, or further than SPEND_PROFILE_TOLERANCE from the planned spend of those
+    quarters (the project's spend profile, or a quarter of the award each). The spend page shows the same
+    figures before the partner saves."""
+
+    award_pence: int
+    before_pence: int  # spend reported in the project's other quarters
+    planned_pence: Decimal  # planned spend over those quarters and this one
+    tolerance: Decimal
+
+    @property
+    def lowest_to_date(self) -> Decimal:
+        return self.planned_pence * (1 - self.tolerance)
+
+    @property
+    def highest_to_date(self) -> Decimal:
+        return min(Decimal(self.award_pence), self.planned_pence * (1 + self.tolerance))
+
+    @property
+    def quarter_range(self) -> tuple[int, int]:
+        """This quarter's spend, in whole pence, that needs no explanation (low may exceed high: always asked)."""
+        low = max(0, math.ceil(self.lowest_to_date - self.before_pence))
+        return low, math.floor(self.highest_to_date - self.before_pence)
+
+    def reason(self, spend_pence: int) -> str | None:
+        to_date = self.before_pence + spend_pence
+        if to_date > self.award_pence:
+            return (
+                f"Spend to date would be {format_pence(to_date)}, more than the award of "
+                f"{format_pence(self.award_pence)}: explain why"
+            )
+        if self.planned_pence and abs(Decimal(to_date) - self.planned_pence) > self.planned_pence * self.tolerance:
+            return (
+                f"Spend to date would be {format_pence(to_date)}, more than {self.tolerance * 100:.0f}% away from "
+                f"the expected {format_pence(int(self.planned_pence))} (the plan for the quarters reported): "
+                "explain why"
+            )
+        return None
+
+
+def spend_rule(project: Project, quarter: int) -> SpendRule:
+    others = db.session.execute(
+        select(MonitoringReturn.quarter, MonitoringReturn.spend_pence).where(
+            MonitoringReturn.project_id == project.id,
+            MonitoringReturn.quarter != quarter,
+            MonitoringReturn.is_reported,
+        )
+    ).all()
+    planned = sum((project.planned_spend_in(number) for number, _ in others), project.planned_spend_in(quarter))
+    return SpendRule(
+        award_pence=project.amount_pence,
+        before_pence=sum(spend or 0 for _, spend in others),
+        planned_pence=planned,
+        tolerance=Decimal(str(current_app.config["SPEND_PROFILE_TOLERANCE"])),
+    )
+
+
 def spend_explanation_reason(project: Project, quarter: int, spend_pence: int | None) -> str | None:
     """Why an explanation is needed for this spend, or None when it is not."""
-    if spend_pence is None:
-        return None
-    before, quarters = reported_spend_before(project, quarter)
-    to_date = before + spend_pence
-    if to_date > project.amount_pence:
-        return (
-            f"Spend to date would be {format_pence(to_date)}, more than the award of "
-            f"{format_pence(project.amount_pence)}: explain why"
-        )
-    profile = Decimal(project.amount_pence) * (quarters + 1) / 4
-    tolerance = Decimal(str(current_app.config["SPEND_PROFILE_TOLERANCE"]))
-    if profile and abs(Decimal(to_date) - profile) > profile * tolerance:
-        return (
-            f"Spend to date would be {format_pence(to_date)}, more than {tolerance * 100:.0f}% away from the "
-            f"expected {format_pence(int(profile))} ({quarters + 1} of 4 quarters of the award): explain why"
-        )
-    return None
+    return None if spend_pence is None else spend_rule(project, quarter).reason(spend_pence)
 
 
 def return_measures(project: Project, mreturn: MonitoringReturn | None) -> list[OutputMeasure]:
