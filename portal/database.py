@@ -1,5 +1,6 @@
 """Engine set-up per database: SQLite gets WAL, foreign keys, a busy timeout and BEGIN IMMEDIATE; PostgreSQL gets
-a lock timeout and a statement timeout, so a blocked request answers "busy" before the worker is killed."""
+a lock timeout and a statement timeout, so a blocked request answers "busy" before the worker is killed. On both,
+no value holding a NUL character reaches the database."""
 
 from contextvars import ContextVar
 
@@ -24,7 +25,27 @@ def _milliseconds(setting: str, default: int) -> int:
     return round(float(current_app.config[setting]) * 1000)
 
 
+class NulCharacterError(ValueError):
+    """A NUL character on its way into the database: PostgreSQL text cannot hold one (a 500 there), SQLite would
+    store it silently, and no answer needs one. The error pages answer it with 400 (errors.py)."""
+
+
+def _refuse_nul(conn, cursor, statement, parameters, context, executemany) -> None:
+    """The one place every value passes before the database: forms may refuse NUL first, with a field error."""
+    for row in parameters if executemany else [parameters]:
+        values = _values_of(row)
+        if any(isinstance(value, str) and "\x00" in value for value in values):
+            raise NulCharacterError("a NUL character was sent to the database")
+
+
+def _values_of(row) -> list:
+    if isinstance(row, dict):
+        return list(row.values())
+    return list(row) if isinstance(row, (list, tuple)) else [row]
+
+
 def configure_engine(engine: Engine) -> None:
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
     if engine.dialect.name == "postgresql":
         _configure_postgresql(engine)
     if engine.dialect.name != "sqlite":

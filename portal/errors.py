@@ -12,9 +12,10 @@ from flask import Flask, g, render_template, request
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
-from werkzeug.exceptions import BadRequest, HTTPException, InternalServerError, MethodNotAllowed, SecurityError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, SecurityError
 
 from .auth import keep_text
+from .database import NulCharacterError
 from .extensions import db, login_manager
 from .htmx import looks_like_autosave
 
@@ -136,19 +137,6 @@ def _busy(error: DBAPIError):
     return render_error(503, database=False)
 
 
-def refuse_nul_bytes():
-    """A NUL character anywhere in what was sent is refused before any query (PostgreSQL text cannot hold it)."""
-    sent = [request.path, *(part for pair in request.args.items(multi=True) for part in pair)]
-    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in (
-        "application/x-www-form-urlencoded",
-        "multipart/form-data",
-    ):
-        sent += [part for pair in request.form.items(multi=True) for part in pair]
-    if any("\x00" in value for value in sent):
-        raise BadRequest(NUL_REFUSED)
-    return None
-
-
 def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error):
@@ -169,8 +157,7 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException):
         code = error.code or 500
-        message = NUL_REFUSED if error.description == NUL_REFUSED else None
-        response = render_error(code, message=message, database=code != 500)
+        response = render_error(code, database=code != 500)
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
             return response[0], code, {"Allow": ", ".join(error.valid_methods)}
         return response
@@ -193,4 +180,8 @@ def register(app: Flask) -> None:
     def _internal(error):
         return render_error(500, database=False)
 
-    app.before_request(refuse_nul_bytes)
+    @app.errorhandler(NulCharacterError)
+    def _nul_character(error):
+        # Sent by a client, never typed by a person: a form that checks its fields has already said where it is.
+        _rollback()
+        return render_error(400, message=NUL_REFUSED)
