@@ -1,5 +1,6 @@
 """Command line: `flask --app wsgi year import`, `demo load`, `user create / set-password / deactivate /
-reactivate`, `mail deliver`, `notifications summarise`, `reminders send` and `retention apply`."""
+reactivate`, `mail deliver`, `notifications summarise`, `reminders send`, `retention apply` and
+`backup create / restore`."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .extensions import db
 from .models import Organisation, Project, User
 from .models.user import ROLES
 from .services import demo, reminders
+from .services.backup import BackupError, create_backup, restore_backup
 from .services.mail import deliver_due
 from .services.notifications import summarise
 from .services.passwords import PasswordPolicyError
@@ -36,6 +38,7 @@ mail_cli = AppGroup("mail", help="Mail in the outbox.")
 reminders_cli = AppGroup("reminders", help="Reminders to partners and the CSU's weekly digest.")
 notifications_cli = AppGroup("notifications", help="Notices of what happened, and daily summaries of them.")
 retention_cli = AppGroup("retention", help="Removing old narrative text.")
+backup_cli = AppGroup("backup", help="Checked backups of the database, and restoring one into an empty database.")
 log = logging.getLogger(__name__)
 
 
@@ -262,7 +265,30 @@ def retention_apply(dry_run: bool) -> None:
         click.echo(f"  - {kind.replace('_', ' ')}: {count}")
 
 
+@backup_cli.command("create")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_create(path: Path) -> None:
+    """Back up the database to PATH (SQLite: a copy; PostgreSQL: a pg_dump archive), with PATH.manifest.json."""
+    try:
+        report = create_backup(db.engine, path)
+    except BackupError as error:
+        _fail(f"Backup not made: {error}")
+    click.echo(f"Backup written to {report.path} and checked: {len(report.counts)} tables, {report.rows} rows.")
+
+
+@backup_cli.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_restore(path: Path) -> None:
+    """Restore the backup at PATH into the database, which must be empty; then check it against the backup."""
+    try:
+        report = restore_backup(db.engine, path)
+    except BackupError as error:
+        _fail(f"Not restored: {error}")
+    click.echo(f"Restored {report.path} and checked: {len(report.counts)} tables, {report.rows} rows.")
+
+
 def register(app: Flask) -> None:
     app.config.setdefault("DEMO_PASSWORD", None)
-    for group in (year_cli, demo_cli, user_cli, mail_cli, notifications_cli, reminders_cli, retention_cli):
+    groups = (year_cli, demo_cli, user_cli, mail_cli, notifications_cli, reminders_cli, retention_cli, backup_cli)
+    for group in groups:
         app.cli.add_command(group)

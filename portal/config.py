@@ -105,6 +105,13 @@ class Config:
     SMALL_NUMBER_THRESHOLD = 5
     # `flask retention apply` removes narrative text from returns older than this many financial years.
     RETENTION_YEARS = 6
+    # The database failing (database.py, errors.py). gunicorn kills a worker that takes over 30 s (its default,
+    # which `make run` uses), so a request waiting for the database gives up well before and answers 503 "busy",
+    # with what was typed shown again. PostgreSQL: the longest wait for a row or table lock, and for any one
+    # statement (0: no limit); SQLite: the longest wait for the write lock.
+    DATABASE_LOCK_TIMEOUT_SECONDS = 5
+    DATABASE_STATEMENT_TIMEOUT_SECONDS = 20
+    DATABASE_BUSY_TIMEOUT_SECONDS = 15
 
 
 def from_environment(instance_path: str) -> dict:
@@ -128,6 +135,7 @@ def from_environment(instance_path: str) -> dict:
     settings.update(whole_number_settings(os.environ))
     settings.update(sign_in_settings(os.environ))
     settings.update(session_settings(os.environ))
+    settings.update(database_timeout_settings(os.environ))
     return settings
 
 
@@ -144,6 +152,30 @@ def sign_in_settings(environ) -> dict:
         if not value.isdigit() or int(value) < least:
             raise RuntimeError(f"{key} must be a whole number of at least {least}")
         settings[key] = int(value)
+    return settings
+
+
+DATABASE_TIMEOUTS = (
+    "DATABASE_LOCK_TIMEOUT_SECONDS",
+    "DATABASE_STATEMENT_TIMEOUT_SECONDS",
+    "DATABASE_BUSY_TIMEOUT_SECONDS",
+)
+
+
+def database_timeout_settings(environ) -> dict:
+    """The database's waits from the environment: seconds, like 5 or 0.5 (0 for no PostgreSQL limit)."""
+    settings: dict = {}
+    for key in DATABASE_TIMEOUTS:
+        value = environ.get(key, "").strip()
+        if not value:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= 600:
+            raise RuntimeError(f"{key} must be a number of seconds from 0 to 600, like 5")
+        settings[key] = seconds
     return settings
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .project import Project
-from .types import UTCDateTime, utcnow
+from .types import Pence, UTCDateTime, utcnow
 from .user import User
 
 
@@ -24,8 +24,8 @@ class AwardVariation(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
-    from_pence: Mapped[int] = mapped_column(Integer)
-    to_pence: Mapped[int] = mapped_column(Integer)
+    from_pence: Mapped[int] = mapped_column(Pence)
+    to_pence: Mapped[int] = mapped_column(Pence)
     reason: Mapped[str] = mapped_column(Text)
     varied_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     varied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -51,7 +51,7 @@ class PaymentInstalment(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
-    amount_pence: Mapped[int] = mapped_column(Integer)
+    amount_pence: Mapped[int] = mapped_column(Pence)
     due_on: Mapped[date | None] = mapped_column(Date)
     # Paid only once this quarter's return is approved (None: no condition).
     after_quarter: Mapped[int | None] = mapped_column(Integer)

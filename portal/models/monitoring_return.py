@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .project import QUANTITY, OutputMeasure, Project
-from .types import UTCDateTime, utcnow
+from .types import Pence, UTCDateTime, utcnow
 from .user import ADMIN, CSU, User
 from .vocabulary import (
     APPROVED,
@@ -42,7 +42,7 @@ class MonitoringReturn(Model):
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
     quarter: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default=DRAFT, index=True)
-    spend_pence: Mapped[int | None] = mapped_column(Integer)
+    spend_pence: Mapped[int | None] = mapped_column(Pence)
     spend_explanation: Mapped[str | None] = mapped_column(Text)
     progress: Mapped[str | None] = mapped_column(Text)
     case_study: Mapped[str | None] = mapped_column(Text)
@@ -150,7 +150,7 @@ class ReturnRevision(Model):
     number: Mapped[int] = mapped_column(Integer)
     submission_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     values: Mapped[dict] = mapped_column(JSON)
-    spend_pence: Mapped[int | None] = mapped_column(Integer)
+    spend_pence: Mapped[int | None] = mapped_column(Pence)
     spend_explanation: Mapped[str | None] = mapped_column(Text)
     progress: Mapped[str | None] = mapped_column(Text)
     case_study: Mapped[str | None] = mapped_column(Text)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ColumnElement, Date, ForeignKey, Integer, String, Text, case
+from sqlalchemy import CheckConstraint, ColumnElement, Date, ForeignKey, String, Text, case
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .project import Project
-from .types import UTCDateTime, utcnow
+from .types import Pence, UTCDateTime, utcnow
 from .user import User
 from .vocabulary import sql_in
 
@@ -28,7 +28,7 @@ class Payment(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
     kind: Mapped[str] = mapped_column(String(10), default=PAYMENT)
-    amount_pence: Mapped[int] = mapped_column(Integer)
+    amount_pence: Mapped[int] = mapped_column(Pence)
     paid_on: Mapped[date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(100))
     note: Mapped[str | None] = mapped_column(Text)

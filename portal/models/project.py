@@ -24,7 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import Model
 from .organisation import Organisation
-from .types import UTCDateTime
+from .types import Pence, UTCDateTime
 from .user import CSU, LEDGER_KEEPERS, User
 from .vocabulary import COMBINE_SUM, COMBINES, DECIMAL_UNITS, sql_in
 from .year import FinancialYear, FundingStream, Priority
@@ -60,13 +60,13 @@ class Project(Model):
     priority_id: Mapped[int | None] = mapped_column(ForeignKey("priority.id"), index=True)
     name: Mapped[str] = mapped_column(String(300))
     description: Mapped[str | None] = mapped_column(Text)
-    amount_pence: Mapped[int] = mapped_column(Integer)
+    amount_pence: Mapped[int] = mapped_column(Pence)
     actions: Mapped[list[str]] = mapped_column(JSON, default=list)
     # The planned spend in each quarter, in pence; optional.
-    q1_profile_pence: Mapped[int | None] = mapped_column(Integer)
-    q2_profile_pence: Mapped[int | None] = mapped_column(Integer)
-    q3_profile_pence: Mapped[int | None] = mapped_column(Integer)
-    q4_profile_pence: Mapped[int | None] = mapped_column(Integer)
+    q1_profile_pence: Mapped[int | None] = mapped_column(Pence)
+    q2_profile_pence: Mapped[int | None] = mapped_column(Pence)
+    q3_profile_pence: Mapped[int | None] = mapped_column(Pence)
+    q4_profile_pence: Mapped[int | None] = mapped_column(Pence)
 
     organisation: Mapped[Organisation] = relationship()
     year: Mapped[FinancialYear] = relationship()

@@ -2,8 +2,12 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import BigInteger, DateTime, Integer
 from sqlalchemy.types import TypeDecorator
+
+# Money in pence: 64-bit, so every amount the forms accept (up to £100m) fits; PostgreSQL's integer stops at
+# £21,474,836.47. SQLite's INTEGER already holds 64 bits, so its tables are left declared as they are.
+Pence = BigInteger().with_variant(Integer(), "sqlite")
 
 
 def utcnow() -> datetime:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..calendar import Quarter, quarters_of
 from ..extensions import Model
-from .types import UTCDateTime
+from .types import Pence, UTCDateTime
 from .user import ADMIN, LEDGER_KEEPERS, SETS_UP, User
 
 
@@ -91,7 +91,7 @@ class FundingStream(Model):
     year_id: Mapped[int] = mapped_column(ForeignKey("financial_year.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     funder: Mapped[str] = mapped_column(String(200))
-    amount_pence: Mapped[int] = mapped_column(Integer)
+    amount_pence: Mapped[int] = mapped_column(Pence)
 
     year: Mapped[FinancialYear] = relationship(back_populates="funding_streams")
 
