@@ -184,6 +184,13 @@ def test_without_javascript_every_answer_is_checked_on_save(live_server, browser
         # What was typed is kept in the boxes.
         expect(page.get_by_label("Case study", exact=True)).to_have_value(NARRATIVE_TYPED["Case study"])
         assert_accessible_without_javascript(page, browser)
+        # The spend page's explanation is checked the same way.
+        page.goto(f"{open_return.path}/spend")
+        page.get_by_label("Spend in the quarter", exact=True).fill(f"{open_return.spend_pence / 100:.2f}")
+        page.get_by_label("Explanation of spend", exact=True).fill("Rent for the flat at ME14 2LL.")
+        page.get_by_role("button", name="Save and continue").click()
+        expect(page.locator("#personal-data-spend_explanation")).to_contain_text("a postcode: ME14 2LL")
+        assert_accessible_without_javascript(page, browser)
     finally:
         context.close()
 
