@@ -40,7 +40,8 @@ class Tally:
 
     submitted: int = 0
     drafts: int = 0
-    missing: int = 0  # no return at all, or a draft where a submit was confirmed to the browser
+    missing: int = 0  # lost: a submit confirmed to the browser, but no submitted return in the database
+    unsubmitted: int = 0  # never confirmed to the browser and not submitted (the browser saw the failure)
     duplicated: int = 0  # more than one revision or "submitted" event
     half_written: int = 0  # version and audit trail disagree, or answers other than those sent
     problems: list[str] | None = None
@@ -79,7 +80,10 @@ def tally(
     for project_id, n in expected.items():
         row = rows.get(project_id)
         if row is None:
-            result.missing += 1
+            if project_id in confirmed:
+                result.missing += 1
+            else:
+                result.unsubmitted += 1
             result.note(f"project {project_id}: no return")
             continue
         events = row["submitted_events"] + row["saved_events"]
@@ -90,8 +94,11 @@ def tally(
             result.submitted += 1
         elif row["status"] == "draft" and row["revisions"] == 0 and row["submitted_events"] == 0:
             result.drafts += 1
-            if project_id in confirmed or not drafts_allowed:
+            if project_id in confirmed:
                 result.missing += 1
+            elif not drafts_allowed:
+                result.unsubmitted += 1
+            if project_id in confirmed or not drafts_allowed:
                 result.note(f"project {project_id}: still a draft")
         else:
             result.half_written += 1

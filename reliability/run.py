@@ -29,7 +29,7 @@ class Size:
     workers: int = 4
 
 
-FULL = Size(partners=80, kill_returns=40, kills=30)
+FULL = Size(partners=80, kill_returns=60, kills=30)
 SHORT = Size(partners=20, kill_returns=8, kills=4)
 
 
