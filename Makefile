@@ -64,3 +64,13 @@ test: install-dev browser-deps lint
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+
+## make reliability: the reliability harness (reliability/README.md) against real gunicorn processes on scratch
+## databases: SQLite, then PostgreSQL when RELIABILITY_DATABASE_URL or TEST_DATABASE_URL names a server.
+## make reliability-short: the short version that `make test` runs through tests/test_reliability.py.
+.PHONY: reliability reliability-short
+reliability: install
+	$(PY) -m reliability.run
+
+reliability-short: install
+	$(PY) -m reliability.run --short

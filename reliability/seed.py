@@ -1,0 +1,78 @@
+"""Test data made by the portal's own services: one financial year of N one-project partner organisations,
+and one partner user for each (`python -m reliability.seed N < password`, with the app's environment).
+
+Prints JSON: [{"email": ..., "project_id": ...}, ...] in organisation order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import yaml
+from sqlalchemy import select
+
+from portal import create_app
+from portal.extensions import db
+from portal.models import Organisation, Project
+from portal.models.user import PARTNER
+from portal.services.users import create_user
+from portal.services.year_import import import_year
+
+YEAR = "2025-26"  # every quarter has started by the time this runs, so every return is open
+
+
+def year_document(partners: int) -> str:
+    measures = [
+        {"name": "People supported", "unit": "people", "combine": "sum", "counts_people": True},
+        {"name": "Sessions run", "unit": "sessions", "combine": "sum"},
+    ]
+    document = {
+        "financial_year": YEAR,
+        "return_due_days": 14,
+        "funding_streams": [{"name": "Reliability Grant", "funder": "Harness PCC", "amount": f"{partners * 4000}.00"}],
+        "priorities": ["Reliability"],
+        "organisations": [{"short_name": f"R{n:03d}", "name": f"Reliability Partner {n:03d}"} for n in range(partners)],
+        "projects": [
+            {
+                "organisation": f"R{n:03d}",
+                "name": f"Reliability project {n:03d}",
+                "funding_stream": "Reliability Grant",
+                "amount": "4000.00",
+                "priority": "Reliability",
+                "measures": measures,
+            }
+            for n in range(partners)
+        ],
+    }
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def seed(partners: int, password: str) -> list[dict]:
+    import_year(year_document(partners))
+    db.session.flush()
+    made = []
+    for n in range(partners):
+        organisation = db.session.scalar(select(Organisation).where(Organisation.short_name == f"R{n:03d}"))
+        assert organisation is not None
+        project = db.session.scalar(select(Project).where(Project.organisation_id == organisation.id))
+        assert project is not None
+        email = f"partner{n:03d}@reliability.example"
+        create_user(email, roles=[PARTNER], password=password, organisation=organisation, name=f"Partner {n:03d}")
+        made.append({"email": email, "project_id": project.id})
+    db.session.commit()
+    return made
+
+
+def main() -> None:
+    partners = int(sys.argv[1])
+    password = sys.stdin.readline().rstrip("\n")
+    app = create_app()
+    with app.app_context():
+        made = seed(partners, password)
+        db.engine.dispose()
+    json.dump(made, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
