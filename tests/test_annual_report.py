@@ -56,6 +56,7 @@ class _ReportLines(HTMLParser):
         if tag in VOID:
             return
         hidden = bool({"portal-no-print", "govuk-visually-hidden"} & classes or attributes.get("aria-hidden"))
+        hidden = hidden or (tag == "dialog" and "open" not in attributes)  # a closed dialog is not shown
         self._hidden.append(hidden or (bool(self._hidden) and self._hidden[-1]))
         if not self._in_report or self._hidden[-1] or self._text is not None:
             return
