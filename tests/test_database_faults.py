@@ -68,6 +68,7 @@ def dead_client(request, signed_in_cookie):
     """The same deployment (same secret) after its database became unreachable, with the partner's cookie."""
     dead = create_app(base_config(request.param))
     client = dead.test_client()
+    client.environ_base["HTTP_SEC_FETCH_SITE"] = "same-origin"  # as a browser posting from the portal's page
     client.set_cookie("portal", signed_in_cookie)
     yield client
     with dead.app_context():
@@ -162,6 +163,7 @@ def app_config():
 @pytest.fixture
 def partner(app, two_orgs, login):
     client = app.test_client()
+    client.environ_base["HTTP_SEC_FETCH_SITE"] = "same-origin"  # as a browser posting from the portal's page
     login(client, two_orgs["partner_a"])
     return client
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, render_template, request
+from flask import current_app, g, render_template, request
 
 from ..htmx import is_autosave
 from ..models.vocabulary import ANSWER_LABELS, PERSONAL_DATA_REASON_LABEL
@@ -108,7 +108,9 @@ def _fields() -> tuple[list[tuple[str, str]], list[dict]]:
 
 
 def render_again(*, signed_out: bool, status: int, error: str | None = None):
-    if not same_origin():
+    # A request whose CSRF token was valid (the database then failed it) came from the portal's own page; any
+    # other must show it did, or it could be a cross-site post dressed up as one.
+    if not (g.get("csrf_valid") or same_origin()):
         return refuse()
     if is_autosave():
         message = (
