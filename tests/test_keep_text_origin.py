@@ -147,3 +147,17 @@ def test_a_refusal_is_in_the_security_log_without_what_was_typed(app, client, tw
     assert events["csrf.failed"]["reason"] == "The CSRF token is missing."
     assert events["resubmit.refused"]["origin"] == "https://evil.example"
     assert "ATTACKER" not in caplog.text
+
+
+def test_a_request_that_passed_csrf_is_shown_its_text_again_whatever_its_headers(app):
+    """The database failing a request whose token was valid (a lock timeout, 503): it came from the portal's own
+    page, so its answers are shown again even from a browser that sends no Origin or fetch metadata."""
+    from flask import g
+
+    from portal.auth import keep_text
+
+    with app.test_request_context("/partner/projects/1/q1/narrative", method="POST", data={"progress": "Kept"}):
+        assert keep_text.render_again(signed_out=False, status=503)[1] == 403  # nothing shows where it came from
+        g.csrf_valid = True  # as Flask-WTF marks a request whose token it checked
+        page, status = keep_text.render_again(signed_out=False, status=503)
+        assert status == 503 and "Kept" in page
