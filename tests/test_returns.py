@@ -149,7 +149,9 @@ def test_the_whole_journey_from_first_answer_to_approval_and_reopening(partner, 
         ("narrative", "reason for your rating"),
     ):
         assert re.search(
-            rf'href="{re.escape(url(project, 1, section))}">Change<span class="govuk-visually-hidden"> {question}<',
+            # Change goes to the answer's field, and Save and continue comes back here (tests/test_return_context.py).
+            rf'href="{re.escape(url(project, 1, section))}\?from=check#[\w]+">Change'
+            rf'<span class="govuk-visually-hidden"> {question}<',
             check,
         ), question
     assert "Submit return" in check and "Before you can submit" not in check
@@ -424,7 +426,7 @@ def test_home_links_each_open_quarter_with_start_continue_or_view(partner, two_o
 
 
 @freeze_time("2021-08-20 12:00:00")
-def test_a_future_quarter_is_not_linked_and_its_pages_are_not_found(app, two_orgs, login):
+def test_a_future_quarter_is_not_linked_and_its_pages_say_when_it_opens(app, two_orgs, login):
     client = app.test_client()
     login(client, two_orgs["partner_a"])
     project = two_orgs["davss_project"]
@@ -434,11 +436,12 @@ def test_a_future_quarter_is_not_linked_and_its_pages_are_not_found(app, two_org
     assert "Opens 1 October 2021" in page and "Opens 1 January 2022" in page
     for quarter in (3, 4):
         for page_name in ("", "outputs", "spend", "narrative", "check"):
-            assert client.get(url(project, quarter, page_name)).status_code == 404
+            response = client.get(url(project, quarter, page_name))
+            assert response.status_code == 200 and f"The Q{quarter} return is not open yet" in response.text
         response = client.post(
             url(project, quarter, "outputs"), data={"version": "0", f"m{measure_id(project)}": "1", **SAVE}
         )
-        assert response.status_code == 404
+        assert response.status_code == 409
     for bad in (0, 5):
         assert client.get(url(project, bad)).status_code == 404
     assert client.get(url(project, 2, "outputs")).status_code == 200
