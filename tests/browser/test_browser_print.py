@@ -4,7 +4,7 @@ no navigation, header, footer, buttons or forms, every table shown in full and n
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from tests.browser.browser_helpers import sign_in
 
@@ -71,7 +71,8 @@ def test_on_screen_the_navigation_and_scrolling_stay(page: Page):
     sign_in(page, "davss@demo.test")
     page.set_viewport_size({"width": 320, "height": 800})
     page.goto("/partner/")
-    page.locator("main a[href*='/partner/projects/']").first.click()
-    assert page.locator(".govuk-service-navigation").is_visible()
+    with page.expect_navigation():
+        page.locator("main a[href*='/partner/projects/']").first.click()
+    expect(page.locator(".govuk-service-navigation")).to_be_visible()
     region = page.locator(".portal-table-scroll").first
     assert region.evaluate(STYLE, "overflowX") == "auto"
