@@ -26,7 +26,8 @@ from sqlalchemy.pool import NullPool
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(os.environ.get("RELIABILITY_VENV_BIN", str(ROOT / ".venv" / "bin")))
-PASSWORD = "reliability harness " + secrets.token_hex(6)
+# The scratch partners' sign-in: RELIABILITY_PARTNER_PASSWORD if the operator sets one, else made for this run.
+PASSWORD = os.environ.get("RELIABILITY_PARTNER_PASSWORD") or secrets.token_urlsafe(18)
 
 
 def free_port() -> int:
