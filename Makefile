@@ -54,13 +54,25 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-## make test: lint, then every test on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set.
+## make test: lint, then every test on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL at the same time
+## (two processes share nothing: each has its own scratch databases, ports and browser). The layout checks
+## (widths and print) draw the same HTML whatever the database, so they run once, on SQLite.
+PYTEST := $(VENV)/bin/pytest -q -p no:cacheprovider
+LAYOUT_ONLY_ONCE := --ignore=tests/browser/test_browser_widths.py --ignore=tests/browser/test_browser_print.py
 test: install-dev browser-deps lint
-	$(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-	@if [ -n "$$TEST_DATABASE_URL" ]; then \
-	  echo "Running the tests again on PostgreSQL ($$TEST_DATABASE_URL)"; \
-	  PORTAL_TEST_BACKEND=postgresql $(VENV)/bin/pytest -q -p no:cacheprovider $(PYTEST_ARGS); \
-	else echo "TEST_DATABASE_URL is not set: PostgreSQL run skipped"; fi
+	@set -o pipefail; \
+	if [ -z "$$TEST_DATABASE_URL" ]; then \
+	  $(PYTEST) $(PYTEST_ARGS) || exit $$?; \
+	  echo "TEST_DATABASE_URL is not set: PostgreSQL run skipped"; \
+	else \
+	  echo "Running the tests on SQLite and on PostgreSQL ($$TEST_DATABASE_URL) side by side"; \
+	  ( $(PYTEST) $(PYTEST_ARGS) 2>&1 | sed -u 's/^/[sqlite] /' ) & sqlite=$$!; \
+	  ( PORTAL_TEST_BACKEND=postgresql $(PYTEST) $(LAYOUT_ONLY_ONCE) $(PYTEST_ARGS) 2>&1 \
+	    | sed -u 's/^/[postgresql] /' ) & postgresql=$$!; \
+	  wait $$sqlite; s=$$?; wait $$postgresql; p=$$?; \
+	  echo "SQLite run: $$([ $$s = 0 ] && echo passed || echo "FAILED ($$s)"); PostgreSQL run: $$([ $$p = 0 ] && echo passed || echo "FAILED ($$p)")"; \
+	  [ $$s = 0 ] && [ $$p = 0 ]; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
