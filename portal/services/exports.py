@@ -18,15 +18,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
-from flask import Response
+from flask import Response, request
+from werkzeug.wsgi import wrap_file
 
 if TYPE_CHECKING:
     from docx.document import Document
+    from xlsxwriter.format import Format
+    from xlsxwriter.worksheet import Worksheet
 
 
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -91,7 +95,7 @@ def _csv_cell(value: object) -> object:
     return value
 
 
-def _download(data: bytes, filename: str, content_type: str) -> Response:
+def _download(data: bytes | Iterable[bytes], filename: str, content_type: str) -> Response:
     response = Response(data, content_type=content_type)
     response.headers.set("Content-Disposition", "attachment", filename=filename)
     response.headers["Cache-Control"] = "no-store"
@@ -117,58 +121,86 @@ def _number_format(value: Decimal) -> str:
     return "0." + "0" * places if places > 0 else "0"
 
 
-def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str) -> bytes:
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.worksheet import Worksheet
+# xlsxwriter, told never to read text as a formula, a number or a link: text is always text.
+XLSX_OPTIONS = {
+    "constant_memory": True,  # each row goes to a temporary file as it is written: memory flat in the rows
+    "strings_to_formulas": False,
+    "strings_to_numbers": False,
+    "strings_to_urls": False,
+}
 
-    workbook = Workbook()
-    sheet = workbook.active
-    if not isinstance(sheet, Worksheet):  # a new workbook's active sheet is its one worksheet
-        raise TypeError(f"expected a worksheet, got {type(sheet).__name__}")
-    sheet.title = SHEET_TITLE_FORBIDDEN.sub("-", sheet_title)[:31] or "Sheet1"
+
+def write_xlsx(target: IO[bytes], columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str) -> None:
+    """Write the table to `target` one row at a time, so `rows` may be a generator over a query."""
+    import xlsxwriter
+
+    workbook = xlsxwriter.Workbook(target, XLSX_OPTIONS)
+    sheet = workbook.add_worksheet(SHEET_TITLE_FORBIDDEN.sub("-", sheet_title)[:31] or "Sheet1")
+    formats: dict[str, Format] = {}
+
+    def formatted(number_format: str) -> Format:
+        if number_format not in formats:
+            formats[number_format] = workbook.add_format({"num_format": number_format})
+        return formats[number_format]
+
+    sheet.write_row(
+        0, 0, [xml_safe(str(neutralise(column))) for column in columns], workbook.add_format({"bold": True})
+    )
     widths = [len(column) for column in columns]
-    sheet.append([xml_safe(str(neutralise(column))) for column in columns])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row_number, row in enumerate(rows, start=2):
-        for column_number, raw in enumerate(row, start=1):
+    for row_number, row in enumerate(rows, start=1):
+        for column_number, raw in enumerate(row):
             if raw is None or raw == "":
                 continue  # an empty cell, not an empty string
-            value = neutralise(raw)
-            cell = sheet.cell(row=row_number, column=column_number)
-            if isinstance(value, str):
-                cell.value = xml_safe(value)
-                cell.data_type = "s"  # text is never a formula, whatever it begins with
-                shown = len(value)
-            elif isinstance(value, Decimal):
-                cell.value = value
-                cell.number_format = _number_format(value)
-                shown = len(format(value, "f"))
-            elif isinstance(value, datetime):
-                cell.value = value.replace(tzinfo=None)
-                cell.number_format = "yyyy-mm-dd hh:mm:ss"
-                shown = 19
-            elif isinstance(value, date):
-                cell.value = value
-                cell.number_format = "yyyy-mm-dd"
-                shown = 10
-            else:
-                cell.value = value
-                shown = len(str(value))
-            if column_number <= len(widths):
-                widths[column_number - 1] = max(widths[column_number - 1], shown)
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, MAX_COLUMN_WIDTH)
-    sheet.freeze_panes = "A2"
+            shown = _write_cell(sheet, row_number, column_number, neutralise(raw), formatted)
+            if column_number < len(widths):
+                widths[column_number] = max(widths[column_number], shown)
+    for index, width in enumerate(widths):
+        sheet.set_column(index, index, min(width + 2, MAX_COLUMN_WIDTH))
+    sheet.freeze_panes(1, 0)
+    workbook.close()
+
+
+def _write_cell(sheet: Worksheet, row: int, column: int, value: object, formatted: Callable[[str], Format]) -> int:
+    """One typed cell; returns how many characters it shows, for the column's width."""
+    if isinstance(value, str):
+        sheet.write_string(row, column, xml_safe(value))  # text is never a formula, whatever it begins with
+        return len(value)
+    if isinstance(value, Decimal):
+        sheet.write_number(row, column, value, formatted(_number_format(value)))
+        return len(format(value, "f"))
+    if isinstance(value, datetime):
+        sheet.write_datetime(row, column, value.replace(tzinfo=None), formatted("yyyy-mm-dd hh:mm:ss"))
+        return 19
+    if isinstance(value, date):
+        sheet.write_datetime(row, column, value, formatted("yyyy-mm-dd"))
+        return 10
+    if isinstance(value, int):
+        sheet.write_number(row, column, value)
+        return len(str(value))
+    sheet.write_string(row, column, xml_safe(str(value)))
+    return len(str(value))
+
+
+def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str) -> bytes:
     buffer = io.BytesIO()
-    workbook.save(buffer)
+    write_xlsx(buffer, columns, rows, sheet_title)
     return buffer.getvalue()
 
 
 def xlsx_response(filename: str, columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str) -> Response:
-    return _download(xlsx_bytes(columns, rows, sheet_title), filename, XLSX_TYPE)
+    """The workbook is written to a temporary file and sent from it in blocks: memory stays flat however long."""
+    spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response once sent, not here
+    try:
+        write_xlsx(spool, columns, rows, sheet_title)
+        size = spool.tell()
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    response = _download(wrap_file(request.environ, spool), filename, XLSX_TYPE)
+    response.direct_passthrough = True
+    response.content_length = size
+    return response
 
 
 def table_response(
