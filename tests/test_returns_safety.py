@@ -93,7 +93,18 @@ def snapshot(project, quarter: int = 1):
             mreturn.submitted_by_id,
             sorted((value.measure_id, value.value) for value in mreturn.values),
         )
-    return state, count(ReturnRevision), count(AuditEvent)
+    changes = db.session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action != "monitoring_return.conflict")
+    )
+    return state, count(ReturnRevision), changes
+
+
+def conflicts() -> list[dict]:
+    """The refused saves and decisions the audit trail recorded (RELIABILITY F6), oldest first."""
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "monitoring_return.conflict").order_by(AuditEvent.id)
+    )
+    return [{"actor_id": event.actor_id, **event.details} for event in events]
 
 
 def measure_id(project) -> int:
@@ -280,6 +291,8 @@ def test_a_save_from_a_stale_version_is_refused_and_a_deliberate_second_save_win
     assert re.search(r'value="red"[^>]*checked|checked[^>]*value="red"', response.text)
     assert snapshot(project) == before
     assert the_return(project).progress == "The colleague's progress."
+    refused = {"refused": "save of narrative", "posted_version": 1, "current_version": 2}
+    assert conflicts() == [{"actor_id": two_orgs["partner_a"].id, **refused}]  # the conflict is on the record
 
     # The page now carries the saved version: saving again on purpose keeps what was typed.
     assert hidden(response.text, "version") == "2"

@@ -242,6 +242,9 @@ def _save(section: Section, project, quarter: int, form) -> tuple[MonitoringRetu
         db.session.rollback()
         form.form_errors.append(str(error))
         if isinstance(error, service.ReturnConflict) and error.current is not None:
+            what, posted = f"save of {section.name}", form.version_number
+            service.record_refused_change(error.current, what=what, posted_version=posted, by=current_user)
+            db.session.commit()
             form.version.data = str(error.current.version)  # so a deliberate second save wins
         return None, 409
     db.session.commit()
