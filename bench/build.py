@@ -41,7 +41,8 @@ from portal.models.vocabulary import AMBER, APPROVED, CHANGES_REQUESTED, DRAFT, 
 PROJECTS_PER_ORGANISATION = 3
 MEASURES_PER_PROJECT = 4
 BATCH = 5_000
-PASSWORD = "bench-password-" + "x" * 8  # noqa: S105 (a scratch database's accounts, never a real one)
+# The scratch accounts' password: a scratch database's, never a real one.
+PASSWORD = "bench-password-" + "x" * 8
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class BenchData:
 
 # -- words of real length -------------------------------------------------------------------------
 
-WORDS = (
+SENTENCE_WORDS = (
     "the project worked with young people referred by schools and the police across the district this quarter "
     "sessions were delivered in community centres youth clubs and online mentors met each participant weekly "
     "volunteers were trained in safeguarding and trauma informed practice referrals came from social care "
@@ -97,7 +98,8 @@ WORDS = (
     "noticed fewer reports of antisocial behaviour near the town centre partners shared information at the "
     "monthly meeting and the caseworker followed up every missed appointment outcomes were recorded on the case "
     "management system and checked by the manager before this return was prepared"
-).split()
+)
+WORDS = tuple(SENTENCE_WORDS.split(" "))
 LENGTHS = {  # characters: (shortest, longest)
     "progress": (900, 2_600),
     "case_study": (700, 2_200),
@@ -336,8 +338,12 @@ class YearBuilder:
     def _measures(self, project: int) -> list[tuple[int, str, int]]:
         made = []
         for position, (name, unit) in enumerate(
-            (("People supported", "people"), ("Sessions delivered", "sessions"), ("Volunteer hours", "hours"))
-            + (("Referrals received", "referrals"),)
+            (
+                ("People supported", "people"),
+                ("Sessions delivered", "sessions"),
+                ("Volunteer hours", "hours"),
+                ("Referrals received", "referrals"),
+            )
         ):
             target = self.rng.randint(40, 400)
             measure = self.rows.add(
@@ -688,7 +694,7 @@ def _finish(engine: sa.Engine, rows: Rows) -> None:
     with engine.begin() as connection:
         for table in rows.next_id:
             connection.exec_driver_sql(
-                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT max(id) FROM \"{table}\"))"
+                f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), (SELECT max(id) FROM \"{table}\"))"  # noqa: S608 (our table names)
             )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("ANALYZE")
@@ -714,7 +720,7 @@ def _describe(url, scale, today, builders, people: People, engine, rows: Rows) -
         tokens = dict(
             connection.execute(
                 sa.text(
-                    "SELECT r.role, u.session_token FROM \"user\" u JOIN user_role r ON r.user_id = u.id "
+                    'SELECT r.role, u.session_token FROM "user" u JOIN user_role r ON r.user_id = u.id '
                     "WHERE u.id IN (:partner, :csu, :finance, :admin)"
                 ),
                 {"partner": people.partners[0], "csu": people.csu, "finance": people.finance, "admin": people.admin},
@@ -751,7 +757,9 @@ def _describe(url, scale, today, builders, people: People, engine, rows: Rows) -
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", choices=sorted(SCALES), default=os.environ.get("BENCH_SCALE", "modest"))
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help="a server to make a scratch db on")
+    parser.add_argument(
+        "--database-url", default=os.environ.get("DATABASE_URL"), help="a server to make a scratch db on"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch database and print its URL")
     args = parser.parse_args()
     scratch = Scratch.create(args.database_url)
