@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from . import report
 from .build import SCALES, Scratch, bench_config, build
 from .overhttp import run_http
-from .pages import time_pages
+from .pages import profile, time_pages
 
 # Repetitions per page in-process, and HTTP rounds per client, by scale.
 REPEAT = {"national": 10, "modest": 20, "tiny": 3}
@@ -41,6 +41,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=report.ROOT / "docs" / "performance.md")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or None)
+    parser.add_argument("--profile", action="append", default=[], help="print a cProfile of this page (by name)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database (its URL is printed)")
     return parser.parse_args(argv)
 
@@ -71,6 +72,8 @@ def run(argv: list[str] | None = None) -> dict:
         print(f"built in {data.seconds:.0f} s; timing {repeat} requests a page in-process", file=sys.stderr)
         app = create_app(bench_config(data.url))
         pages = time_pages(app, data, repeat, echo=lambda line: print(line, file=sys.stderr))
+        for name in args.profile:
+            print(f"profile of {name}:", profile(app, data, name), sep="\n", file=sys.stderr)
         with app.app_context():
             from portal.extensions import db
 

@@ -76,6 +76,7 @@ class Timing:
     seconds: list[float] = field(default_factory=list)
     healthz: list[float] = field(default_factory=list)
     queries: list[int] = field(default_factory=list)
+    sql: list[float] = field(default_factory=list)
     size: int = 0
     content_type: str = ""
 
@@ -96,6 +97,7 @@ class Timing:
             "ratio_p95": round(p95(self.seconds) / p95(self.healthz), 1) if ok else None,
             "queries": max(self.queries) if self.queries else None,
             "queries_min": min(self.queries) if self.queries else None,
+            "sql_ms": ms(statistics.median(self.sql)) if self.sql else None,
             "bytes": self.size,
             "content_type": self.content_type,
             "repeat": len(self.seconds),
@@ -137,17 +139,23 @@ def section_form(html: str) -> dict[str, str]:
 
 
 class QueryCounter:
-    """SQL statements sent to the database while `counting` is set."""
+    """SQL statements sent to the database, and the time spent executing them (fetching rows aside)."""
 
     def __init__(self, engine) -> None:
-        self.engine, self.count = engine, 0
-        event.listen(engine, "before_cursor_execute", self._seen)
+        self.engine, self.count, self.seconds, self._started = engine, 0, 0.0, 0.0
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
 
-    def _seen(self, *_args) -> None:
+    def _before(self, *_args) -> None:
         self.count += 1
+        self._started = time.perf_counter()
+
+    def _after(self, *_args) -> None:
+        self.seconds += time.perf_counter() - self._started
 
     def close(self) -> None:
-        event.remove(self.engine, "before_cursor_execute", self._seen)
+        event.remove(self.engine, "before_cursor_execute", self._before)
+        event.remove(self.engine, "after_cursor_execute", self._after)
 
 
 class Autosave:
@@ -204,12 +212,13 @@ def _time_page(page: Page, client, health, counter: QueryCounter, repeat: int) -
             started = time.perf_counter()
             health.get("/healthz")
             timing.healthz.append(time.perf_counter() - started)
-            before = counter.count
+            before, sql_before = counter.count, counter.seconds
             started = time.perf_counter()
             response = request(client)
             body = response.get_data()
             timing.seconds.append(time.perf_counter() - started)
             timing.queries.append(counter.count - before)
+            timing.sql.append(counter.seconds - sql_before)
             if response.status_code != 200:
                 timing.error = f"answered {response.status_code} on a repeat"
                 timing.status = response.status_code
@@ -227,3 +236,24 @@ def _line(row: dict) -> str:
         f"  {row['name']:<28} median {row['median_ms']:>9.1f} ms  p95 {row['p95_ms']:>9.1f} ms  "
         f"× healthz {row['ratio']:>7.1f}  queries {row['queries']:>4}  {row['bytes']:>10,} bytes"
     )
+
+
+def profile(app, data: BenchData, name: str, top: int = 30) -> str:
+    """cProfile of one request for the page called `name` (after a warming one): where its time goes."""
+    import cProfile
+    import io
+    import pstats
+
+    page = next(page for page in pages_for(data) if page.name == name)
+    client = app.test_client()
+    with client.session_transaction() as session:
+        session["_user_id"] = data.tokens[page.role]
+    request = Autosave(client, page.path) if page.method == "POST" else (lambda c: c.get(page.path))
+    request(client)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    request(client)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    return out.getvalue()

@@ -40,7 +40,9 @@ times it two ways:
 - **In-process** (`bench/pages.py`), Flask's test client: for each page, one request to warm it, then N rounds of
   (`/healthz`, the page). "× healthz" is the page's median over the median of the `/healthz` requests interleaved
   with it (p95 likewise), so a machine that slows down for a while slows both. SQL statements are counted per
-  request with a `before_cursor_execute` listener (the most in any round); bytes are the response body's. Partner
+  request with a `before_cursor_execute` listener (the most in any round), and "SQL ms" is the median time
+  between `before_` and `after_cursor_execute` (the database's share; fetching rows into Python aside); bytes
+  are the response body's. Partner
   pages are the first partner's project in the current year's open quarter (the return overview: a reported
   quarter with a send-back in its history); whole-year pages are on the latest complete year, four quarters
   reported. The autosave is the outputs form's real htmx POST (CSRF token, a changed figure, the last version).
@@ -111,8 +113,9 @@ def _num(value, digits: int = 1) -> str:
 
 def in_process_table(rows: list[dict]) -> str:
     lines = [
-        "| page | URL | median ms | p95 ms | × healthz | × healthz p95 | queries | bytes | goal |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| page | URL | median ms | p95 ms | healthz ms | × healthz | × healthz p95 | queries | SQL ms | bytes "
+        "| goal |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         path = f"{row['method']} `{row['path']}`" if row["method"] != "GET" else f"`{row['path']}`"
@@ -120,8 +123,10 @@ def in_process_table(rows: list[dict]) -> str:
         if row["queries_min"] is not None and row["queries_min"] != row["queries"]:
             queries = f"{row['queries_min']}–{row['queries']}"
         lines.append(
-            f"| {row['name']} | {path} | {_num(row['median_ms'])} | {_num(row['p95_ms'])} | {_num(row['ratio'])} | "
-            f"{_num(row['ratio_p95'])} | {queries} | {row['bytes']:,} | {_cell(verdicts(row))} |"
+            f"| {row['name']} | {path} | {_num(row['median_ms'])} | {_num(row['p95_ms'])} | "
+            f"{_num(row['healthz_median_ms'], 2)} | {_num(row['ratio'])} | "
+            f"{_num(row['ratio_p95'])} | {queries} | {_num(row['sql_ms'])} | {row['bytes']:,} | "
+            f"{_cell(verdicts(row))} |"
         )
     return "\n".join(lines)
 
