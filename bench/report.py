@@ -47,9 +47,9 @@ times it two ways:
   quarter with a send-back in its history); whole-year pages are on the latest complete year, four quarters
   reported. The autosave is the outputs form's real htmx POST (CSRF token, a changed figure, the last version).
 - **Over HTTP** (`bench/overhttp.py`): gunicorn (`gunicorn.conf.py`, 2 workers) on a free port, several clients
-  (threads, `http.client`), each signed in through the sign-in form as its own partner. Latency: round after
-  round, each client asks for `/healthz` and then a page; each page's p95 is set against the p95 of the `/healthz`
-  requests of the same rounds. Throughput: alternate windows of every client asking for `/healthz` and every client
+  (threads, `http.client`), each signed in through the sign-in form as its own partner. Latency, page by page:
+  every client asks for `/healthz` and then the page, round after round, all at once; the page's p95 is set
+  against the p95 of that phase's `/healthz` requests (which wait behind the page on the 2 workers). Throughput: alternate windows of every client asking for `/healthz` and every client
   autosaving its own draft. First page: the sign-in page and everything it loads (stylesheets, scripts and the
   modules they import, icons), without compression and with gzip (the server's own encoding where it sends one,
   else gzip level 6 here, as the reverse proxy the README describes would).
