@@ -108,7 +108,7 @@ def run(argv: list[str] | None = None) -> dict:
             print(f"kept: {scratch.url}", file=sys.stderr)
         else:
             scratch.drop()
-    report.write(result, args.out)
+    report.write(args.out, result)
     if args.json:
         args.json.write_text(json.dumps(result, indent=1), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)

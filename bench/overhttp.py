@@ -1,8 +1,9 @@
 """The same data set over HTTP: gunicorn on a free port, a few concurrent clients (threads + http.client).
 
 - Latency: each client signs in as its own partner. Page by page (partner home, outputs, return overview, and
-  the CSU overview with the CSU's session), every client asks for /healthz and then the page, round after round,
-  all at once; the page's p95 is set against the p95 of the /healthz requests of the same phase.
+  the CSU overview with the CSU's session), bursts of every client asking for /healthz alternate with bursts of
+  every client asking for the page (twice each); the page's p95 is set against /healthz's, at the same
+  concurrency.
 - Throughput: windows of a few seconds, alternately every client asking for /healthz and every client autosaving
   its own draft (the outputs form's htmx POST); autosaves a second against healthz a second.
 - First page: the sign-in page as a new visitor gets it (HTML, stylesheets, scripts, icons), in bytes on the wire
@@ -153,8 +154,8 @@ def sign_in(port: int, email: str, password: str) -> Client:
 
 
 def latency(port: int, data: BenchData, partners: list[Client], csu: Client, rounds: int) -> list[dict]:
-    """Each page in its own phase: every client asks for /healthz and then the page, `rounds` times, all at once;
-    the page's p95 is set against the p95 of that phase's /healthz (a slow page's phase does not slow another's)."""
+    """Each page in its own phase: every client asks for /healthz, then every client for the page, and again; the
+    page's p95 is set against the p95 of that phase's /healthz, both at the same concurrency."""
     kinds = {
         "partner home": lambda index: (partners[index], f"/partner/{data.current_year}/"),
         "partner outputs": lambda index: (
@@ -177,17 +178,27 @@ def _phase(port: int, name: str, ask: Callable[[int], tuple[Client, str]], clien
     statuses: set[int] = set()
     lock = threading.Lock()
 
-    def client_loop(index: int) -> None:
-        beat_client, (client, path) = Client(port), ask(index)
-        for _ in range(rounds):
+    def healthz_burst(_index: int) -> None:
+        beat_client = Client(port)
+        for _ in range(half):
             beat = beat_client.get("/healthz")
-            answer = client.get(path)
             with lock:
                 health.append(beat.seconds)
+
+    def page_burst(index: int) -> None:
+        client, path = ask(index)
+        for _ in range(half):
+            answer = client.get(path)
+            with lock:
                 page.append(answer.seconds)
                 statuses.add(answer.status)
 
-    _together(client_loop, clients)
+    # /healthz and the page alternately, every client at once: each p95 is taken at the same concurrency, and
+    # neither waits in the queue behind the other.
+    half = max(1, rounds // 2)
+    for _ in range(2):
+        _together(healthz_burst, clients)
+        _together(page_burst, clients)
     return {
         "name": name,
         "statuses": sorted(statuses),

@@ -1,9 +1,11 @@
-"""docs/performance.md from one run's figures: the goals of issue 15, the method, the tables, and which goals were
-met or missed by how much. Why a goal is missed is measured by hand (profiling) and kept in bench/notes.md, which
-is included as it stands, under its own date."""
+"""docs/performance.md from one run's figures, or several (`python -m bench.report sqlite.json postgresql.json`):
+the goals of issue 15, the method, the tables, and which goals were met or missed by how much. Why a goal is
+missed is measured by hand (profiling) and kept in bench/notes.md, which is included as it stands."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,11 +50,13 @@ times it two ways:
   reported. The autosave is the outputs form's real htmx POST (CSRF token, a changed figure, the last version).
 - **Over HTTP** (`bench/overhttp.py`): gunicorn (`gunicorn.conf.py`, 2 workers) on a free port, several clients
   (threads, `http.client`), each signed in through the sign-in form as its own partner. Latency, page by page:
-  every client asks for `/healthz` and then the page, round after round, all at once; the page's p95 is set
-  against the p95 of that phase's `/healthz` requests (which wait behind the page on the 2 workers). Throughput: alternate windows of every client asking for `/healthz` and every client
-  autosaving its own draft. First page: the sign-in page and everything it loads (stylesheets, scripts and the
-  modules they import, icons), without compression and with gzip (the server's own encoding where it sends one,
-  else gzip level 6 here, as the reverse proxy the README describes would).
+  bursts of every client asking for `/healthz` alternate with bursts of every client asking for the page (twice
+  each, `--rounds` requests a client in all); the page's p95 is set against `/healthz`'s, at the same concurrency
+  (so neither waits in the workers' queue behind the other).
+  Throughput: alternate windows of every client asking for `/healthz` and every client autosaving its own draft.
+  First page: the sign-in page and everything it loads (stylesheets, scripts and the modules they import, icons),
+  without compression and with gzip (the server's own encoding where it sends one, else gzip level 6 here, as
+  the reverse proxy the README describes would).
 
 Times on a shared machine are noisy: compare ratios from one run, never absolute times between runs."""
 
@@ -125,7 +129,7 @@ def in_process_table(rows: list[dict]) -> str:
         lines.append(
             f"| {row['name']} | {path} | {_num(row['median_ms'])} | {_num(row['p95_ms'])} | "
             f"{_num(row['healthz_median_ms'], 2)} | {_num(row['ratio'])} | "
-            f"{_num(row['ratio_p95'])} | {queries} | {_num(row['sql_ms'])} | {row['bytes']:,} | "
+            f"{_num(row['ratio_p95'])} | {queries} | {_num(row.get('sql_ms'))} | {row['bytes']:,} | "
             f"{_cell(verdicts(row))} |"
         )
     return "\n".join(lines)
@@ -205,10 +209,8 @@ def missed_summary(rows: list[dict], http: dict | None) -> list[str]:
     return found
 
 
-def render(run: dict) -> str:
-    data, machine = run["data"], run["machine"]
-    counts = ", ".join(f"{table.replace('_', ' ')} {count:,}" for table, count in data["counts"].items())
-    missed = missed_summary(run["pages"], run.get("http"))
+def render(*runs: dict) -> str:
+    """The whole document: goals, method, then each run (one per database when several are given), then the notes."""
     parts = [
         "# Performance",
         "",
@@ -222,8 +224,20 @@ def render(run: dict) -> str:
         "## Method",
         "",
         METHOD,
-        "",
-        "## Last run",
+    ]
+    for run in runs:
+        parts += ["", *run_section(run, titled=len(runs) > 1)]
+    if NOTES.exists():
+        parts += ["", NOTES.read_text(encoding="utf-8").strip()]
+    return "\n".join(parts) + "\n"
+
+
+def run_section(run: dict, *, titled: bool) -> list[str]:
+    data, machine = run["data"], run["machine"]
+    counts = ", ".join(f"{table.replace('_', ' ')} {count:,}" for table, count in data["counts"].items())
+    missed = missed_summary(run["pages"], run.get("http"))
+    parts = [
+        f"## Last run: {run['database'].split()[0]}" if titled else "## Last run",
         "",
         f"- **Date:** {run['date']}",
         f"- **Scale:** `{data['scale']}` ({counts}); built in {data['seconds']:,.0f} s",
@@ -244,13 +258,24 @@ def render(run: dict) -> str:
     else:
         parts += ["### Over HTTP", "", "Not run (`--no-http`).", ""]
     parts += ["### Goals missed in this run", ""]
-    parts += missed or ["None."]
-    if NOTES.exists():
-        parts += ["", NOTES.read_text(encoding="utf-8").strip()]
-    return "\n".join(parts) + "\n"
+    return parts + (missed or ["None."])
 
 
-def write(run: dict, path: Path) -> Path:
+def write(path: Path, *runs: dict) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(run), encoding="utf-8")
+    path.write_text(render(*runs), encoding="utf-8")
     return path
+
+
+def main() -> None:
+    """Render the document again from runs saved with `python -m bench --json` (say, SQLite's and PostgreSQL's)."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("runs", nargs="+", type=Path, help="JSON files written by python -m bench --json")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    args = parser.parse_args()
+    write(args.out, *(json.loads(path.read_text(encoding="utf-8")) for path in args.runs))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
