@@ -43,8 +43,8 @@ times it two ways:
   (`/healthz`, the page). "× healthz" is the page's median over the median of the `/healthz` requests interleaved
   with it (p95 likewise), so a machine that slows down for a while slows both. SQL statements are counted per
   request with a `before_cursor_execute` listener (the most in any round), and "SQL ms" is the median time
-  between `before_` and `after_cursor_execute` (the database's share; fetching rows into Python aside); bytes
-  are the response body's. Partner
+  between `before_` and `after_cursor_execute` (psycopg has the rows by then; SQLite produces most of them while
+  they are fetched, which is not counted); bytes are the response body's. Partner
   pages are the first partner's project in the current year's open quarter (the return overview: a reported
   quarter with a send-back in its history); whole-year pages are on the latest complete year, four quarters
   reported. The autosave is the outputs form's real htmx POST (CSRF token, a changed figure, the last version).
@@ -214,8 +214,8 @@ def render(*runs: dict) -> str:
     parts = [
         "# Performance",
         "",
-        "Written by `make bench` (`bench/report.py`); see `bench/README.md`. Do not edit by hand: the notes at the"
-        " end come from `bench/notes.md`.",
+        "Written by `make bench` (`bench/report.py`), or from runs saved with `--json` by `python -m bench.report`;"
+        " see `bench/README.md`. Do not edit by hand: the notes at the end come from `bench/notes.md`.",
         "",
         "## Goals",
         "",
