@@ -190,6 +190,9 @@ def _audit(rows: Rows, action: str, kind: str, object_id: int, summary: str, at:
     )
 
 
+STAFF = ("csu", "finance", "admin")
+
+
 @dataclass
 class People:
     csu: int
@@ -214,8 +217,8 @@ def _organisations(rows: Rows, count: int, password_hash: str) -> tuple[list[int
         )
         organisations.append(organisation)
         partners.append(_user(rows, f"partner{number}@bench.test", "partner", organisation, password_hash, now))
-    staff = [_user(rows, f"{role}@bench.test", role, None, password_hash, now) for role in ("csu", "finance", "admin")]
-    return organisations, People(*staff, partners=partners)
+    csu, finance, admin = (_user(rows, f"{role}@bench.test", role, None, password_hash, now) for role in STAFF)
+    return organisations, People(csu=csu, finance=finance, admin=admin, partners=partners)
 
 
 def _user(rows: Rows, email: str, role: str, organisation: int | None, password_hash: str, now: datetime) -> int:
