@@ -68,11 +68,9 @@ class Gunicorn:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.log.read_text()[-2000:]}")
-            try:
-                if Client(self.port).get("/healthz").status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.3)
+            if Client(self.port).get("/healthz").status == 200:
+                return self
+            time.sleep(0.3)
         raise RuntimeError("gunicorn did not answer /healthz within 60 s")
 
     def __exit__(self, *_exc) -> None:
@@ -122,6 +120,9 @@ class Client:
             connection.request(method, path, body=body, headers=sent)
             raw = connection.getresponse()
             content = raw.read()
+        except (OSError, http.client.HTTPException):
+            # No answer (refused, reset, a worker killed at its timeout): status 0, counted as not answered.
+            return Answer(0, {}, b"", time.perf_counter() - started)
         finally:
             connection.close()
         seconds = time.perf_counter() - started
@@ -190,8 +191,9 @@ def _phase(port: int, name: str, ask: Callable[[int], tuple[Client, str]], clien
         for _ in range(half):
             answer = client.get(path)
             with lock:
-                page.append(answer.seconds)
                 statuses.add(answer.status)
+                if answer.status:
+                    page.append(answer.seconds)
 
     # /healthz and the page alternately, every client at once: each p95 is taken at the same concurrency, and
     # neither waits in the queue behind the other.
@@ -199,6 +201,8 @@ def _phase(port: int, name: str, ask: Callable[[int], tuple[Client, str]], clien
     for _ in range(2):
         _together(healthz_burst, clients)
         _together(page_burst, clients)
+    if not page:
+        return {"name": name, "statuses": sorted(statuses), "requests": 0}
     return {
         "name": name,
         "statuses": sorted(statuses),
@@ -342,7 +346,7 @@ def run_http(
         echo(f"  gunicorn on port {port}, {workers} workers, {clients} clients signed in")
         pages = latency(port, data, partners, csu, rounds)
         for row in pages:
-            echo(f"  {row['name']:<28} p95 {row['p95_ms']:>9.1f} ms  × healthz p95 {row['ratio_p95']:>6.1f}")
+            echo(f"  {row['name']:<28} p95 {row.get('p95_ms')} ms  × healthz p95 {row.get('ratio_p95')}")
         savers = [
             Saver(partner, f"/partner/projects/{saver['project']}/q{saver['quarter']}/outputs")
             for partner, saver in zip(partners, data.autosavers, strict=False)

@@ -144,13 +144,9 @@ def http_sections(http: dict) -> str:
     ]
     for row in http["pages"]:
         goal = HTTP_OVERVIEW_P95 if row["name"].startswith("CSU") else HTTP_PARTNER_P95
-        ok = row["ratio_p95"] <= goal and row["statuses"] == [200]
-        verdict = "met" if ok else f"**missed**: goal {goal:g}× ({row['ratio_p95'] / goal:.1f} times it)"
-        if row["statuses"] != [200]:
-            verdict = f"**missed**: answered {row['statuses']}"
         lines.append(
-            f"| {row['name']} | {row['requests']} | {_num(row['median_ms'])} | {_num(row['p95_ms'])} | "
-            f"{_num(row['healthz_p95_ms'])} | {_num(row['ratio_p95'])} | {verdict} |"
+            f"| {row['name']} | {row['requests']} | {_num(row.get('median_ms'))} | {_num(row.get('p95_ms'))} | "
+            f"{_num(row.get('healthz_p95_ms'))} | {_num(row.get('ratio_p95'))} | {_http_verdict(row, goal)} |"
         )
     rates = http["throughput"]
     share_ok = rates["share"] >= AUTOSAVE_SHARE
@@ -188,6 +184,14 @@ def http_sections(http: dict) -> str:
     return "\n".join(lines)
 
 
+def _http_verdict(row: dict, goal: float) -> str:
+    if row["statuses"] != [200]:
+        return f"**missed**: answered {row['statuses']} (0: no answer)"
+    if row["ratio_p95"] <= goal:
+        return "met"
+    return f"**missed**: {row['ratio_p95']:g}× healthz p95, goal {goal:g}× ({row['ratio_p95'] / goal:.1f} times it)"
+
+
 def missed_summary(rows: list[dict], http: dict | None) -> list[str]:
     """One line per goal missed, with by how much."""
     found = []
@@ -198,8 +202,8 @@ def missed_summary(rows: list[dict], http: dict | None) -> list[str]:
     if http:
         for row in http["pages"]:
             goal = HTTP_OVERVIEW_P95 if row["name"].startswith("CSU") else HTTP_PARTNER_P95
-            if row["ratio_p95"] > goal:
-                found.append(f"- {row['name']} over HTTP: p95 {row['ratio_p95']}× healthz p95, goal {goal:g}×")
+            if _http_verdict(row, goal) != "met":
+                found.append(f"- {row['name']} over HTTP: {_http_verdict(row, goal).removeprefix('**missed**: ')}")
         if http["throughput"]["share"] < AUTOSAVE_SHARE:
             found.append(
                 f"- autosave throughput: {http['throughput']['share']:.1%} of healthz, goal {AUTOSAVE_SHARE:.0%}"
