@@ -86,3 +86,12 @@ reliability: install
 
 reliability-short: install
 	$(PY) -m reliability.run --short
+
+## make bench: the benchmark (bench/README.md): builds a scratch database at BENCH_SCALE (national: 3,000 projects a
+## year × 10 years, long on a small machine; modest: 300 × 3, minutes; tiny), times every page in-process and over
+## gunicorn, and writes docs/performance.md. SQLite by default; DATABASE_URL names a PostgreSQL server to make the
+## scratch database on (dropped afterwards). BENCH_ARGS passes more options (--no-http, --repeat N, --keep).
+BENCH_SCALE ?= national
+.PHONY: bench
+bench: install
+	BENCH_SCALE=$(BENCH_SCALE) $(PY) -m bench $(BENCH_ARGS)
