@@ -28,7 +28,7 @@ from .loader import IDENTITY_CONFIRMED_AT, is_safe_next
 from .mfa import check_second_factor
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
-WRONG_PASSWORD = "Your password is not correct"
+WRONG_PASSWORD = "Your password is not correct"  # noqa: S105 (a message, not a password)
 
 
 def identity_is_recent(now: float | None = None) -> bool:
