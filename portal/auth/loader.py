@@ -93,9 +93,9 @@ def _on_sign_in(sender, user: User, **extra) -> None:
 
 
 def _refuse_password_only(user: User) -> NoReturn:
-    """The sign-in-again form on a page of typed answers (auth/guards.py) takes only a password, which is not a
-    sign-in for someone who needs a second factor. Their answers are shown again: they sign in, with the code, in
-    another tab, and press the button again."""
+    """The sign-in-again form on a page of typed answers (auth/guards.py) asks for the code of an authenticator app
+    that is set up, but cannot set one up: for someone whose role needs one they have not, a password alone is not
+    a sign-in. Their answers are shown again: they sign in and set it up in another tab, and press the button again."""
     for key in LOGIN_KEYS:
         session.pop(key, None)
     current_app.login_manager._update_request_context_with_user()  # type: ignore[attr-defined]
