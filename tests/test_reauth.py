@@ -232,10 +232,14 @@ def test_with_an_authenticator_app_the_code_is_needed_too(app, client, two_orgs,
     assert confirm_path(deactivate(client, partner))[0] == "/confirm-identity"
     assert is_active(partner)
 
-    right = client.post("/confirm-identity", data={"password": TEST_PASSWORD, "code": totp.now(), "next": back})
+    code = totp.now()
+    right = client.post("/confirm-identity", data={"password": TEST_PASSWORD, "code": code, "next": back})
     assert right.status_code == 302 and right.location == back
     assert deactivate(client, partner).status_code == 302
     assert not is_active(partner)
+    # The code was used: it cannot confirm again.
+    replayed = client.post("/confirm-identity", data={"password": TEST_PASSWORD, "code": code})
+    assert replayed.status_code == 422 and "The code is not correct" in error_beside(replayed.text, "code")
 
 
 def test_a_recovery_code_will_do_instead_of_the_app(app, client, two_orgs, clock, login):

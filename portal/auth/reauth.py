@@ -79,11 +79,11 @@ def _check(form: IdentityConfirmForm) -> int | None:
         return status
     if mfa.is_enabled(user):
         error, status = check_second_factor(user, form.code.data)
-        db.session.commit()
         if error:
+            db.session.commit()  # the wrong code counts toward the throttle
             form.code.errors.append(error)
             return status
-    return None
+    return None  # the caller commits the accepted code with the confirmation
 
 
 @login_required
