@@ -40,6 +40,9 @@ class Config:
     # set up an authenticator app at their next sign-in; everyone else may choose to on "Your account".
     MFA_REQUIRED_ROLES: tuple[str, ...] = ("csu", "finance", "admin")
     MFA_PENDING_SECONDS = 5 * 60  # time from a correct password to entering the code
+    # An administrator's change (auth/reauth.py) needs the password, and the code when they have one, entered
+    # within this many minutes: at sign-in or on "Confirm it's you" (ASVS 7.5.1).
+    REAUTH_WINDOW_MINUTES: float = 15
     # Signed out after this many minutes without a request (a fraction is allowed, for tests), and in any case
     # PERMANENT_SESSION_LIFETIME seconds after signing in, however active. A warning shows this many seconds
     # before the idle limit, with "Stay signed in".

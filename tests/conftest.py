@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from portal import create_app
+from portal.auth.loader import IDENTITY_CONFIRMED_AT
 from portal.database import sqlite_begin_mode
 from portal.extensions import db
 from portal.models import (
@@ -267,6 +269,8 @@ def login_as(client, user: User) -> None:
     with client.session_transaction() as session:
         session["_user_id"] = user.session_token
         session["_fresh"] = True
+        # As a real sign-in does (auth/loader.py): just now, so an admin's change needs no "Confirm it's you".
+        session[IDENTITY_CONFIRMED_AT] = int(time.time())
 
 
 @pytest.fixture

@@ -173,6 +173,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/sign-in/recovery-code": ("GET", dict.fromkeys(VISITORS, 302)),
     "/sign-in/set-up": ("GET", dict.fromkeys(VISITORS, 302)),
     "/account/authenticator": ("GET", SIGNED_IN),
+    "/confirm-identity": ("GET", SIGNED_IN),
     "/account/authenticator/turn-off": ("GET", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 302)}),
     "/session/keep-alive": ("POST", {"anonymous": SIGN_IN, **dict.fromkeys(VISITORS[1:], 204)}),
     # The audit trail: the CSU and administrators; a partner is not told it exists, finance is refused.

@@ -3,11 +3,14 @@
 from flask import Blueprint
 
 from ..auth.guards import require_role
+from ..auth.reauth import require_recent_identity
 from ..models.user import ADMIN
 from . import invitations, organisations, outbox, people, views
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(require_role(ADMIN))
+# Every change here alters who can do what: a recent password (and code) first, ASVS 7.5.1 (auth/reauth.py).
+bp.before_request(require_recent_identity)
 
 bp.add_url_rule("/", view_func=views.home)
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint
 
-from . import account, invitation, mfa, reset, views
+from . import account, invitation, mfa, reauth, reset, views
 
 bp = Blueprint("auth", __name__)
 
@@ -15,6 +15,8 @@ bp.add_url_rule("/sign-in/recovery-code", view_func=mfa.mfa_recovery, methods=["
 bp.add_url_rule("/sign-in/set-up", view_func=mfa.mfa_setup, methods=["GET", "POST"])
 bp.add_url_rule("/account/authenticator", view_func=mfa.account_mfa_setup, methods=["GET", "POST"])
 bp.add_url_rule("/account/authenticator/turn-off", view_func=mfa.account_mfa_turn_off, methods=["GET", "POST"])
+# "Confirm it's you" before an administrator's change (auth/reauth.py).
+bp.add_url_rule("/confirm-identity", view_func=reauth.identity_confirm, methods=["GET", "POST"])
 bp.add_url_rule("/session/keep-alive", view_func=mfa.keep_alive, methods=["POST"])
 
 # Your account: name, the mail you get, and sessions (the password is changed on its own page above).

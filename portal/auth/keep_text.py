@@ -29,6 +29,7 @@ NOT_REPEATED = {
     "csrf_token",
     "email",
     "password",
+    "code",
     "reauth",
     "autosave",
     "save_continue",
@@ -40,6 +41,7 @@ NOT_REPEATED = {
 # The form's own state, never typed or shown: the version it was opened at and the keys that make a save or
 # submit happen once. Sent on as they came (a stale version is refused by the save itself).
 FORM_STATE = {"version", "editor", "submission_key"}
+CODE_STEP = "code"  # the sign-in-again page's second step, for someone with an authenticator app
 SHORT_ANSWER = 60  # characters: a longer answer, or one over several lines, gets a text area
 
 
@@ -107,7 +109,7 @@ def _fields() -> tuple[list[tuple[str, str]], list[dict]]:
     return state, fields
 
 
-def render_again(*, signed_out: bool, status: int, error: str | None = None):
+def render_again(*, signed_out: bool, status: int, error: str | None = None, step: str = "password"):
     # A request whose CSRF token was valid (the database then failed it) came from the portal's own page; any
     # other must show it did, or it could be a cross-site post dressed up as one.
     if not (g.get("csrf_valid") or same_origin()):
@@ -128,6 +130,7 @@ def render_again(*, signed_out: bool, status: int, error: str | None = None):
             fields=fields,
             signed_out=signed_out,
             error=error,
+            code_step=step == CODE_STEP,
             action=request.path,
             email=request.form.get("email", ""),
         ),

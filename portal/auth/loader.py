@@ -27,7 +27,10 @@ from . import keep_text
 SIGNED_IN_AT = "signed_in_at"  # seconds since the epoch, set at sign-in and never refreshed
 LAST_SEEN = "last_seen"  # seconds since the epoch, refreshed by every request of the signed-in user
 MFA_PASSED = "mfa_passed"
-LOGIN_KEYS = ("_user_id", "_fresh", "_id", SIGNED_IN_AT, LAST_SEEN, MFA_PASSED)
+# seconds since the epoch: the last time this person proved who they are (signing in with every factor they need,
+# or auth/reauth.py's "Confirm it's you"); an administrator's change needs it recent.
+IDENTITY_CONFIRMED_AT = "identity_confirmed_at"
+LOGIN_KEYS = ("_user_id", "_fresh", "_id", SIGNED_IN_AT, LAST_SEEN, MFA_PASSED, IDENTITY_CONFIRMED_AT)
 
 
 def load_user(session_token: str) -> User | None:
@@ -83,14 +86,16 @@ def _on_sign_in(sender, user: User, **extra) -> None:
     if session.get(MFA_PASSED) is not True:
         passed = bool(g.pop("second_factor_passed", False)) or not needs_second_factor(user)
         session[MFA_PASSED] = passed
+        if passed:
+            session[IDENTITY_CONFIRMED_AT] = now
         if not passed and keep_text.applies():
             _refuse_password_only(user)
 
 
 def _refuse_password_only(user: User) -> NoReturn:
-    """The sign-in-again form on a page of typed answers (auth/guards.py) takes only a password, which is not a
-    sign-in for someone who needs a second factor. Their answers are shown again: they sign in, with the code, in
-    another tab, and press the button again."""
+    """The sign-in-again form on a page of typed answers (auth/guards.py) asks for the code of an authenticator app
+    that is set up, but cannot set one up: for someone whose role needs one they have not, a password alone is not
+    a sign-in. Their answers are shown again: they sign in and set it up in another tab, and press the button again."""
     for key in LOGIN_KEYS:
         session.pop(key, None)
     current_app.login_manager._update_request_context_with_user()  # type: ignore[attr-defined]

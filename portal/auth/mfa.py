@@ -17,6 +17,7 @@ from ..extensions import db
 from ..forms.auth import CodeForm, RecoveryCodeForm, TurnOffSecondFactorForm
 from ..models import User
 from ..models.vocabulary import (
+    MFA_CODE_MISSING,
     MFA_CODE_WRONG,
     MFA_PENDING_EXPIRED,
     MFA_RECOVERY_WRONG,
@@ -32,20 +33,40 @@ PENDING = "mfa_pending"
 def start_second_factor(user: User, next_page: str | None):
     """Called by the sign-in page after a correct password: ask for the code, or for setting it up first."""
     session.clear()  # a fresh session: no fixation
-    session[PENDING] = {
-        "token": user.session_token,
-        "until": int(time.time()) + current_app.config["MFA_PENDING_SECONDS"],
-        "next": next_page if is_safe_next(next_page) else "",
-    }
+    mark_pending(user, next_page or "")
     return redirect(url_for("auth.mfa_code" if mfa.is_enabled(user) else "auth.mfa_setup"))
 
 
-def _pending_user() -> User | None:
+def pending_user() -> User | None:
+    """The person whose password was right and whose code is awaited, while the marker lasts."""
     pending = session.get(PENDING)
     if not isinstance(pending, dict) or not isinstance(pending.get("until"), int) or pending["until"] < time.time():
         return None
     token = str(pending.get("token") or "")
     return db.session.scalar(select(User).where(User.session_token == token, User.active.is_(True)))
+
+
+def mark_pending(user: User, next_page: str = "") -> None:
+    """After a correct password, for someone with a second factor: the session waits for the code."""
+    session[PENDING] = {
+        "token": user.session_token,
+        "until": int(time.time()) + current_app.config["MFA_PENDING_SECONDS"],
+        "next": next_page if is_safe_next(next_page) else "",
+    }
+
+
+def check_second_factor(user: User, code: str | None) -> tuple[str | None, int]:
+    """One field for either kind of code, on pages that ask for it beside other answers ("Confirm it's you", the
+    sign-in-again page): None when it is right, else the message for beside the field and the status. Wrong codes
+    count toward the throttle (services/mfa.py); the caller commits."""
+    if mfa.throttled(user):
+        return MFA_THROTTLED, 429
+    typed = mfa.normalise_code(code)
+    if not typed:
+        return MFA_CODE_MISSING, 422
+    if len(typed) == 6 and typed.isdigit():
+        return (None, 200) if mfa.verify_code(user, typed) == mfa.ACCEPTED else (MFA_CODE_WRONG, 422)
+    return (None, 200) if mfa.use_recovery_code(user, typed) else (MFA_RECOVERY_WRONG, 422)
 
 
 def _start_again():
@@ -68,7 +89,7 @@ def _check_page(template: str, form, *, status: int = 200, **context):
 
 def mfa_code():
     """ "Enter the code from your authenticator app"; wrong codes count toward the account's throttle."""
-    user = _pending_user()
+    user = pending_user()
     if user is None:
         return _start_again()
     if not mfa.is_enabled(user):
@@ -88,7 +109,7 @@ def mfa_code():
 
 
 def mfa_recovery():
-    user = _pending_user()
+    user = pending_user()
     if user is None:
         return _start_again()
     form = RecoveryCodeForm()
@@ -138,7 +159,7 @@ def _confirm(user: User, form: CodeForm, action: str):
 
 def mfa_setup():
     """Setting up an authenticator app after the password, for a role that needs one: then the recovery codes."""
-    user = _pending_user()
+    user = pending_user()
     if user is None:
         return _start_again()
     if mfa.is_enabled(user):

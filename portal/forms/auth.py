@@ -70,3 +70,21 @@ class TurnOffSecondFactorForm(FlaskForm):
         validators=[InputRequired(message="Enter your password"), Length(max=1024)],
     )
     submit = SubmitField("Turn off", widget=GovSubmitInput())
+
+
+class IdentityConfirmForm(FlaskForm):
+    """ "Confirm it's you" before an administrator's change: the password, and the code when they have one."""
+
+    password = PasswordField(
+        "Your password",
+        widget=GovPasswordInput(),
+        validators=[InputRequired(message="Enter your password"), Length(max=1024)],
+    )
+    code = StringField(
+        "Code from your authenticator app",
+        description="The 6-digit code it shows now, or one of your recovery codes.",
+        widget=GovTextInput(),
+        validators=[Length(max=40)],
+    )
+    next = HiddenField()
+    submit = SubmitField("Continue", widget=GovSubmitInput())

@@ -391,6 +391,6 @@ MFA_REQUIRED_NOTE = "Your role needs it, so it cannot be turned off"
 SESSION_IDLE_SIGNED_OUT = "You were signed out because you had not used the portal for {minutes} minutes."
 SESSION_ABSOLUTE_SIGNED_OUT = "You were signed out because you signed in more than {hours} hours ago."
 MFA_SIGN_IN_ELSEWHERE = (
-    "Your account also needs a code from your authenticator app, which this page cannot ask for. Sign in on the "
-    "sign-in page in a new tab, then come back here and press the button again: your answers are still here."
+    "Your account needs an authenticator app set up first, which this page cannot do. Sign in on the sign-in page "
+    "in a new tab and set it up, then come back here and press the button again: your answers are still here."
 )

@@ -80,11 +80,35 @@ def authenticate(email: str, password: str, *, client: str = "", now: datetime |
     or deactivated account too) unless a limit is reached or the process is busy, which answer before hashing.
     """
     now = now or utcnow()
+    result, renewed = _check_password(email, password, client=client, now=now, event="sign_in")
+    if result.user is None:
+        return result
+    return SignInResult(user=_signed_in(result.user, account_key(email), renewed, now))
+
+
+def confirm_identity(user: User, password: str, *, client: str = "", now: datetime | None = None) -> SignInResult:
+    """A signed-in person's password again before an administrator's action (auth/reauth.py): counted, limited
+    and hashed exactly as a sign-in is, with the same rows, but not a new sign-in. The caller commits."""
+    now = now or utcnow()
+    result, renewed = _check_password(user.email, password, client=client, now=now, event="reauth")
+    if result.user is None:
+        return result
+    if renewed:
+        user.password_hash = renewed
+    db.session.execute(delete(SignInFailure).where(SignInFailure.account_key == account_key(user.email)))
+    return result
+
+
+def _check_password(
+    email: str, password: str, *, client: str, now: datetime, event: str
+) -> tuple[SignInResult, str | None]:
+    """The limits, the counted attempt and the one hash shared by signing in and confirming who you are; the
+    user when the password is right (nothing cleared yet), and the new hash when the stored one is out of date."""
     key, by_client = account_key(email), client_key(client)
     limit = _limit_reached(key, by_client, now)
     if limit:
-        security_event("sign_in.throttled", reason=limit)
-        return SignInResult(throttled=limit)
+        security_event(f"{event}.throttled", reason=limit)
+        return SignInResult(throttled=limit), None
     attempt = SignInFailure(account_key=key, client_key=by_client, at=now)
     db.session.add(attempt)
     # Old failures are of no further use; keep the table small.
@@ -99,13 +123,13 @@ def authenticate(email: str, password: str, *, client: str = "", now: datetime |
         renewed = hash_password(password) if correct and active and hasher().check_needs_rehash(stored) else None
     if not free:
         db.session.execute(delete(SignInFailure).where(SignInFailure.id == attempt_id))  # never evaluated
-        security_event("sign_in.busy")
-        return SignInResult(busy=True)
+        security_event(f"{event}.busy")
+        return SignInResult(busy=True), None
     if user is None or not correct or not active:
         reason = "unknown_account" if user is None else "wrong_password" if not correct else "deactivated"
-        security_event("sign_in.failed", user_id=user_id, reason=reason)
-        return SignInResult()
-    return SignInResult(user=_signed_in(user, key, renewed, now))
+        security_event(f"{event}.failed", user_id=user_id, reason=reason)
+        return SignInResult(), None
+    return SignInResult(user=user), renewed
 
 
 def _signed_in(user: User, key: str, renewed: str | None, now: datetime) -> User:
