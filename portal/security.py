@@ -2,7 +2,7 @@
 
 import secrets
 
-from flask import Flask, g
+from flask import Flask, g, request, session
 
 
 def csp_nonce() -> str:
@@ -32,8 +32,19 @@ def register(app: Flask) -> None:
         if app.config["SESSION_COOKIE_SECURE"]:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         response.vary.add("HX-Request")
-        # Only a user already loaded by this request counts: a header must never query the database.
-        user = g.get("_login_user")
-        if (user is not None and user.is_authenticated) or g.get("no_store"):
+        if _private(request.endpoint):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def _private(endpoint: str | None) -> bool:
+    """Whether a response may carry a signed-in person's data, so no cache may keep it.
+
+    A header must never query the database: a user already loaded by this request counts, and so does a session
+    that names one (a view that answers from the session alone, such as a redirect, loads nobody). The static
+    assets are the same for everyone and stay cacheable.
+    """
+    user = g.get("_login_user")
+    if (user is not None and user.is_authenticated) or g.get("no_store"):
+        return True
+    return endpoint != "static" and "_user_id" in session
