@@ -142,12 +142,18 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error):
         # Flask-WTF's own fixed wording ("The CSRF token is missing."), never anything the request carried.
-        security_event("csrf.failed", reason=error.description, endpoint=request.endpoint)
+        reason = error.description
+        if keep_text.applies() and not keep_text.same_origin():
+            # Typed answers posted from another site are refused before the session is even read.
+            security_event("csrf.failed", reason=reason, endpoint=request.endpoint)
+            return keep_text.refuse()
+        # The CSRF check runs before anyone is loaded; the page below loads the signed-in user anyway, so the line
+        # can name whose session the refused post rode on.
+        user_id = current_user.id if current_user.is_authenticated else None
+        security_event("csrf.failed", reason=reason, endpoint=request.endpoint, user_id=user_id)
         if keep_text.applies():
             # Typed answers survive an expired session or token: shown again with a fresh token, but only to a
-            # request from the portal's own pages; the rest are refused before the session is even read.
-            if not keep_text.same_origin():
-                return keep_text.refuse()
+            # request from the portal's own pages.
             return keep_text.render_again(signed_out=not current_user.is_authenticated, status=400)
         return render_error(
             400,
