@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 # Pounds with at most two decimal places, ASCII digits only, no signs or separators.
 POUNDS = re.compile(r"^[0-9]{1,9}(\.[0-9]{1,2})?$")
 MAX_PENCE = 100_000_000_00  # £100m: far above any grant a partnership hands out
+TOO_LARGE = "must be less than £100,000,000.00"
 
 
 class MoneyError(ValueError):
@@ -25,6 +26,8 @@ def pence_from_pounds(value: object) -> int:
             raise MoneyError("must be a number of pounds, like 1000.00")
         if value < 0:
             raise MoneyError("must not be negative")
+        if value > Decimal(MAX_PENCE).scaleb(-2):  # before quantize(), which cannot hold more than 28 digits
+            raise MoneyError(TOO_LARGE)
         if value != value.quantize(Decimal("0.01")):
             raise MoneyError("must have no more than 2 decimal places")
         pence = int(value * 100)
@@ -43,7 +46,7 @@ def pence_from_pounds(value: object) -> int:
     else:
         raise MoneyError("must be a number of pounds, like 1000.00")
     if pence > MAX_PENCE:
-        raise MoneyError("must be less than £100,000,000.00")
+        raise MoneyError(TOO_LARGE)
     return pence
 
 
