@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from markupsafe import escape
 
 from portal.extensions import db
-from portal.models import Payment
+from portal.models import OutboxMessage, Payment
 from portal.money import MAX_PENCE, MoneyError, format_pence, pence_from_pounds
 from portal.quantities import MAX_QUANTITY, QuantityError, parse_quantity, plain_quantity
+from portal.services.redaction import _redact_mail
 from tests.conftest import TEST_PASSWORD
 from tests.test_returns_safety import LATER, NARRATIVE, SAVE, measure_id, snapshot, the_return, url
 
@@ -130,6 +131,26 @@ def test_a_lone_surrogate_in_a_narrative_is_never_a_500(partner, two_orgs):
     assert shown(stored) in partner.get(url(project, 1, "narrative")).text
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(typed=st.text(max_size=200))
+def test_any_text_in_a_narrative_is_stored_as_typed_or_refused_beside_it(partner, two_orgs, typed):
+    """Hypothesis over st.text(): saved exactly (less surrounding spaces) and shown escaped, or a 422 with the
+    message beside the field and nothing saved; never anything else."""
+    project = two_orgs["davss_project"]
+    before = snapshot(project)
+    version = str(before[0][1]) if before[0] else "0"
+    response = partner.post(url(project, 1, "narrative"), data={"version": version, "challenges": typed, **LATER})
+    if response.status_code == 422:
+        assert 'id="challenges-error"' in response.text
+        assert snapshot(project) == before
+        return
+    assert response.status_code == 302, response.status_code
+    db.session.expire_all()
+    assert the_return(project).challenges == (typed.strip() or None)
+    if typed.strip():
+        assert shown(typed.strip()) in partner.get(url(project, 1, "narrative")).text
+
+
 # -- a partner's return: numbers ----------------------------------------------------------------
 
 
@@ -234,6 +255,26 @@ def test_a_lone_surrogate_in_an_amount_is_refused_and_nothing_is_written(finance
     assert response.status_code == 422
     assert 'id="amount-error"' in response.text
     assert database_snapshot() == before
+
+
+# -- the one LIKE ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("passage", ["%", "_", "\\", "' OR 1=1--"])
+def test_the_one_like_search_treats_wildcards_and_sql_as_text(app, passage):
+    """Redaction finds mail quoting a passage with LIKE: `%` must not select every message."""
+    quoting = OutboxMessage(
+        kind="invitation", to_address="a@davss.example", subject="S", text_body=f"Said {passage} here", html_body="H"
+    )
+    other = OutboxMessage(
+        kind="invitation", to_address="a@davss.example", subject="S", text_body="Nothing", html_body="H"
+    )
+    db.session.add_all([quoting, other])
+    db.session.commit()
+    assert _redact_mail(passage) == 1
+    assert quoting in db.session.dirty
+    assert other not in db.session.dirty  # never selected, so never even touched
+    db.session.rollback()
 
 
 # -- the parsers, property-based ----------------------------------------------------------------
