@@ -7,6 +7,8 @@ quantity parsers (hypothesis).
 
 from __future__ import annotations
 
+import json
+import logging
 from decimal import Decimal
 from urllib.parse import urlencode
 
@@ -255,6 +257,40 @@ def test_a_lone_surrogate_in_an_amount_is_refused_and_nothing_is_written(finance
     assert response.status_code == 422
     assert 'id="amount-error"' in response.text
     assert database_snapshot() == before
+
+
+# -- oversized text and line breaks ----------------------------------------------------------------
+
+
+def test_oversized_narratives_are_a_message_or_a_413_never_saved(partner, two_orgs):
+    project = two_orgs["davss_project"]
+    before = snapshot(project)
+    long = partner.post(url(project, 1, "narrative"), data={"version": "0", "progress": "x" * 100_000, **LATER})
+    assert long.status_code == 422
+    assert "Progress this quarter must be 5,000 characters or fewer" in long.text
+    # Over a megabyte (MAX_FORM_MEMORY_SIZE bounds multipart forms; these are urlencoded): the same message.
+    big = partner.post(url(project, 1, "narrative"), data={"version": "0", "progress": "x" * 1_200_000, **LATER})
+    assert big.status_code == 422
+    assert "Progress this quarter must be 5,000 characters or fewer" in big.text
+    # Ten megabytes, past MAX_CONTENT_LENGTH (2 MB): the "too large" page, before anything is read.
+    huge = partner.post(url(project, 1, "narrative"), data={"version": "0", "progress": "x" * (10 << 20), **LATER})
+    assert huge.status_code == 413
+    assert "What you sent is too large" in huge.text
+    assert snapshot(project) == before
+
+
+def test_a_line_break_in_a_logged_path_stays_inside_one_json_line(app, two_orgs, login, caplog):
+    caplog.set_level(logging.WARNING, logger="portal.security")
+    client = app.test_client()
+    login(client, two_orgs["partner_a"])
+    forged = '/csu/%0D%0A{"event": "sign_in.succeeded", "user_id": 5}/'
+    assert client.get(forged).status_code == 404
+    records = [record.getMessage() for record in caplog.records if record.name == "portal.security"]
+    assert records
+    for message in records:
+        assert "\n" not in message and "\r" not in message
+        assert json.loads(message)["user_id"] == two_orgs["partner_a"].id
+    assert json.loads(records[-1])["path"].startswith("/csu/\r\n")
 
 
 # -- the one LIKE ---------------------------------------------------------------------------------
