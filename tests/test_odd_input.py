@@ -250,6 +250,16 @@ def test_odd_text_in_a_payment_is_stored_as_typed_and_shown_escaped(finance, two
         assert "<script>alert(1)" not in page
 
 
+def test_a_right_to_left_override_in_a_note_cannot_reorder_who_recorded_it(finance, two_orgs):
+    """The note is followed by the recorder's name in the same cell: both are isolated (<bdi>), so an override
+    typed in the note ends with it."""
+    project = two_orgs["davss_project"]
+    assert pay(finance, project, note="Paid \u202ein full").status_code == 302
+    page = finance.get(f"/finance/projects/{project.id}").text
+    assert "<bdi>Paid \u202ein full</bdi>" in page
+    assert f"(<bdi>{two_orgs['finance'].name}</bdi>)" in page
+
+
 def test_a_lone_surrogate_in_an_amount_is_refused_and_nothing_is_written(finance, two_orgs):
     before = database_snapshot()
     fields = {"amount": b"10" + LONE_SURROGATE, "paid_on": "1", "reference": "", "note": "", "reason": ""}
