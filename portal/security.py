@@ -32,8 +32,9 @@ def register(app: Flask) -> None:
         if app.config["SESSION_COOKIE_SECURE"]:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         response.vary.add("HX-Request")
-        # Only a user already loaded by this request counts: a header must never query the database.
+        # Only a user already loaded by this request counts: a header must never query the database. (Not
+        # `is_authenticated`: it reads `active`, which a commit has expired, and would read the user again.)
         user = g.get("_login_user")
-        if (user is not None and user.is_authenticated) or g.get("no_store"):
+        if (user is not None and not user.is_anonymous) or g.get("no_store"):
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -4,24 +4,26 @@ immutable revisions, and the CSU's review. Services flush; the view commits once
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..calendar import uk_time, uk_today
 from ..extensions import db
-from ..models import AuditEvent, MeasureValue, MonitoringReturn, OutputMeasure, Project, ReturnRevision
+from ..models import AuditEvent, MeasureValue, MonitoringReturn, OutputMeasure, Project, ReturnRevision, User
 from ..models.types import utcnow
 from ..models.vocabulary import (
     ANSWER_LABELS,
     APPROVED,
     AUDIT_REASON_GIVEN,
+    AUTOSAVE_AUDIT_MINUTES,
     CHANGES_REQUESTED,
     COMBINE_LATEST,
     COMPLETED,
@@ -333,8 +335,24 @@ def missing_answers(project: Project, mreturn: MonitoringReturn | None) -> list[
 # -- saving drafts ------------------------------------------------------------------------------
 
 
+class _NotLoaded:
+    """No return passed in: the service finds it."""
+
+
+NOT_LOADED = _NotLoaded()
+# The return as the request already loaded it (None: there is none yet), or NOT_LOADED for the service to find it.
+# Passing it saves reading it again: a concurrent change is still caught, by the version in the UPDATE's WHERE.
+Loaded = MonitoringReturn | None | _NotLoaded
+
+
 def _editable_return(
-    project: Project, quarter: int, version: int, by, editor: str | None, posted: Mapping[str, object]
+    project: Project,
+    quarter: int,
+    version: int,
+    by,
+    editor: str | None,
+    posted: Mapping[str, object],
+    current: Loaded = NOT_LOADED,
 ) -> MonitoringReturn:
     """The draft to change, created on the first save; refuses a locked return, and a stale version
     with the saved answers that differ from those posted."""
@@ -342,7 +360,7 @@ def _editable_return(
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be changed")
     if not quarter_is_open(project, quarter):
         raise ReturnError(f"Q{quarter} has not started yet: you can fill in its return from its first day")
-    mreturn = find_return(project, quarter)
+    mreturn = find_return(project, quarter) if isinstance(current, _NotLoaded) else current
     if mreturn is None:
         if version != 0:
             raise _stale(project, None, posted)
@@ -389,10 +407,18 @@ def _describe(value) -> str:
 
 
 def save_outputs(
-    project: Project, quarter: int, values: dict[int, Decimal | None], *, version: int, by, editor: str | None = None
+    project: Project,
+    quarter: int,
+    values: dict[int, Decimal | None],
+    *,
+    version: int,
+    by,
+    editor: str | None = None,
+    autosave: bool = False,
+    current: Loaded = NOT_LOADED,
 ):
     posted = {f"m{measure_id}": value for measure_id, value in values.items()}
-    mreturn = _editable_return(project, quarter, version, by, editor, posted)
+    mreturn = _editable_return(project, quarter, version, by, editor, posted, current)
     existing = {value.measure_id: value for value in mreturn.values}
     changes = {}
     for measure in project.measures:
@@ -408,7 +434,7 @@ def save_outputs(
         else:
             row.value = new
     _flush(project, quarter, mreturn, by, posted)
-    _audit_save(mreturn, "outputs", changes, by)
+    _audit_save(mreturn, "outputs", changes, by, autosave)
     return mreturn
 
 
@@ -421,9 +447,11 @@ def save_spend(
     version: int,
     by,
     editor: str | None = None,
+    autosave: bool = False,
+    current: Loaded = NOT_LOADED,
 ):
     posted = {"spend": spend_pence, "spend_explanation": explanation}
-    mreturn = _editable_return(project, quarter, version, by, editor, posted)
+    mreturn = _editable_return(project, quarter, version, by, editor, posted, current)
     changes = {}
     if mreturn.spend_pence != spend_pence:
         changes[SPEND_LABEL] = [
@@ -435,14 +463,22 @@ def save_spend(
     mreturn.spend_pence = spend_pence
     mreturn.spend_explanation = explanation or None
     _flush(project, quarter, mreturn, by, posted)
-    _audit_save(mreturn, "spend", changes, by)
+    _audit_save(mreturn, "spend", changes, by, autosave)
     return mreturn
 
 
 def save_narrative(
-    project: Project, quarter: int, answers: dict[str, str | None], *, version: int, by, editor: str | None = None
+    project: Project,
+    quarter: int,
+    answers: dict[str, str | None],
+    *,
+    version: int,
+    by,
+    editor: str | None = None,
+    autosave: bool = False,
+    current: Loaded = NOT_LOADED,
 ):
-    mreturn = _editable_return(project, quarter, version, by, editor, answers)
+    mreturn = _editable_return(project, quarter, version, by, editor, answers, current)
     changes = {}
     for name in ("progress", "case_study", "challenges", "partner_rag", "partner_rag_reason"):
         if name not in answers:
@@ -454,13 +490,41 @@ def save_narrative(
             changes[label] = [getattr(mreturn, name), new] if name == "partner_rag" else ["changed", "changed"]
             setattr(mreturn, name, new)
     _flush(project, quarter, mreturn, by, answers)
-    _audit_save(mreturn, "narrative", changes, by)
+    _audit_save(mreturn, "narrative", changes, by, autosave)
     return mreturn
 
 
-def _audit_save(mreturn: MonitoringReturn, section: str, changes: dict, by) -> None:
+SAVED = "monitoring_return.saved"
+
+
+def _recently_saved(mreturn: MonitoringReturn, section: str, by) -> bool:
+    """This person's save of this section is already in the trail within AUTOSAVE_AUDIT_MINUTES, with no change of
+    the return's state since. One query, over the return's last few minutes (ix_audit_event_object_at)."""
+    since = utcnow() - timedelta(minutes=AUTOSAVE_AUDIT_MINUTES)
+    recent = db.session.execute(
+        select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.details)
+        .where(
+            AuditEvent.object_type == "monitoring_return",
+            AuditEvent.object_id == mreturn.id,
+            AuditEvent.at >= since,
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+    for action, actor_id, details in recent:
+        if action != SAVED:
+            return False  # submitted, sent back or reopened since: the next save starts a new record
+        if actor_id == by.id and (details or {}).get("section") == section:
+            return True
+    return False
+
+
+def _audit_save(mreturn: MonitoringReturn, section: str, changes: dict, by, autosave: bool = False) -> None:
+    """One "saved" event per save from a button; an autosave's only when the window holds none (see
+    AUTOSAVE_AUDIT_MINUTES). A return created by this very save has no events yet."""
+    if autosave and mreturn.version > 1 and _recently_saved(mreturn, section, by):
+        return
     audit.record(
-        "monitoring_return.saved",
+        SAVED,
         object_type="monitoring_return",
         object_id=mreturn.id,
         summary=f"Saved {section} of Q{mreturn.quarter} return: {mreturn.project.name}",
@@ -811,22 +875,34 @@ REVIEW_ACTIONS = (
 )
 
 
+def review_histories(returns: Iterable[MonitoringReturn | None]) -> dict[int, list[AuditEvent]]:
+    """Each return's submissions, approvals, requests for changes and reopenings by the return's id, newest first,
+    with their comments and who acted: one query for all of a project's returns (ix_audit_event_object_at)."""
+    ids = [mreturn.id for mreturn in returns if mreturn is not None and mreturn.id is not None]
+    if not ids:
+        return {}
+    found: dict[int, list[AuditEvent]] = {return_id: [] for return_id in ids}
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "monitoring_return",
+            AuditEvent.object_id.in_(ids),
+            AuditEvent.action.in_(REVIEW_ACTIONS),
+        )
+        # The actor in the same query; the history shows their name, never their roles.
+        .options(joinedload(AuditEvent.actor).options(lazyload(User.role_rows)))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+    for event in events:
+        found[event.object_id].append(event)  # type: ignore[index]  # the query asked for these ids only
+    return found
+
+
 def review_history(mreturn: MonitoringReturn | None) -> list[AuditEvent]:
-    """Submissions, approvals, requests for changes and reopenings, newest first, with their comments."""
+    """One return's review history, newest first (see review_histories)."""
     if mreturn is None:
         return []
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.object_type == "monitoring_return",
-                AuditEvent.object_id == mreturn.id,
-                AuditEvent.action.in_(REVIEW_ACTIONS),
-            )
-            .options(selectinload(AuditEvent.actor))
-            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        )
-    )
+    return review_histories([mreturn]).get(mreturn.id, [])
 
 
 def revisions_to_compare(
