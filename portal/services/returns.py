@@ -10,9 +10,10 @@ from datetime import timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..calendar import uk_time, uk_today
@@ -875,6 +876,21 @@ REVIEW_ACTIONS = (
 )
 
 
+def history_statement(return_ids: list[int]) -> Select[AuditEvent]:
+    """The review events of these returns, newest first, each with the person who acted."""
+    return (
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "monitoring_return",
+            AuditEvent.object_id.in_(return_ids),
+            AuditEvent.action.in_(REVIEW_ACTIONS),
+        )
+        # The actor in the same query; the history shows their name, never their roles.
+        .options(joinedload(AuditEvent.actor).options(lazyload(User.role_rows)))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+
+
 def review_histories(returns: Iterable[MonitoringReturn | None]) -> dict[int, list[AuditEvent]]:
     """Each return's submissions, approvals, requests for changes and reopenings by the return's id, newest first,
     with their comments and who acted: one query for all of a project's returns (ix_audit_event_object_at)."""
@@ -882,20 +898,24 @@ def review_histories(returns: Iterable[MonitoringReturn | None]) -> dict[int, li
     if not ids:
         return {}
     found: dict[int, list[AuditEvent]] = {return_id: [] for return_id in ids}
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.object_type == "monitoring_return",
-            AuditEvent.object_id.in_(ids),
-            AuditEvent.action.in_(REVIEW_ACTIONS),
-        )
-        # The actor in the same query; the history shows their name, never their roles.
-        .options(joinedload(AuditEvent.actor).options(lazyload(User.role_rows)))
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-    )
-    for event in events:
+    for event in db.session.scalars(history_statement(ids)):
         found[event.object_id].append(event)  # type: ignore[index]  # the query asked for these ids only
     return found
+
+
+def attach_revisions(returns: Iterable[MonitoringReturn]) -> None:
+    """Set each return's revisions from one query, so a page listing several returns' submissions reads them
+    once rather than once a return."""
+    by_id = {mreturn.id: mreturn for mreturn in returns}
+    if not by_id:
+        return
+    found: dict[int, list[ReturnRevision]] = {return_id: [] for return_id in by_id}
+    for revision in db.session.scalars(
+        select(ReturnRevision).where(ReturnRevision.return_id.in_(by_id)).order_by(ReturnRevision.number)
+    ):
+        found[revision.return_id].append(revision)
+    for return_id, revisions in found.items():
+        set_committed_value(by_id[return_id], "revisions", revisions)
 
 
 def review_history(mreturn: MonitoringReturn | None) -> list[AuditEvent]:
