@@ -169,7 +169,9 @@ def test_the_partner_return_overview_reads_its_history_in_one_query(
 def test_the_histories_of_several_returns_come_back_by_return_newest_first(app, two_orgs, project_with_history):
     project_with_history["grow"]()
     returns = list(
-        db.session.scalars(sa.select(MonitoringReturn).where(MonitoringReturn.project_id == two_orgs["davss_project"].id))
+        db.session.scalars(
+            sa.select(MonitoringReturn).where(MonitoringReturn.project_id == two_orgs["davss_project"].id)
+        )
     )
     histories = returns_service.review_histories(returns)
     assert sorted(histories) == sorted(mreturn.id for mreturn in returns)
