@@ -11,26 +11,33 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
+def security_headers(app: Flask, nonce: str | None = None) -> dict[str, str]:
+    """The headers every response carries: pages (with the request's nonce) and static files alike."""
+    script_src = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
+    headers = {
+        "Content-Security-Policy": (
+            "default-src 'self'; "
+            f"script-src {script_src}; "
+            "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        ),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    }
+    if app.config["SESSION_COOKIE_SECURE"]:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers
+
+
 def register(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
 
     @app.after_request
     def _headers(response):
-        nonce = g.get("csp_nonce")
-        script_src = f"'self' 'nonce-{nonce}'" if nonce else "'self'"
-        response.headers["Content-Security-Policy"] = (
-            "default-src 'self'; "
-            f"script-src {script_src}; "
-            "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
-            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        )
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
-        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
-        if app.config["SESSION_COOKIE_SECURE"]:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        response.headers.update(security_headers(app, g.get("csp_nonce")))
         response.vary.add("HX-Request")
         # Only a user already loaded by this request counts: a header must never query the database. (Not
         # `is_authenticated`: it reads `active`, which a commit has expired, and would read the user again.)
