@@ -1,6 +1,6 @@
 """Autosave is a lean path: the trail keeps one "draft saved" event per section and person per
-AUTOSAVE_AUDIT_MINUTES (every submission and change of state still one event each), and an autosave's queries do
-not grow with the number of output measures."""
+AUTOSAVE_AUDIT_MINUTES (every submission and change of state still one event each), an autosave's queries do
+not grow with the number of output measures, and the save is one UPDATE checking version, state and ownership."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from datetime import timedelta
 
 import pytest
 from freezegun import freeze_time
-from sqlalchemy import select
+from sqlalchemy import event, select, update
 
 from portal.extensions import db
-from portal.models import AuditEvent
+from portal.models import AuditEvent, MonitoringReturn
 from portal.models.vocabulary import AUTOSAVE_AUDIT_MINUTES
+from portal.services import returns as service
 from tests.test_returns_safety import HTMX, NARRATIVE, SAVE, check_form, the_return, url
 
 EDITOR = "0123456789abcdef"  # the page's own token (one open form)
@@ -173,3 +174,54 @@ def test_an_autosaves_queries_are_few_and_do_not_grow_with_the_measures(
     # Signed-in user and roles, project, return (with values and revisions), measures, earlier quarters, the
     # UPDATE(s), the audit window; nothing read again after the commit.
     assert counts[0] <= 12, counts
+
+
+# -- one UPDATE that checks version, state and ownership ------------------------------------------
+
+
+def draft(two_orgs):
+    project = two_orgs["davss_project"]
+    service.save_spend(project, 1, 100, None, version=0, by=two_orgs["partner_a"])
+    db.session.commit()
+    return project, the_return(project)
+
+
+def test_a_save_is_one_update_checking_version_state_and_ownership(app, two_orgs):
+    project, mreturn = draft(two_orgs)
+    statements: list[str] = []
+
+    def log(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", log)
+    try:
+        service.save_spend(
+            project, 1, 200, None, version=mreturn.version, by=two_orgs["partner_a"], current=mreturn, autosave=True
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", log)
+    updates = [statement for statement in statements if statement.lstrip().upper().startswith("UPDATE")]
+    assert len(updates) == 1, updates
+    assert "version" in updates[0] and "status" in updates[0] and "organisation_id" in updates[0]
+    db.session.commit()
+    assert (the_return(project).spend_pence, the_return(project).version) == (200, 2)
+
+
+def test_another_organisations_person_cannot_save_a_draft_even_with_it_in_hand(app, two_orgs):
+    project, mreturn = draft(two_orgs)
+    with pytest.raises(service.ReturnConflict):
+        service.save_spend(project, 1, 999, None, version=mreturn.version, by=two_orgs["partner_b"], current=mreturn)
+    db.session.expire_all()
+    assert (the_return(project).spend_pence, the_return(project).version) == (100, 1)
+
+
+def test_a_draft_submitted_since_it_was_read_is_not_changed(app, two_orgs):
+    project, mreturn = draft(two_orgs)
+    # Submitted behind the object's back (its version left as it was, so only the state in the WHERE tells).
+    table = MonitoringReturn.__table__
+    db.session.execute(update(table).where(table.c.id == mreturn.id).values(status="submitted"))
+    assert mreturn.status == "draft"
+    with pytest.raises(service.ReturnConflict):
+        service.save_spend(project, 1, 999, None, version=mreturn.version, by=two_orgs["partner_a"], current=mreturn)
+    db.session.expire_all()  # (the refusal rolled back the pretend submission too)
+    assert the_return(project).spend_pence == 100

@@ -10,7 +10,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, lazyload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -29,6 +29,7 @@ from ..models.vocabulary import (
     COMBINE_LATEST,
     COMPLETED,
     DRAFT,
+    EDITABLE_STATUSES,
     IN_PROGRESS,
     NARRATIVE_FIELDS,
     RATING_LABEL,
@@ -389,14 +390,46 @@ def _stale(project: Project, current: MonitoringReturn | None, posted: Mapping[s
 
 
 def _flush(project: Project, quarter: int, mreturn: MonitoringReturn, by, posted: Mapping[str, object]) -> None:
-    mreturn.updated_at = utcnow()  # always bump the version, even when only measure values changed
-    mreturn.updated_by_id = by.id
     try:
-        db.session.flush()
+        if inspect(mreturn).persistent:
+            _update_draft(mreturn, by)
+        else:  # a new draft: one INSERT (a second one for the quarter breaks the unique constraint)
+            with db.session.no_autoflush:
+                mreturn.updated_at, mreturn.updated_by_id = utcnow(), by.id
+        db.session.flush()  # the new draft, or the measure values
     except (StaleDataError, IntegrityError) as error:
         # Another save won the race between our read and our write: say what it saved.
         db.session.rollback()
         raise _stale(project, find_return(project, quarter), posted) from error
+
+
+def _update_draft(mreturn: MonitoringReturn, by) -> None:
+    """Save the draft's own answers in one UPDATE whose WHERE checks all that may have changed since the return was
+    read: its version (optimistic locking), that it is still editable, and that its project is this person's to
+    fill in. No row changed: StaleDataError, as the ORM's own version check would raise. The version moves on even
+    when only measure values changed."""
+    state = inspect(mreturn)
+    values: dict[str, object] = {}
+    for column in state.mapper.column_attrs:
+        if added := list(state.attrs[column.key].history.added):
+            values[column.key] = added[0]  # an answer set on the draft since it was read
+    with db.session.no_autoflush:  # the ORM must not write the row first (reading `by`'s roles, say)
+        values.update(updated_at=utcnow(), updated_by_id=by.id, version=mreturn.version + 1)
+        saved = db.session.execute(
+            update(MonitoringReturn)
+            .where(
+                MonitoringReturn.id == mreturn.id,
+                MonitoringReturn.version == mreturn.version,
+                MonitoringReturn.status.in_(EDITABLE_STATUSES),
+                MonitoringReturn.project_id.in_(select(Project.id).where(Project.returns_editable_by(by))),
+            )
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+    if saved.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result has a row count
+        raise StaleDataError("The draft changed, or is no longer this person's to change, since it was read")
+    for key, value in values.items():  # the object as saved, with nothing left for the ORM to write
+        set_committed_value(mreturn, key, value)
 
 
 def _describe(value) -> str:
