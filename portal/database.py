@@ -44,6 +44,18 @@ def _values_of(row) -> list:
     return list(row) if isinstance(row, (list, tuple)) else [row]
 
 
+# SQLSTATEs that say the database cannot take the write now, not that the statement is wrong: a read-only
+# transaction (a standby after fail-over, 25006), insufficient resources such as a full disk (class 53),
+# an operator shutting it down (class 57P) and a lost connection (class 08). Answered 503 like a lock timeout.
+UNAVAILABLE_SQLSTATES = ("25006", "53", "57P", "08")
+
+
+def database_cannot_write_now(error: BaseException) -> bool:
+    """Whether a driver error means the database is unavailable for now (retry later), not a bug."""
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None) or ""
+    return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+
+
 def configure_engine(engine: Engine) -> None:
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     if engine.dialect.name == "postgresql":

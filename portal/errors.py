@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, SecurityError
 
 from .auth import keep_text
-from .database import NulCharacterError
+from .database import NulCharacterError, database_cannot_write_now
 from .extensions import db, login_manager
 from .htmx import looks_like_autosave
 from .security_log import security_event
@@ -176,8 +176,8 @@ def register(app: Flask) -> None:
     def _unexpected(error):
         if isinstance(error, HTTPException):
             return _http(error)
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            return _busy(error)  # the connection was lost mid-request: the database, not the code
+        if isinstance(error, DBAPIError) and (error.connection_invalidated or database_cannot_write_now(error)):
+            return _busy(error)  # the connection was lost, or the database is read-only or full: not the code
         _rollback()
         log.exception("unhandled error on %s %s", request.method, request.path)
         return render_error(500, database=False)

@@ -31,6 +31,7 @@ NOT_FROM_HERE = 403
 STAFF_READ = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 200, "admin": 200}
 CSU_DECIDES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 422, "finance": 403, "admin": 403}
 FINANCE_CHANGES = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 422, "admin": 422}
+FINANCE_FORM_PAGE = {**FINANCE_CHANGES, "finance": 200, "admin": 200}
 # The set-up: finance reads it; the CSU and admin change it (finance is refused its forms); partners never see it.
 SETUP_FORM = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 200, "finance": 403, "admin": 200}
 ADMIN_ONLY = {"anonymous": SIGN_IN, "partner_a": 404, "partner_b": 404, "csu": 403, "finance": 403, "admin": 200}
@@ -115,6 +116,10 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "/finance/<year_label>/360giving.json": ("GET", STAFF_READ),
     "/finance/<year_label>/360giving.csv": ("GET", STAFF_READ),
     # Finance and admin change the ledger; an empty form is refused as incomplete (422).
+    # Each ledger form on a page of its own: finance and admin, who may post it; the CSU is refused it.
+    "/finance/projects/<int:project_id>/payments/new": ("GET", FINANCE_FORM_PAGE),
+    "/finance/projects/<int:project_id>/variations/new": ("GET", FINANCE_FORM_PAGE),
+    "/finance/projects/<int:project_id>/instalments/new": ("GET", FINANCE_FORM_PAGE),
     "/finance/projects/<int:project_id>/payments": ("POST", FINANCE_CHANGES),
     "/finance/projects/<int:project_id>/variations": ("POST", FINANCE_CHANGES),
     "/finance/projects/<int:project_id>/instalments": ("POST", FINANCE_CHANGES),

@@ -334,3 +334,64 @@ def test_an_autosave_of_another_organisations_return_gets_a_status_line(partner,
 def test_a_plain_htmx_request_that_is_no_autosave_still_gets_the_page(partner, two_orgs):
     response = partner.get("/partner/projects/999999/q1/", headers=HTMX)
     assert response.status_code == 404 and "Page not found" in response.text
+
+
+# -- the database taking reads but refusing writes (F10) ---------------------------------------------
+
+
+FULL_OR_READ_ONLY = [
+    pytest.param("read_only", id="read-only"),
+    pytest.param("full", id="disk-full", marks=pytest.mark.skipif(bool(POSTGRES_URL), reason="SQLite's page cap")),
+]
+
+
+@pytest.fixture(params=FULL_OR_READ_ONLY)
+def read_only_database(request, app, partner, saved_draft):
+    """From now on every connection may read but not write: a volume remounted read-only after a disk fault
+    (SQLite's `query_only`), PostgreSQL failed over to a standby that is still read-only, or a full disk
+    (SQLite capped at the pages it has: a save that needs one more page fails as on a full volume)."""
+
+    def refuse_writes(connection, _record):
+        cursor = connection.cursor()
+        if db.engine.dialect.name != "sqlite":
+            cursor.execute("SET default_transaction_read_only = on")
+            connection.commit()
+        elif request.param == "full":
+            pages = cursor.execute("PRAGMA page_count").fetchone()[0]
+            cursor.execute(f"PRAGMA max_page_count = {pages}")
+        else:
+            cursor.execute("PRAGMA query_only = ON")
+        cursor.close()
+
+    db.session.remove()
+    db.engine.dispose()
+    sa.event.listen(db.engine, "connect", refuse_writes)
+    yield
+    sa.event.remove(db.engine, "connect", refuse_writes)
+    db.session.remove()
+    db.engine.dispose()
+
+
+def test_while_writes_are_refused_pages_still_read_and_a_save_keeps_what_was_typed(
+    partner, two_orgs, saved_draft, read_only_database, caplog
+):
+    project = two_orgs["davss_project"]
+    path = narrative_url(project)
+    assert partner.get("/partner/").status_code == 200  # reading goes on
+    page = partner.get(path)
+    assert page.status_code == 200 and "Saved before" in page.text
+
+    long_text = "A long answer that needs new pages of its own. "
+    typed = {**TYPED, "progress": long_text * 100, "case_study": long_text * 60, "challenges": long_text * 60}
+    response = partner.post(path, data={"version": str(saved_draft.version), **typed, **LATER})
+    assert response.status_code == 503
+    assert "too busy to save your answers" in response.text and "Traceback" not in response.text
+    for answer in typed.values():
+        assert str(escape(answer)) in response.text
+    assert "database unavailable on POST" in caplog.text  # logged for the operator
+    db.session.expire_all()
+    kept = the_return(project)
+    assert kept.progress == "Saved before" and kept.version == saved_draft.version  # nothing partial
+
+    autosave = partner.post(path, data={"version": str(saved_draft.version), **typed, "autosave": "1"}, headers=HTMX)
+    assert autosave.status_code == 503 and "not saved" in autosave.text and "<html" not in autosave.text

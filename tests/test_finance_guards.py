@@ -148,7 +148,7 @@ def test_the_reason_is_still_required_with_the_confirmation(client, world):
     before = snapshot()
     response = vary(client, world["davss_project"], reason="", confirm_over_allocation="578200")
     assert response.status_code == 422
-    assert error_beside(response, "variation-reason") == "Enter the reason for the change"
+    assert error_beside(response, "reason") == "Enter the reason for the change"
     assert snapshot() == before
 
 
@@ -337,19 +337,117 @@ def test_once_the_return_is_approved_the_instalment_is_paid_without_a_reason(cli
 # -- the page the questions are asked on -----------------------------------------------------------
 
 
-def test_each_form_on_the_project_page_labels_and_links_its_own_fields(client, world):
-    """Three forms share the page: every id is unique, so each label (and each error link) finds its own field."""
-    vary(client, world["davss_project"])  # the over-allocation question and its error links on the page
-    response = vary(client, world["davss_project"], amount="", reason="")
+# The project page's buttons and the pages they open: heading, button, where the form posts.
+FORM_PAGES = {
+    "payments": ("Record a payment", "Record payment"),
+    "variations": ("Change the award", "Change award"),
+    "instalments": ("Plan an instalment", "Add instalment"),
+}
+
+
+def text_of(element) -> str:
+    return " ".join(element.text_content().split())
+
+
+def test_the_project_page_starts_each_change_from_a_button_and_holds_no_form_of_its_own(client, world):
+    project = world["davss_project"]
+    page = lxml.html.fromstring(client.get(f"/finance/projects/{project.id}").text)
+    buttons = {text_of(link): link.get("href") for link in page.xpath("//main//a[contains(@class, 'govuk-button')]")}
+    assert buttons == {
+        heading: f"/finance/projects/{project.id}/{path}/new" for path, (heading, _) in FORM_PAGES.items()
+    }
+    assert page.xpath("//main//form") == []  # no instalments yet, so not even a Remove button
+    assert page.xpath("//input[@name='amount']") == []
+
+
+@pytest.mark.parametrize("path", FORM_PAGES)
+def test_each_change_has_a_page_of_its_own_with_one_form_posting_where_it_did(client, world, path):
+    project = world["davss_project"]
+    heading, button = FORM_PAGES[path]
+    response = client.get(f"/finance/projects/{project.id}/{path}/new")
+    assert response.status_code == 200
     page = lxml.html.fromstring(response.text)
+    assert text_of(page.xpath("//h1")[0]) == f"{heading} for {project.name}"
+    back = page.xpath("//a[contains(@class, 'govuk-back-link')]")[0]
+    assert (back.get("href"), text_of(back)) == (f"/finance/projects/{project.id}", f"Back to {project.name}")
+    (form,) = page.xpath("//main//form")
+    assert (form.get("method"), form.get("action")) == ("post", f"/finance/projects/{project.id}/{path}")
+    assert [text_of(found) for found in form.xpath(".//button")] == [button]
+    figures = {text_of(row.xpath("dt")[0]): text_of(row.xpath("dd")[0]) for row in page.xpath("//dl/div")}
+    assert figures["Award now"] == "£10,000.00" and figures["Paid"] == "£0.00"
+    assert "There is a problem" not in response.text
+
+
+# Each form posted with one wrong value: what was typed, and the field it is wrong in.
+REFUSED = {
+    "payments": ({"amount": "12.345", "reference": "BACS-7", "note": "First half"}, "amount"),
+    "variations": ({"amount": "9000.00", "reason": ""}, "reason"),
+    "instalments": ({"amount": "ten", "after_quarter": "2", "note": "After Q2"}, "amount"),
+}
+MESSAGES = {
+    "payments": "Amount must have no more than 2 decimal places",
+    "variations": "Enter the reason for the change",
+    "instalments": "Amount must be a number of pounds, like 1000.00",
+}
+
+
+@pytest.mark.parametrize("path", FORM_PAGES)
+def test_a_refused_form_comes_back_on_its_own_page_with_what_was_typed(client, world, path):
+    """The error beside its field and in the summary, the typed text kept, every label finding its own field, and
+    nothing written; the page is the form's own, not the project page."""
+    project = world["davss_project"]
+    data, field = REFUSED[path]
+    defaults = {"paid_on": ["1", "5", "2021"], "due_on": ["", "", ""]} if path != "variations" else {}
+    before = snapshot()
+    response = client.post(f"/finance/projects/{project.id}/{path}", data={**defaults, **data})
+    assert response.status_code == 422
+    page = lxml.html.fromstring(response.text)
+    assert text_of(page.xpath("//h1")[0]) == f"{FORM_PAGES[path][0]} for {project.name}"
+    assert page.xpath("//title")[0].text_content().startswith("Error: ")
+    assert len(page.xpath("//main//form")) == 1
+    assert error_beside(response, field) == MESSAGES[path]
+    for name, value in data.items():  # what was typed (and chosen) is kept
+        (control,) = page.xpath(f"//form//*[@name='{name}']")
+        assert (control.value or "") == value, name
     ids = [element.get("id") for element in page.xpath("//*[@id]")]
     assert len(ids) == len(set(ids)), sorted({found for found in ids if ids.count(found) > 1})
-    for form in page.xpath("//form[@method='post']"):
-        for label in form.xpath(".//label[@for]"):
-            assert form.xpath(f".//*[@id='{label.get('for')}']"), label.text_content()
+    for label in page.xpath("//form//label[@for]"):
+        assert page.xpath(f"//form//*[@id='{label.get('for')}']"), text_of(label)
+    assert snapshot() == before
+
+
+def test_the_over_allocation_question_is_asked_on_the_award_page(client, world):
+    """The question and its box on the variation's own page, the stream's over-allocation figures beside it."""
+    project = world["davss_project"]
+    response = vary(client, project)
+    page = lxml.html.fromstring(response.text)
+    assert text_of(page.xpath("//h1")[0]) == f"Change the award for {project.name}"
     links = [link.get("href") for link in page.xpath("//div[contains(@class, 'govuk-error-summary')]//a")]
-    assert links == ["#variation-amount", "#variation-reason"]
-    assert page.xpath("//form[.//button[normalize-space()='Change award']]//*[@id='variation-amount']")
+    assert links == ["#confirm_over_allocation"]
+    assert page.xpath("//form//input[@type='checkbox'][@id='confirm_over_allocation']")
+
+
+@pytest.mark.parametrize("path", FORM_PAGES)
+def test_in_a_closed_year_the_pages_say_so_and_offer_no_form(client, world, path):
+    project = world["davss_project"]
+    assert close(client, reason="Closing early for the test").status_code == 302
+    project_page = lxml.html.fromstring(client.get(f"/finance/projects/{project.id}").text)
+    assert project_page.xpath("//main//a[contains(@class, 'govuk-button')]") == []
+    response = client.get(f"/finance/projects/{project.id}/{path}/new")
+    assert response.status_code == 200
+    page = lxml.html.fromstring(response.text)
+    assert page.xpath("//main//form") == []
+    assert "The 2021-22 financial year is closed" in text_of(page.xpath("//main")[0])
+
+
+def test_the_csu_and_partners_do_not_get_the_pages(app, world, login):
+    project = world["davss_project"]
+    for role, status in (("csu", 403), ("partner_a", 404)):
+        visitor = app.test_client()
+        login(visitor, world[role])
+        assert "/payments/new" not in visitor.get(f"/finance/projects/{project.id}").text
+        for path in FORM_PAGES:
+            assert visitor.get(f"/finance/projects/{project.id}/{path}/new").status_code == status, (role, path)
 
 
 # -- money in the success messages ----------------------------------------------------------------

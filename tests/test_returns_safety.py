@@ -4,17 +4,19 @@ expired sessions and tokens, markup in answers and forged form fields."""
 from __future__ import annotations
 
 import html
+import io
 import logging
 import re
 import threading
 from decimal import Decimal
 
+import docx
 import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
 from portal.extensions import db
-from portal.models import AuditEvent, MonitoringReturn, ReturnRevision, User
+from portal.models import AuditEvent, MonitoringReturn, OutboxMessage, ReturnRevision, User
 from tests.conftest import TEST_PASSWORD, csrf_token_from
 
 SAVE = {"save_continue": "Save and continue"}
@@ -91,7 +93,18 @@ def snapshot(project, quarter: int = 1):
             mreturn.submitted_by_id,
             sorted((value.measure_id, value.value) for value in mreturn.values),
         )
-    return state, count(ReturnRevision), count(AuditEvent)
+    changes = db.session.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action != "monitoring_return.conflict")
+    )
+    return state, count(ReturnRevision), changes
+
+
+def conflicts() -> list[dict]:
+    """The refused saves and decisions the audit trail recorded (RELIABILITY F6), oldest first."""
+    events = db.session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "monitoring_return.conflict").order_by(AuditEvent.id)
+    )
+    return [{"actor_id": event.actor_id, **event.details} for event in events]
 
 
 def measure_id(project) -> int:
@@ -278,6 +291,8 @@ def test_a_save_from_a_stale_version_is_refused_and_a_deliberate_second_save_win
     assert re.search(r'value="red"[^>]*checked|checked[^>]*value="red"', response.text)
     assert snapshot(project) == before
     assert the_return(project).progress == "The colleague's progress."
+    refused = {"refused": "save of narrative", "posted_version": 1, "current_version": 2}
+    assert conflicts() == [{"actor_id": two_orgs["partner_a"].id, **refused}]  # the conflict is on the record
 
     # The page now carries the saved version: saving again on purpose keeps what was typed.
     assert hidden(response.text, "version") == "2"
@@ -769,6 +784,33 @@ def test_markup_is_stored_verbatim_and_shown_as_text(app, partner, two_orgs, log
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page, name
         assert "<div hx-get" not in page and "&lt;div hx-get=" in page, name
         assert "{{7*7}} and {% raw %}" in page and "49 and" not in page, name
+
+
+def test_markup_stays_text_in_mail_and_in_the_word_document(app, partner, two_orgs, login):
+    project = two_orgs["davss_project"]
+    mreturn = complete(partner, project, **MARKUP)
+    assert partner.post(url(project, 1, "check"), data=check_form(partner, project)).status_code == 302
+    csu = app.test_client()
+    login(csu, two_orgs["csu"])
+    db.session.expire_all()
+    comment = MARKUP["progress"] + " " + MARKUP["challenges"]
+    data = {"version": str(the_return(project).version), "comment": comment}
+    assert csu.post(f"/csu/returns/{mreturn.id}/request-changes", data=data).status_code == 302
+    (mail,) = db.session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == "a@davss.example"))
+    assert comment in mail.text_body  # plain text says exactly what was typed
+    assert "<script>alert(1)" not in mail.html_body and "&lt;script&gt;alert(1)&lt;/script&gt;" in mail.html_body
+    assert "{{7*7}} and {% raw %}" in mail.html_body and "49 and" not in mail.html_body
+
+    partner.post(url(project, 1, "check"), data=check_form(partner, project))
+    db.session.expire_all()
+    assert (
+        csu.post(f"/csu/returns/{mreturn.id}/approve", data={"version": str(the_return(project).version)}).status_code
+        == 302
+    )
+    document = docx.Document(io.BytesIO(csu.get(f"/csu/{project.year.label}/annual-report.docx").data))
+    text = "\n".join(paragraph.text for paragraph in document.paragraphs)
+    assert MARKUP["progress"] in text  # printed as the characters typed, not run or dropped
+    assert "<script>" not in document.part.blob.decode()  # escaped in the document's XML
 
 
 # -- forged fields ------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ def version_on(page: str) -> str:
 def state(mreturn_id: int):
     db.session.expire_all()
     mreturn = db.session.get(MonitoringReturn, mreturn_id)
-    events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    changes = AuditEvent.action != "monitoring_return.conflict"  # a refused decision is recorded, changing nothing
+    events = db.session.scalar(select(func.count()).select_from(AuditEvent).where(changes))
     return mreturn.status, mreturn.version, mreturn.review_comment, mreturn.approved_by_id, events
 
 
@@ -230,6 +231,10 @@ def test_a_decision_from_a_stale_version_is_refused(csu, partner, two_orgs, subm
     versions = re.findall(r'<input[^>]*name="version"[^>]*value="(\d+)"', response.text)
     assert versions and set(versions) == {str(before[1])}
     assert state(submitted.id) == before
+    (conflict,) = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "monitoring_return.conflict"))
+    assert (conflict.actor_id, conflict.object_id) == (two_orgs["csu"].id, submitted.id)
+    refused = {"approve": "approval", "request-changes": "request for changes"}[action]
+    assert conflict.details == {"refused": refused, "posted_version": int(stale), "current_version": before[1]}
     if data:
         assert data["comment"] in response.text  # what was typed stays
     response = csu.post(f"/csu/returns/{submitted.id}/approve", data={"version": versions[0]})

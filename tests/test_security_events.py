@@ -109,6 +109,18 @@ def test_denials_are_logged_with_the_status_the_person_got(app, two_orgs, login,
     assert NARRATIVE not in json.dumps(security_log())
 
 
+def test_a_tampered_form_naming_another_projects_measure_is_logged(app, two_orgs, login, security_log):
+    partner = app.test_client()
+    login(partner, two_orgs["partner_a"])
+    own, foreign = two_orgs["davss_project"].measures[0], two_orgs["kenward_project"].measures[0]
+    data = {"version": "0", f"m{own.id}": "3", f"m{foreign.id}": "5", "save_later": "Save and come back later"}
+    path = f"/partner/projects/{two_orgs['davss_project'].id}/q1/outputs"
+    assert partner.post(path, data=data).status_code == 404
+    (line,) = security_log()
+    assert (line["event"], line["reason"], line["status"]) == ("access.denied", "tampered_form", 404)
+    assert (line["user_id"], line["endpoint"]) == (two_orgs["partner_a"].id, "partner.return_outputs")
+
+
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}])
 def test_a_csrf_failure_is_logged_with_the_user_and_without_the_form(app, two_orgs, login, security_log, caplog):
     partner = app.test_client()

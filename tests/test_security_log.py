@@ -34,3 +34,40 @@ def test_every_response_names_its_request_id(client):
     response = client.get("/healthz", headers={"X-Request-Id": "abc123"})
     assert response.headers["X-Request-Id"] == "abc123"
     assert len(client.get("/healthz").headers["X-Request-Id"]) == 16
+
+
+class _BrokenPipe:
+    """Where the logs go when the collector has gone away: every write fails."""
+
+    writes = 0
+
+    def write(self, _text):
+        self.writes += 1
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_with_the_log_sink_broken_requests_still_succeed(app, client, two_orgs, login, monkeypatch):
+    sink = _BrokenPipe()
+    handler = logging.StreamHandler(sink)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    monkeypatch.setattr(root, "level", logging.INFO)
+    monkeypatch.setattr("sys.stderr", sink)  # logging's own complaint about the handler fails too
+    try:
+        refused = client.post("/sign-in", data={"email": "a@davss.example", "password": "wrong password 4711"})
+        assert refused.status_code == 422 and "Enter a correct email address and password" in refused.text
+        login(client, two_orgs["partner_a"])
+        page = client.get("/partner/")
+        assert page.status_code == 200
+        project = two_orgs["davss_project"]
+        saved = client.post(
+            f"/partner/projects/{project.id}/q1/narrative",
+            data={"version": "0", "progress": "Saved while the log was down", "save_later": "Save"},
+        )
+        assert saved.status_code == 302
+    finally:
+        root.removeHandler(handler)
+    assert sink.writes > 0  # the log was written to, and failed, during those requests

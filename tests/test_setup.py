@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import io
 import re
+import zipfile
 from datetime import date
 from decimal import Decimal
 
@@ -629,6 +630,24 @@ def test_a_file_that_is_not_a_workbook_is_refused(csu_client, demo_year):
     response = upload(csu_client, b"name,amount\nx,1\n")
     assert response.status_code == 422
     assert "The file is not an Excel workbook (.xlsx)" in text(response)
+
+
+def test_a_zip_bomb_saved_as_a_workbook_is_refused_before_it_is_unpacked(csu_client, demo_year):
+    """A few hundred KB that unpack to 60 MB: refused with a message, never read into memory."""
+    workbook = csu_client.get("/setup/2021-22/workbook.xlsx").data
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as real, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as forged:
+        for part in real.infolist():
+            forged.writestr(part, real.read(part))
+        with forged.open("xl/media/padding.xml", "w") as padding:
+            for _ in range(60):
+                padding.write(b" " * (1024 * 1024))
+    assert len(bomb.getvalue()) < 1024 * 1024  # well within the 2 MB upload limit
+    before = db.session.scalar(select(func.count()).select_from(Project))
+    response = upload(csu_client, bomb.getvalue())
+    assert response.status_code == 422
+    assert "The file unpacks to more than 50 MB" in text(response)
+    assert db.session.scalar(select(func.count()).select_from(Project)) == before
 
 
 # -- the year file and the stored whole-or-decimal choice ------------------------------------------

@@ -96,6 +96,10 @@ def return_review(return_id: int):
     return _render(load_return(return_id))
 
 
+# What the audit trail calls a decision refused because the return changed after the page was opened.
+REFUSED_DECISIONS = {"approve_form": "approval", "changes_form": "request for changes", "reopen_form": "reopening"}
+
+
 def _decide(mreturn: MonitoringReturn, form, action, done: str, form_name: str):
     if not form.validate() or not (form.version.data or "").isdigit():
         return _render(mreturn, 422, **{form_name: form})
@@ -105,6 +109,9 @@ def _decide(mreturn: MonitoringReturn, form, action, done: str, form_name: str):
         db.session.rollback()
         form.form_errors.append("This return changed after you opened it. Check it again before you decide.")
         mreturn = load_return(mreturn.id)
+        what, posted = REFUSED_DECISIONS[form_name], int(form.version.data)
+        service.record_refused_change(mreturn, what=what, posted_version=posted, by=current_user)
+        db.session.commit()
         form.version.data = str(mreturn.version)
         return _render(mreturn, 409, **{form_name: form})
     except service.ReturnError as error:

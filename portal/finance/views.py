@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 
 from ..auth.loaders import load_instalment, load_payment, load_project, load_year, pick_year
 from ..extensions import db
@@ -41,25 +44,66 @@ def _over_allocated(year: FinancialYear) -> list[StreamFigures]:
     return [figures for figures in stream_figures(year) if figures.over_allocated]
 
 
-def _project_page(project: Project, status: int = 200, **forms):
-    # Only the form that was posted carries the request's data; the others start empty.
-    forms.setdefault("payment_form", PaymentForm(formdata=None))
-    forms.setdefault("variation_form", VariationForm(formdata=None))
-    forms.setdefault("instalment_form", InstalmentForm(formdata=None))
+def project_view(project_id: int):
+    project = load_project(project_id)
     project_ledger = ledger_service.project_ledger(project)
     return render_template(
         "finance/project.html",
         project=project,
         ledger=project_ledger,
         schedule=project_ledger.schedule(),
-        over_allocated=[item for item in _over_allocated(project.year) if item.stream.id == project.funding_stream_id],
-        has_errors=any(form.errors for form in forms.values()),
-        **forms,
+        over_allocated=_stream_over_allocated(project),
+    )
+
+
+def _stream_over_allocated(project: Project) -> list[StreamFigures]:
+    return [item for item in _over_allocated(project.year) if item.stream.id == project.funding_stream_id]
+
+
+@dataclass(frozen=True)
+class FormPage:
+    """One of the project's ledger forms, on a page of its own: what the page is called and where it posts."""
+
+    heading: str
+    form: type[FlaskForm]
+    posts_to: str
+
+
+# One thing per page: the project page links to each of these, and a refused form comes back on its own page.
+FORM_PAGES = {
+    "payment": FormPage("Record a payment", PaymentForm, "finance.payment_record"),
+    "variation": FormPage("Change the award", VariationForm, "finance.award_vary"),
+    "instalment": FormPage("Plan an instalment", InstalmentForm, "finance.instalment_add"),
+}
+
+
+def _form_page(project: Project, kind: str, form: FlaskForm, status: int = 200):
+    return render_template(
+        "finance/project_form.html",
+        project=project,
+        ledger=ledger_service.project_ledger(project),
+        over_allocated=_stream_over_allocated(project),
+        kind=kind,
+        page=FORM_PAGES[kind],
+        form=form,
     ), status
 
 
-def project_view(project_id: int):
-    return _project_page(load_project(project_id))
+def _new(project_id: int, kind: str):
+    project = load_project(project_id, check=Project.can_keep_ledger)
+    return _form_page(project, kind, FORM_PAGES[kind].form(formdata=None))
+
+
+def payment_new(project_id: int):
+    return _new(project_id, "payment")
+
+
+def variation_new(project_id: int):
+    return _new(project_id, "variation")
+
+
+def instalment_new(project_id: int):
+    return _new(project_id, "instalment")
 
 
 def _refused(form, error: ledger_service.LedgerError) -> int:
@@ -92,11 +136,11 @@ def payment_record(project_id: int):
                 reference_confirmed=form.confirm_reference.confirmed,
             )
         except ledger_service.LedgerError as error:
-            return _project_page(project, _refused(form, error), payment_form=form)
+            return _form_page(project, "payment", form, _refused(form, error))
         db.session.commit()
         flash(f"Payment of {format_pence(payment.amount_pence)} recorded.")
         return redirect(url_for("finance.project_view", project_id=project.id))
-    return _project_page(project, 422, payment_form=form)
+    return _form_page(project, "payment", form, 422)
 
 
 def payment_reverse(payment_id: int):
@@ -131,12 +175,12 @@ def award_vary(project_id: int):
                 over_allocation_confirmed=form.confirm_over_allocation.confirmed,
             )
         except ledger_service.LedgerError as error:
-            return _project_page(project, _refused(form, error), variation_form=form)
+            return _form_page(project, "variation", form, _refused(form, error))
         db.session.commit()
         changed = f"from {format_pence(variation.from_pence)} to {format_pence(variation.to_pence)}"
         flash(f"The award has been changed {changed}.")
         return redirect(url_for("finance.project_view", project_id=project.id))
-    return _project_page(project, 422, variation_form=form)
+    return _form_page(project, "variation", form, 422)
 
 
 def instalment_add(project_id: int):
@@ -153,13 +197,13 @@ def instalment_add(project_id: int):
                 by=current_user,
             )
         except ledger_service.LedgerError as error:
-            return _project_page(project, _refused(form, error), instalment_form=form)
+            return _form_page(project, "instalment", form, _refused(form, error))
         db.session.commit()
         flash(
             f"Instalment {instalment.number} of {format_pence(instalment.amount_pence)} has been added to the schedule."
         )
         return redirect(url_for("finance.project_view", project_id=project.id))
-    return _project_page(project, 422, instalment_form=form)
+    return _form_page(project, "instalment", form, 422)
 
 
 def instalment_remove(instalment_id: int):

@@ -45,16 +45,6 @@ class GovDateField(DateField):
             raise ValueError(f"{self.label.text} must be a real date, like {self.example}") from None
 
 
-def own_ids(form: FlaskForm, prefix: str) -> None:
-    """Three forms share the finance project page: the later two prefix their fields' ids (never their names), so
-    that each label and error link finds its own field. Date boxes and checkboxes take their ids from their names,
-    which no two of the forms share."""
-    for field in form:
-        if not isinstance(field.widget, (GovDateInput, GovCheckboxInput)):
-            field.id = f"{prefix}-{field.id}"
-            field.label.field_id = field.id
-
-
 class ConfirmField(BooleanField):
     """A box ticked to go ahead with a change the ledger asked about. Shown only once asked: `asks` is the
     value the ledger wants back (see LedgerError.confirms), and the box carries it, never a bare "yes"."""
@@ -141,7 +131,6 @@ class VariationForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
-        own_ids(self, "variation")
 
 
 class InstalmentForm(FlaskForm):
@@ -164,7 +153,6 @@ class InstalmentForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.amount.validators = [*self.amount.validators, PoundsInput(MAX_PENCE)]
-        own_ids(self, "instalment")
 
     @property
     def quarter(self) -> int | None:

@@ -29,6 +29,7 @@ from ..htmx import is_autosave
 from ..models import MonitoringReturn, Project
 from ..models.vocabulary import PERSONAL_DATA_SAVED, QUARTERS, SECTION_TITLES
 from ..revision_pages import compare_page, revision_page
+from ..security_log import security_event
 from ..services import returns as service
 from ..services.personal_data import Finding, find_personal_data, findings_for
 
@@ -111,6 +112,7 @@ def _outputs_form(project, mreturn, formdata, measures, outputs_context) -> Retu
     # A measure id that is not one of those asked for (another project's, a retired one) is a tampered form.
     allowed = {f"m{measure.id}" for measure in measures}
     if any(key.startswith("m") and key[1:].isdigit() and key not in allowed for key in formdata):
+        security_event("access.denied", reason="tampered_form", status=404, endpoint=request.endpoint)
         abort(404)
     return outputs_form(measures, outputs_context, formdata=formdata, mreturn=mreturn)
 
@@ -262,6 +264,9 @@ def _save(
         db.session.rollback()
         form.form_errors.append(str(error))
         if isinstance(error, service.ReturnConflict) and error.current is not None:
+            what, posted = f"save of {section.name}", form.version_number
+            service.record_refused_change(error.current, what=what, posted_version=posted, by=current_user)
+            db.session.commit()
             form.version.data = str(error.current.version)  # so a deliberate second save wins
         return None, 409
     return saved, 200

@@ -568,6 +568,20 @@ def _audit_save(mreturn: MonitoringReturn, section: str, changes: dict, by, auto
     )
 
 
+def record_refused_change(mreturn: MonitoringReturn, *, what: str, posted_version: int | None, by) -> None:
+    """A save or decision refused because the return changed after the form was opened: the return keeps the
+    other person's version, and the trail records the conflict (who, from which version, against which)."""
+    audit.record(
+        "monitoring_return.conflict",
+        object_type="monitoring_return",
+        object_id=mreturn.id,
+        summary=f"Refused {what} of Q{mreturn.quarter} return (changed after it was opened): {mreturn.project.name}",
+        actor=by,
+        organisation_id=mreturn.project.organisation_id,
+        details={"refused": what, "posted_version": posted_version, "current_version": mreturn.version},
+    )
+
+
 def differences(project: Project, mreturn: MonitoringReturn | None, posted: Mapping[str, object]) -> list[str]:
     """What the saved return says that differs from what was posted, by the answers' names on the pages."""
     if mreturn is None:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ..calendar import parse_year_label
 from ..extensions import db
 from ..models import FinancialYear, FundingStream, Priority, Project, User
-from ..models.vocabulary import DECIMAL, WHOLE
+from ..models.vocabulary import DECIMAL, WHOLE, WORKBOOK_MAX_PARTS, WORKBOOK_MAX_UNPACKED_BYTES
 from ..quantities import plain_quantity
 from . import year_import
 from .exports import NOT_XML, amount
@@ -417,6 +417,17 @@ def _read_measures(reading: Reading, workbook: Any, projects: list[dict]) -> Non
         measures.append(measure)
 
 
+def _unpacks_too_large(content: bytes) -> bool:
+    """Whether the workbook's parts add up to more than a set-up workbook could need (a zip bomb). The sizes are
+    those the file declares: Python's zipfile stops reading a part at its declared size, so they cannot lie."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False  # not a zip file at all: openpyxl says so below
+    return len(parts) > WORKBOOK_MAX_PARTS or sum(part.file_size for part in parts) > WORKBOOK_MAX_UNPACKED_BYTES
+
+
 def read_workbook(content: bytes) -> Reading:
     """The workbook as the year file's structure, with where each entry came from; `errors` are what could
     not be read at all (a missing sheet or column, a word not understood)."""
@@ -424,6 +435,12 @@ def read_workbook(content: bytes) -> Reading:
     from openpyxl.utils.exceptions import InvalidFileException
 
     reading = Reading()
+    if _unpacks_too_large(content):
+        reading.errors.append(
+            f"The file unpacks to more than {WORKBOOK_MAX_UNPACKED_BYTES // (1024 * 1024)} MB: a set-up workbook is "
+            "much smaller. Download the set-up workbook and use that"
+        )
+        return reading
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError):

@@ -1,5 +1,6 @@
 """Finance in the browser: a payment recorded and reversed through the forms, with the stream's figures
-following; the payment form's error state; the guard rails (a reference used twice, an over-allocation, closing
+following; the payment form's error state; each change on a page of its own, reached from the project page's
+buttons, by keyboard with and without JavaScript; the guard rails (a reference used twice, an over-allocation, closing
 with returns outstanding) asked and confirmed; axe on every finance page (closing a year too); the downloads.
 
 The live server is shared by the whole session. Payments go on DAVSS's 2021-22 project and are reversed before
@@ -20,10 +21,10 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from portal.calendar import uk_today
-from tests.browser.browser_helpers import assert_accessible, sign_in
+from tests.browser.browser_helpers import assert_accessible, assert_accessible_without_javascript, sign_in, tab_to
 
 pytestmark = pytest.mark.browser
 
@@ -81,6 +82,14 @@ def project_figure(page: Page, figure: str) -> int:
     return pence(page.locator(f"dd[data-figure='{figure}']").inner_text())
 
 
+def open_form(page: Page, button: str) -> None:
+    """From the project page, the page of one change (Record a payment, Change the award, Plan an instalment)."""
+    project = page.get_by_role("heading", level=1).inner_text()
+    with page.expect_navigation():
+        page.get_by_role("button", name=button, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"{button} for {project}")
+
+
 def fill_payment(page: Page, *, amount: str, day, month, year, reference: str = "") -> None:
     form = page.locator("form").filter(has=page.get_by_role("button", name="Record payment"))
     form.get_by_label("Amount", exact=True).fill(amount)
@@ -122,6 +131,10 @@ def test_record_and_reverse_a_payment_and_the_streams_figures_follow(finance: Pa
 
     today = uk_today()
     reference = f"BROWSER-{secrets.token_hex(4).upper()}"
+    open_form(page, "Record a payment")
+    expect(page).to_have_url(re.compile(r"/finance/projects/\d+/payments/new$"))
+    assert project_figure(page, "paid") == project_paid_before  # what the payment is added to, beside the form
+    assert_accessible(page)
     fill_payment(page, amount="2500.00", day=today.day, month=today.month, year=today.year, reference=reference)
     with page.expect_navigation():
         page.get_by_role("button", name="Record payment").click()
@@ -174,14 +187,17 @@ def test_bad_payment_shows_every_error_and_is_accessible(finance: Page, js_error
     page = finance
     page.goto(f"/finance/{YEAR}/")
     open_davss_from_home(page)
+    project_url = page.url
     paid_before = project_figure(page, "paid")
     entries_before = page.locator("#ledger-table tbody tr").count()
 
+    open_form(page, "Record a payment")
     future = uk_today() + timedelta(days=40)
     fill_payment(page, amount="12.345", day=future.day, month=future.month, year=future.year, reference="BAD-1")
     with page.expect_navigation():
         page.get_by_role("button", name="Record payment").click()
     expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Record a payment for {DAVSS_PROJECT}")
     summary = page.get_by_role("alert")
     expect(summary).to_contain_text("There is a problem")
     expect(summary).to_contain_text("Amount must have no more than 2 decimal places")
@@ -197,6 +213,10 @@ def test_bad_payment_shows_every_error_and_is_accessible(finance: Page, js_error
 
     # Nothing was written.
     assert project_figure(page, "paid") == paid_before
+    with page.expect_navigation():
+        page.get_by_role("link", name=f"Back to {DAVSS_PROJECT}").click()
+    expect(page).to_have_url(project_url)
+    assert project_figure(page, "paid") == paid_before
     expect(page.locator("#ledger-table tbody tr")).to_have_count(entries_before)
     expect(page.locator("#ledger-table")).not_to_contain_text("BAD-1")
     assert js_errors == []
@@ -206,6 +226,8 @@ def test_bad_payment_shows_every_error_and_is_accessible(finance: Page, js_error
 
 
 def record_payment(page: Page, *, amount: str, reference: str) -> None:
+    """From the project page; on the payment's own page if it is refused."""
+    open_form(page, "Record a payment")
     today = uk_today()
     fill_payment(page, amount=amount, day=today.day, month=today.month, year=today.year, reference=reference)
     with page.expect_navigation():
@@ -268,6 +290,9 @@ def test_an_over_allocation_is_refused_until_confirmed_and_shown_until_resolved(
     page.goto(f"/finance/{CLOSING_YEAR}/")
     open_davss_from_home(page)
     award = project_figure(page, "award")
+    open_form(page, "Change the award")
+    expect(page).to_have_url(re.compile(r"/finance/projects/\d+/variations/new$"))
+    assert project_figure(page, "award") == award
     form = page.locator("form").filter(has=page.get_by_role("button", name="Change award"))
     form.get_by_label("New award").fill("40000.00")
     form.get_by_label("Reason for the change").fill("Browser test: over-allocate, then put back")
@@ -292,6 +317,7 @@ def test_an_over_allocation_is_refused_until_confirmed_and_shown_until_resolved(
 
     # Put back: a cut is not asked, and the warning goes.
     page.go_back()
+    open_form(page, "Change the award")
     form.get_by_label("New award").fill(f"{award / 100:.2f}")
     form.get_by_label("Reason for the change").fill("Browser test: put back")
     with page.expect_navigation():
@@ -299,6 +325,77 @@ def test_an_over_allocation_is_refused_until_confirmed_and_shown_until_resolved(
     assert project_figure(page, "award") == award
     expect(page.get_by_text("Over-allocated")).to_have_count(0)
     assert js_errors == []
+
+
+# -- one thing per page, by keyboard ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with JavaScript", "without JavaScript"])
+def test_plan_an_instalment_on_its_own_page_by_keyboard(new_context, browser: Browser, javascript: bool):
+    """From the project page's button to the instalment's page and back, by keyboard alone: a refused amount
+    comes back on the same page with the message and what was typed; the instalment is then removed."""
+    page = new_context(java_script_enabled=javascript).new_page()
+    sign_in(page, "finance@demo.test")
+    page.goto(f"/finance/{YEAR}/")
+    open_davss_from_home(page)
+    project_url = page.url
+    schedule_rows = page.locator("#schedule-table tbody tr").count()
+
+    def check_axe() -> None:
+        if javascript:
+            assert_accessible(page)
+        else:
+            assert_accessible_without_javascript(page, browser)
+
+    tab_to(page, page.get_by_role("button", name="Plan an instalment"))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_url(f"{project_url}/instalments/new")
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Plan an instalment for {DAVSS_PROJECT}")
+    expect(page.get_by_role("link", name=f"Back to {DAVSS_PROJECT}")).to_be_visible()
+    expect(page.locator("dd[data-figure='planned']")).to_be_visible()
+    check_axe()
+
+    note = f"Keyboard {secrets.token_hex(3).upper()}"
+    tab_to(page, page.get_by_label("Amount", exact=True))
+    page.keyboard.type("12.345")
+    tab_to(page, page.get_by_label("Note"))
+    page.keyboard.type(note)
+    tab_to(page, page.get_by_role("button", name="Add instalment"))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_title(re.compile(r"^Error: "))
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Plan an instalment for {DAVSS_PROJECT}")
+    expect(page.get_by_role("alert")).to_contain_text("Amount must have no more than 2 decimal places")
+    amount = page.get_by_label("Amount", exact=True)
+    expect(amount).to_have_value("12.345")
+    expect(page.get_by_label("Note")).to_have_value(note)
+    expect(page.locator(".govuk-error-message")).to_contain_text("Amount must have no more than 2 decimal places")
+    check_axe()
+
+    tab_to(page, amount)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("12.34")
+    tab_to(page, page.get_by_role("button", name="Add instalment"))
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page).to_have_url(project_url)
+    banner = page.locator(".govuk-notification-banner")
+    expect(banner).to_contain_text(re.compile(r"Instalment \d+ of £12\.34 has been added to the schedule\."))
+    number = re.search(r"Instalment (\d+) of £12\.34", banner.inner_text())
+    assert number is not None
+    rows = page.locator("#schedule-table tbody tr")
+    expect(rows).to_have_count(schedule_rows + 1)
+    expect(rows.filter(has_text=note)).to_contain_text("£12.34")
+
+    # Put back as found: removed by keyboard too.
+    tab_to(page, page.get_by_role("button", name=f"Remove instalment {number.group(1)}"), limit=200)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    expect(page.locator(".govuk-notification-banner")).to_contain_text(
+        f"Instalment {number.group(1)} of £12.34 has been removed from the schedule."
+    )
+    expect(page.locator("#schedule-table tbody tr")).to_have_count(schedule_rows)
 
 
 # -- axe on every finance page ---------------------------------------------------------------------
@@ -311,8 +408,13 @@ def test_every_finance_page_is_accessible(finance: Page, js_errors: list[str]):
     assert_accessible(page)
 
     open_davss_from_home(page)
-    expect(page.get_by_role("heading", name="Record a payment")).to_be_visible()
+    project_url = page.url
     assert_accessible(page)
+    for button in ("Record a payment", "Change the award", "Plan an instalment"):
+        page.goto(project_url)
+        open_form(page, button)
+        expect(page.get_by_role("link", name=f"Back to {DAVSS_PROJECT}")).to_be_visible()
+        assert_accessible(page)
 
     page.goto(f"/finance/{YEAR}/")
     with page.expect_navigation():
@@ -387,7 +489,12 @@ def test_closing_a_year_refuses_without_confirmation_or_reason_then_closes_and_a
     with page.expect_navigation():
         stream_section(page).get_by_role("link", name=DAVSS_PROJECT, exact=True).click()
     expect(page.locator(".govuk-inset-text")).to_contain_text("read-only")
-    expect(page.get_by_role("heading", name="Record a payment")).to_have_count(0)
+    expect(page.get_by_role("button", name="Record a payment")).to_have_count(0)
+    assert_accessible(page)
+    # The page of a change, reached by its address, says so and has no form.
+    page.goto(page.url + "/payments/new")
+    expect(page.locator(".govuk-inset-text")).to_contain_text("read-only")
+    expect(page.get_by_role("button", name="Record payment")).to_have_count(0)
     assert_accessible(page)
 
     # Admin reopens it, and a missing reason is refused first.
@@ -414,8 +521,8 @@ def test_csu_reads_a_project_finance_page_without_the_forms(page: Page):
     assert_accessible(page)
     open_davss_from_home(page)
     expect(page.locator("dd[data-figure='award']")).to_have_text("£10,000.00")
-    expect(page.get_by_role("heading", name="Record a payment")).to_have_count(0)
-    expect(page.get_by_role("button", name="Record payment")).to_have_count(0)
+    for button in ("Record a payment", "Change the award", "Plan an instalment", "Record payment"):
+        expect(page.get_by_role("button", name=button)).to_have_count(0)
     expect(page.locator("#ledger-table").get_by_role("link", name=re.compile("^Reverse"))).to_have_count(0)
     assert_accessible(page)
 

@@ -33,6 +33,15 @@ SKIP = re.compile(r"^/(sign-in|sign-out|password-reset|invitations/|healthz|asse
 # Pages the role starts from, and the shared pages every role can open from the footer or the header.
 SHARED = ("/account", "/accessibility", "/privacy")
 MAX_PAGES = 45
+# Pages a role must reach by the links (so that MAX_PAGES never cuts them off): each of finance's changes to a
+# project's ledger is a page of its own, reached from the project page's buttons.
+MUST_REACH = {
+    "finance": {
+        "/finance/projects/<id>/payments/new",
+        "/finance/projects/<id>/variations/new",
+        "/finance/projects/<id>/instalments/new",
+    }
+}
 
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 # Every scrolling region is a focusable, labelled region a keyboard user can scroll.
@@ -107,6 +116,7 @@ def test_every_page_fits_every_width(browser: Browser, base_url: str, role: str)
     finally:
         context.close()
     assert len(visited) >= 5, visited
+    assert MUST_REACH.get(role, set()) <= {kind(path) for path in visited}, visited
     assert not faults, "\n".join(faults)
 
 
@@ -117,15 +127,18 @@ def test_every_page_fits_a_phone_without_javascript(browser: Browser, base_url: 
         base_url=base_url, java_script_enabled=False, viewport={"width": 320, "height": HEIGHT}
     )
     faults: list[str] = []
+    visited: list[str] = []
     try:
         page = context.new_page()
         sign_in(page, email)
         for path in crawl(page, base_url, home):
+            visited.append(path)
             faults += check_widths(page, path, (320,), ())
             if path == home:  # axe without JavaScript takes a second context: the role's home stands for the rest
                 assert_accessible_without_javascript(page, browser)
     finally:
         context.close()
+    assert MUST_REACH.get(role, set()) <= {kind(path) for path in visited}, visited
     assert not faults, "\n".join(faults)
 
 
