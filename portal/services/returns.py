@@ -545,9 +545,9 @@ def _recently_saved(mreturn: MonitoringReturn, section: str, by) -> bool:
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     )
     for action, actor_id, details in recent:
-        if action != SAVED:
+        if action in REVIEW_ACTIONS:
             return False  # submitted, sent back or reopened since: the next save starts a new record
-        if actor_id == by.id and (details or {}).get("section") == section:
+        if action == SAVED and actor_id == by.id and (details or {}).get("section") == section:
             return True
     return False
 
