@@ -110,6 +110,20 @@ def colleague_id(colleague_email: str) -> int:
     return db.session.scalar(select(User.id).where(User.email == colleague_email))
 
 
+def test_a_refused_stale_save_does_not_restart_the_window(partner, two_orgs, clock):
+    project = two_orgs["davss_project"]
+    autosave(partner, project, "outputs", {referrals(project): "5"})
+    stale = partner.post(
+        url(project, 1, "outputs"),
+        data={"version": "0", "editor": OTHER_PAGE, referrals(project): "9", "autosave": "1"},
+        headers=HTMX,
+    )
+    assert stale.status_code == 409
+    assert len(events(project, "monitoring_return.conflict")) == 1
+    autosave(partner, project, "outputs", {referrals(project): "6"})
+    assert len(events(project)) == 1
+
+
 def test_a_button_save_is_always_recorded(partner, two_orgs, clock):
     project = two_orgs["davss_project"]
     autosave(partner, project, "outputs", {referrals(project): "5"})
