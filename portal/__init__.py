@@ -49,10 +49,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     _init_templates(app)
     _register_blueprints(app)
 
-    from . import cli, errors, security, security_log
+    from . import assets, cli, errors, security, security_log
 
     errors.register(app)
     security.register(app)
+    # Static files are answered before the app is reached, with the same security headers.
+    assets.register(app, lambda: security.security_headers(app))
     security_log.register(app)
     cli.register(app)
 

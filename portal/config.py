@@ -57,6 +57,10 @@ class Config:
     PARTNERSHIP_NAME = "Sevenoaks District Community Safety Partnership"
     CONTACT_EMAIL = "community.safety@sevenoaks.example"
     RETURN_DUE_DAYS_DEFAULT = 14
+    # Static files (portal/assets.py): where their hashed and compressed copies are written at start (None:
+    # instance/assets), and where they are copied from (None: portal/static; tests point it at a copy).
+    ASSETS_DIR: str | None = None
+    ASSETS_SOURCE: str | None = None
     # Spend to date more than this share away from the straight-line profile needs an explanation.
     SPEND_PROFILE_TOLERANCE = "0.20"
     # The largest spend a partner can report for one quarter.

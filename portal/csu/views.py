@@ -20,7 +20,7 @@ from ..services.delivery import ProjectDelivery, project_delivery, year_delivery
 from ..services.figures import stream_figures
 from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewQuery, OverviewTotals
 from ..services.ratings import set_csu_rating
-from ..services.returns import ReturnError, review_history
+from ..services.returns import ReturnError, attach_revisions, review_histories
 from ..services.years import all_years
 
 
@@ -76,7 +76,10 @@ def _project_page(
     form: CsuRatingForm | None = None,
     arrangement_form: ReturnArrangementForm | None = None,
 ):
-    histories = {q: review_history(delivery.returns.get(q)) for q in QUARTERS if delivery.returns.get(q)}
+    # Every quarter's history, and its submissions, in one query each.
+    found = review_histories(delivery.returns.values())
+    attach_revisions(delivery.returns.values())
+    histories = {quarter: found.get(mreturn.id, []) for quarter, mreturn in delivery.returns.items()}
     output_charts = [
         chart
         for chart in (outputs_chart(figures, f"outputs-{figures.measure.id}") for figures in delivery.measures)

@@ -14,8 +14,9 @@ from .vocabulary import APPROVED, CHANGES_REQUESTED, REDACTED_TEXT, STATUS_LABEL
 
 class AuditEvent(Model):
     __tablename__ = "audit_event"
-    # The audit trail page finds one object's events by kind and id.
-    __table_args__ = (Index("ix_audit_event_object", "object_type", "object_id"),)
+    # One object's history (a return's on its pages, the trail filtered by object) is found by kind and id and read
+    # in time order straight from this index; `at` alone has its own (the trail by date).
+    __table_args__ = (Index("ix_audit_event_object_at", "object_type", "object_id", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

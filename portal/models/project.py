@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from .organisation import Organisation
 from .types import Pence, UTCDateTime
-from .user import CSU, LEDGER_KEEPERS, User
+from .user import CSU, LEDGER_KEEPERS, PARTNER, User
 from .vocabulary import COMBINE_SUM, COMBINES, DECIMAL_UNITS, sql_in
 from .year import FinancialYear, FundingStream, Priority
 
@@ -109,6 +110,13 @@ class Project(Model):
     def can_edit_returns(self, user: User) -> bool:
         """Only the project's own partner fills in its returns."""
         return user.is_partner_of(self.organisation_id)
+
+    @classmethod
+    def returns_editable_by(cls, user: User) -> ColumnElement[bool]:
+        """can_edit_returns as a condition in SQL, for a statement that checks it itself (a draft's save)."""
+        if not user.has_role(PARTNER) or user.organisation_id is None:
+            return false()
+        return cls.organisation_id == user.organisation_id
 
     def can_rate(self, user: User) -> bool:
         """The CSU's own rating is the CSU's: finance and admin read it."""

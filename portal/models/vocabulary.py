@@ -215,6 +215,11 @@ AUDIT_TEXT_CHANGED = "changed (the text is not kept in the audit trail)"
 # reach it), never copied into the append-only trail.
 AUDIT_REASON_GIVEN = "given (kept with the revision, not in the audit trail)"
 SYSTEM_ACTOR = "The portal (command line or import)"  # an event with no actor
+# A draft autosaves as the partner types (every few seconds): the trail keeps one "saved" event per section and person
+# per this many minutes. A later autosave of the same section by the same person within the window writes none (the
+# submission records every answer); a button press always writes one, and so does the first save after a change of
+# state (submitted, sent back, reopened).
+AUTOSAVE_AUDIT_MINUTES = 10
 
 # -- accounts and organisations ------------------------------------------------------------------
 

@@ -141,12 +141,12 @@ def _narrative_form(project, mreturn, formdata) -> ReturnSectionForm:
     return NarrativeForm(data=saved)
 
 
-def _outputs_context(project, quarter: int) -> dict:
-    measures = service.return_measures(project, service.find_return(project, quarter))
+def _outputs_context(project, quarter: int, mreturn: MonitoringReturn | None) -> dict:
+    measures = service.return_measures(project, mreturn)
     return {"measures": measures, "outputs_context": service.output_context(project, quarter, measures)}
 
 
-def _spend_so_far(project, quarter: int) -> dict:
+def _spend_so_far(project, quarter: int, mreturn: MonitoringReturn | None) -> dict:
     before, quarters = service.reported_spend_before(project, quarter)
     return {"spend_before": before, "quarters_before": quarters, "spend_rule": service.spend_rule(project, quarter)}
 
@@ -160,8 +160,9 @@ class Section:
     next_page: str  # where Save and continue goes
     form: Callable[..., ReturnSectionForm]  # (project, mreturn, formdata, **context); no formdata: as saved
     answers: Callable[[Project, ReturnSectionForm], dict[str, object]]  # posted, by their names on the page
-    save: Callable[..., MonitoringReturn]  # (project, quarter, answers, *, version, by, editor)
-    context: Callable[[Project, int], dict] = lambda project, quarter: {}
+    save: Callable[..., MonitoringReturn]  # (project, quarter, answers, *, version, by, editor, autosave, current)
+    # What the page shows beside the form, from the return as loaded (project, quarter, return)
+    context: Callable[[Project, int, MonitoringReturn | None], dict] = lambda project, quarter, mreturn: {}
 
 
 OUTPUTS = Section(
@@ -173,7 +174,7 @@ OUTPUTS = Section(
     save=lambda project, quarter, answers, **who: service.save_outputs(
         project, quarter, {int(name[1:]): value for name, value in answers.items()}, **who
     ),
-    context=lambda project, quarter: _outputs_context(project, quarter),
+    context=_outputs_context,
 )
 SPEND = Section(
     name="spend",
@@ -198,34 +199,48 @@ NARRATIVE = Section(
 
 def _section(section: Section, project_id: int, quarter: int):
     """A section's page. Its answers are saved and the partner moves on; or the page is shown again with
-    what to correct (422) or why they were not saved (409). An autosave is answered with a status fragment."""
+    what to correct (422) or why they were not saved (409). An autosave is answered with a status fragment.
+    The return is read once, here, and handed to the form, the page's context and the save."""
     project, mreturn = _load(project_id, quarter)
-    context = section.context(project, quarter)
+    context = section.context(project, quarter, mreturn)
     if request.method == "GET":
         form = section.form(project, mreturn, None, **context)
         return _respond(section.template, project, quarter, mreturn, form, 200, **context)
     form = section.form(project, mreturn, request.form, **context)
-    found_before = _saved_text(mreturn)
-    saved, status = _save(section, project, quarter, form)
-    if is_autosave():
-        return _autosave_status(form, saved, status)
+    autosave = is_autosave()
+    found_before = set() if autosave else _saved_text(mreturn)
+    saved, status = _save(section, project, quarter, form, mreturn, autosave)
+    if autosave:
+        # Answered from what is in memory, then committed: nothing is read again after the commit.
+        return _committed(_autosave_status(form, saved, status), saved)
     if saved is None:
         return _respond(section.template, project, quarter, mreturn, form, status, **context)
-    if _saved_text(saved) - found_before:
+    saved_at = uk_time(saved.updated_at)
+    new_findings = bool(_saved_text(saved) - found_before)
+    db.session.commit()
+    if new_findings:
         # Saved, but something new looks like personal data: the page again, with the warning beside the answer.
-        flash(f"Your answers were saved at {uk_time(saved.updated_at)}. {PERSONAL_DATA_SAVED}")
+        flash(f"Your answers were saved at {saved_at}. {PERSONAL_DATA_SAVED}")
         return redirect(url_for(request.endpoint or "", project_id=project.id, quarter=quarter))
     if form.continuing:
         # From "Change" on Check your answers: back there, not through every later section.
         after = "partner.return_check" if request.args.get("from") == "check" else section.next_page
         return redirect(url_for(after, project_id=project.id, quarter=quarter))
-    flash(f"Your answers were saved at {uk_time(saved.updated_at)}. You can come back to them at any time.")
+    flash(f"Your answers were saved at {saved_at}. You can come back to them at any time.")
     return redirect(url_for("partner.return_overview", project_id=project.id, quarter=quarter))
 
 
-def _save(section: Section, project, quarter: int, form) -> tuple[MonitoringReturn | None, int]:
-    """(the return, saved and committed, 200); or (None, 422) with what to correct, or (None, 409) with why
-    the service refused, keeping what was typed."""
+def _committed(response, saved: MonitoringReturn | None):
+    if saved is not None:
+        db.session.commit()
+    return response
+
+
+def _save(
+    section: Section, project, quarter: int, form, mreturn: MonitoringReturn | None, autosave: bool
+) -> tuple[MonitoringReturn | None, int]:
+    """(the return, saved and flushed, 200: the caller commits); or (None, 422) with what to correct, or
+    (None, 409) with why the service refused, keeping what was typed."""
     if not form.validate() or form.version_number is None:
         if form.version_number is None:
             form.form_errors.append("Something went wrong with the form: go back to the return and try again")
@@ -236,7 +251,14 @@ def _save(section: Section, project, quarter: int, form) -> tuple[MonitoringRetu
         return None, 422
     try:
         saved = section.save(
-            project, quarter, answers, version=form.version_number, by=current_user, editor=form.editor_token
+            project,
+            quarter,
+            answers,
+            version=form.version_number,
+            by=current_user,
+            editor=form.editor_token,
+            autosave=autosave,
+            current=mreturn,
         )
     except service.ReturnError as error:
         db.session.rollback()
@@ -247,7 +269,6 @@ def _save(section: Section, project, quarter: int, form) -> tuple[MonitoringRetu
             db.session.commit()
             form.version.data = str(error.current.version)  # so a deliberate second save wins
         return None, 409
-    db.session.commit()
     return saved, 200
 
 
@@ -255,13 +276,19 @@ def _autosave_status(form, saved: MonitoringReturn | None, status: int):
     """The fragment an autosave swaps into #autosave-status; a saved one moves the form to the new version."""
     if saved is not None:
         message = f"Draft saved at {uk_time(saved.updated_at)}"
-        return render_template("partner/_autosave_status.html", message=message, version=saved.version)
+        return _fragment("partner/_autosave_status.html", message=message, version=saved.version)
     if status == 409:
         message = form.form_errors[-1]
     else:
         fields = [field.label.text for field in form if field.errors]
         message = "Draft not saved: check " + ", ".join(fields) if fields else "Draft not saved"
-    return render_template("partner/_autosave_status.html", message=message, failed=True), status
+    return _fragment("partner/_autosave_status.html", message=message, failed=True), status
+
+
+def _fragment(template: str, **context) -> str:
+    """A fragment that needs none of the page's shared context (who is signed in, the navigation, the demo-data
+    banner): rendered without the context processors and their queries."""
+    return current_app.jinja_env.get_template(template).render(**context)
 
 
 def return_personal_data_check(project_id: int, quarter: int):

@@ -4,28 +4,32 @@ immutable revisions, and the CSU's review. Services flush; the view commits once
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..calendar import uk_time, uk_today
 from ..extensions import db
-from ..models import AuditEvent, MeasureValue, MonitoringReturn, OutputMeasure, Project, ReturnRevision
+from ..models import AuditEvent, MeasureValue, MonitoringReturn, OutputMeasure, Project, ReturnRevision, User
 from ..models.types import utcnow
 from ..models.vocabulary import (
     ANSWER_LABELS,
     APPROVED,
     AUDIT_REASON_GIVEN,
+    AUTOSAVE_AUDIT_MINUTES,
     CHANGES_REQUESTED,
     COMBINE_LATEST,
     COMPLETED,
     DRAFT,
+    EDITABLE_STATUSES,
     IN_PROGRESS,
     NARRATIVE_FIELDS,
     RATING_LABEL,
@@ -333,8 +337,24 @@ def missing_answers(project: Project, mreturn: MonitoringReturn | None) -> list[
 # -- saving drafts ------------------------------------------------------------------------------
 
 
+class _NotLoaded:
+    """No return passed in: the service finds it."""
+
+
+NOT_LOADED = _NotLoaded()
+# The return as the request already loaded it (None: there is none yet), or NOT_LOADED for the service to find it.
+# Passing it saves reading it again: a concurrent change is still caught, by the version in the UPDATE's WHERE.
+Loaded = MonitoringReturn | None | _NotLoaded
+
+
 def _editable_return(
-    project: Project, quarter: int, version: int, by, editor: str | None, posted: Mapping[str, object]
+    project: Project,
+    quarter: int,
+    version: int,
+    by,
+    editor: str | None,
+    posted: Mapping[str, object],
+    current: Loaded = NOT_LOADED,
 ) -> MonitoringReturn:
     """The draft to change, created on the first save; refuses a locked return, and a stale version
     with the saved answers that differ from those posted."""
@@ -342,7 +362,7 @@ def _editable_return(
         raise ReturnError(f"The {project.year.label} financial year is closed: returns can no longer be changed")
     if not quarter_is_open(project, quarter):
         raise ReturnError(f"Q{quarter} has not started yet: you can fill in its return from its first day")
-    mreturn = find_return(project, quarter)
+    mreturn = find_return(project, quarter) if isinstance(current, _NotLoaded) else current
     if mreturn is None:
         if version != 0:
             raise _stale(project, None, posted)
@@ -370,14 +390,46 @@ def _stale(project: Project, current: MonitoringReturn | None, posted: Mapping[s
 
 
 def _flush(project: Project, quarter: int, mreturn: MonitoringReturn, by, posted: Mapping[str, object]) -> None:
-    mreturn.updated_at = utcnow()  # always bump the version, even when only measure values changed
-    mreturn.updated_by_id = by.id
     try:
-        db.session.flush()
+        if inspect(mreturn).persistent:
+            _update_draft(mreturn, by)
+        else:  # a new draft: one INSERT (a second one for the quarter breaks the unique constraint)
+            with db.session.no_autoflush:
+                mreturn.updated_at, mreturn.updated_by_id = utcnow(), by.id
+        db.session.flush()  # the new draft, or the measure values
     except (StaleDataError, IntegrityError) as error:
         # Another save won the race between our read and our write: say what it saved.
         db.session.rollback()
         raise _stale(project, find_return(project, quarter), posted) from error
+
+
+def _update_draft(mreturn: MonitoringReturn, by) -> None:
+    """Save the draft's own answers in one UPDATE whose WHERE checks all that may have changed since the return was
+    read: its version (optimistic locking), that it is still editable, and that its project is this person's to
+    fill in. No row changed: StaleDataError, as the ORM's own version check would raise. The version moves on even
+    when only measure values changed."""
+    state = inspect(mreturn)
+    values: dict[str, object] = {}
+    for column in state.mapper.column_attrs:
+        if added := list(state.attrs[column.key].history.added):
+            values[column.key] = added[0]  # an answer set on the draft since it was read
+    with db.session.no_autoflush:  # the ORM must not write the row first (reading `by`'s roles, say)
+        values.update(updated_at=utcnow(), updated_by_id=by.id, version=mreturn.version + 1)
+        saved = db.session.execute(
+            update(MonitoringReturn)
+            .where(
+                MonitoringReturn.id == mreturn.id,
+                MonitoringReturn.version == mreturn.version,
+                MonitoringReturn.status.in_(EDITABLE_STATUSES),
+                MonitoringReturn.project_id.in_(select(Project.id).where(Project.returns_editable_by(by))),
+            )
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+    if saved.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE's result has a row count
+        raise StaleDataError("The draft changed, or is no longer this person's to change, since it was read")
+    for key, value in values.items():  # the object as saved, with nothing left for the ORM to write
+        set_committed_value(mreturn, key, value)
 
 
 def _describe(value) -> str:
@@ -389,10 +441,18 @@ def _describe(value) -> str:
 
 
 def save_outputs(
-    project: Project, quarter: int, values: dict[int, Decimal | None], *, version: int, by, editor: str | None = None
+    project: Project,
+    quarter: int,
+    values: dict[int, Decimal | None],
+    *,
+    version: int,
+    by,
+    editor: str | None = None,
+    autosave: bool = False,
+    current: Loaded = NOT_LOADED,
 ):
     posted = {f"m{measure_id}": value for measure_id, value in values.items()}
-    mreturn = _editable_return(project, quarter, version, by, editor, posted)
+    mreturn = _editable_return(project, quarter, version, by, editor, posted, current)
     existing = {value.measure_id: value for value in mreturn.values}
     changes = {}
     for measure in project.measures:
@@ -408,7 +468,7 @@ def save_outputs(
         else:
             row.value = new
     _flush(project, quarter, mreturn, by, posted)
-    _audit_save(mreturn, "outputs", changes, by)
+    _audit_save(mreturn, "outputs", changes, by, autosave)
     return mreturn
 
 
@@ -421,9 +481,11 @@ def save_spend(
     version: int,
     by,
     editor: str | None = None,
+    autosave: bool = False,
+    current: Loaded = NOT_LOADED,
 ):
     posted = {"spend": spend_pence, "spend_explanation": explanation}
-    mreturn = _editable_return(project, quarter, version, by, editor, posted)
+    mreturn = _editable_return(project, quarter, version, by, editor, posted, current)
     changes = {}
     if mreturn.spend_pence != spend_pence:
         changes[SPEND_LABEL] = [
@@ -435,14 +497,22 @@ def save_spend(
     mreturn.spend_pence = spend_pence
     mreturn.spend_explanation = explanation or None
     _flush(project, quarter, mreturn, by, posted)
-    _audit_save(mreturn, "spend", changes, by)
+    _audit_save(mreturn, "spend", changes, by, autosave)
     return mreturn
 
 
 def save_narrative(
-    project: Project, quarter: int, answers: dict[str, str | None], *, version: int, by, editor: str | None = None
+    project: Project,
+    quarter: int,
+    answers: dict[str, str | None],
+    *,
+    version: int,
+    by,
+    editor: str | None = None,
+    autosave: bool = False,
+    current: Loaded = NOT_LOADED,
 ):
-    mreturn = _editable_return(project, quarter, version, by, editor, answers)
+    mreturn = _editable_return(project, quarter, version, by, editor, answers, current)
     changes = {}
     for name in ("progress", "case_study", "challenges", "partner_rag", "partner_rag_reason"):
         if name not in answers:
@@ -454,13 +524,41 @@ def save_narrative(
             changes[label] = [getattr(mreturn, name), new] if name == "partner_rag" else ["changed", "changed"]
             setattr(mreturn, name, new)
     _flush(project, quarter, mreturn, by, answers)
-    _audit_save(mreturn, "narrative", changes, by)
+    _audit_save(mreturn, "narrative", changes, by, autosave)
     return mreturn
 
 
-def _audit_save(mreturn: MonitoringReturn, section: str, changes: dict, by) -> None:
+SAVED = "monitoring_return.saved"
+
+
+def _recently_saved(mreturn: MonitoringReturn, section: str, by) -> bool:
+    """This person's save of this section is already in the trail within AUTOSAVE_AUDIT_MINUTES, with no change of
+    the return's state since. One query, over the return's last few minutes (ix_audit_event_object_at)."""
+    since = utcnow() - timedelta(minutes=AUTOSAVE_AUDIT_MINUTES)
+    recent = db.session.execute(
+        select(AuditEvent.action, AuditEvent.actor_id, AuditEvent.details)
+        .where(
+            AuditEvent.object_type == "monitoring_return",
+            AuditEvent.object_id == mreturn.id,
+            AuditEvent.at >= since,
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+    for action, actor_id, details in recent:
+        if action in REVIEW_ACTIONS:
+            return False  # submitted, sent back or reopened since: the next save starts a new record
+        if action == SAVED and actor_id == by.id and (details or {}).get("section") == section:
+            return True
+    return False
+
+
+def _audit_save(mreturn: MonitoringReturn, section: str, changes: dict, by, autosave: bool = False) -> None:
+    """One "saved" event per save from a button; an autosave's only when the window holds none (see
+    AUTOSAVE_AUDIT_MINUTES). A return created by this very save has no events yet."""
+    if autosave and mreturn.version > 1 and _recently_saved(mreturn, section, by):
+        return
     audit.record(
-        "monitoring_return.saved",
+        SAVED,
         object_type="monitoring_return",
         object_id=mreturn.id,
         summary=f"Saved {section} of Q{mreturn.quarter} return: {mreturn.project.name}",
@@ -825,22 +923,53 @@ REVIEW_ACTIONS = (
 )
 
 
+def history_statement(return_ids: list[int]) -> Select[AuditEvent]:
+    """The review events of these returns, newest first, each with the person who acted."""
+    return (
+        select(AuditEvent)
+        .where(
+            AuditEvent.object_type == "monitoring_return",
+            AuditEvent.object_id.in_(return_ids),
+            AuditEvent.action.in_(REVIEW_ACTIONS),
+        )
+        # The actor in the same query; the history shows their name, never their roles.
+        .options(joinedload(AuditEvent.actor).options(lazyload(User.role_rows)))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    )
+
+
+def review_histories(returns: Iterable[MonitoringReturn | None]) -> dict[int, list[AuditEvent]]:
+    """Each return's submissions, approvals, requests for changes and reopenings by the return's id, newest first,
+    with their comments and who acted: one query for all of a project's returns (ix_audit_event_object_at)."""
+    ids = [mreturn.id for mreturn in returns if mreturn is not None and mreturn.id is not None]
+    if not ids:
+        return {}
+    found: dict[int, list[AuditEvent]] = {return_id: [] for return_id in ids}
+    for event in db.session.scalars(history_statement(ids)):
+        found[event.object_id].append(event)  # type: ignore[index]  # the query asked for these ids only
+    return found
+
+
+def attach_revisions(returns: Iterable[MonitoringReturn]) -> None:
+    """Set each return's revisions from one query, so a page listing several returns' submissions reads them
+    once rather than once a return."""
+    by_id = {mreturn.id: mreturn for mreturn in returns}
+    if not by_id:
+        return
+    found: dict[int, list[ReturnRevision]] = {return_id: [] for return_id in by_id}
+    for revision in db.session.scalars(
+        select(ReturnRevision).where(ReturnRevision.return_id.in_(by_id)).order_by(ReturnRevision.number)
+    ):
+        found[revision.return_id].append(revision)
+    for return_id, revisions in found.items():
+        set_committed_value(by_id[return_id], "revisions", revisions)
+
+
 def review_history(mreturn: MonitoringReturn | None) -> list[AuditEvent]:
-    """Submissions, approvals, requests for changes and reopenings, newest first, with their comments."""
+    """One return's review history, newest first (see review_histories)."""
     if mreturn is None:
         return []
-    return list(
-        db.session.scalars(
-            select(AuditEvent)
-            .where(
-                AuditEvent.object_type == "monitoring_return",
-                AuditEvent.object_id == mreturn.id,
-                AuditEvent.action.in_(REVIEW_ACTIONS),
-            )
-            .options(selectinload(AuditEvent.actor))
-            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        )
-    )
+    return review_histories([mreturn]).get(mreturn.id, [])
 
 
 def revisions_to_compare(
