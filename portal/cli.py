@@ -299,6 +299,16 @@ def summaries_rebuild() -> None:
 
 def register(app: Flask) -> None:
     app.config.setdefault("DEMO_PASSWORD", None)
-    groups = (year_cli, demo_cli, user_cli, mail_cli, notifications_cli, reminders_cli, retention_cli, backup_cli, summaries_cli)
+    groups = (
+        year_cli,
+        demo_cli,
+        user_cli,
+        mail_cli,
+        notifications_cli,
+        reminders_cli,
+        retention_cli,
+        backup_cli,
+        summaries_cli,
+    )
     for group in groups:
         app.cli.add_command(group)

@@ -26,6 +26,7 @@ from sqlalchemy import event, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from ..calendar import end_of_uk_day
+from ..database import sqlite_begin_mode
 from ..extensions import db
 from ..models import (
     AwardVariation,
@@ -132,9 +133,7 @@ def refresh_summaries(project_ids: Iterable[int], *, now: datetime | None = None
             for summary in db.session.scalars(select(ProjectSummary).where(ProjectSummary.project_id.in_(chunk)))
         }
         by_year: dict[int, list[int]] = {}
-        for project_id, year_id in db.session.execute(
-            select(Project.id, Project.year_id).where(Project.id.in_(chunk))
-        ):
+        for project_id, year_id in db.session.execute(select(Project.id, Project.year_id).where(Project.id.in_(chunk))):
             by_year.setdefault(year_id, []).append(project_id)
         for year_id, year_ids in by_year.items():
             year = db.session.get_one(FinancialYear, year_id)
@@ -152,7 +151,8 @@ def refresh_summaries(project_ids: Iterable[int], *, now: datetime | None = None
 
 
 def stale_project_ids(year: FinancialYear, *, now: datetime | None = None) -> list[int]:
-    """The year's projects whose row is missing or has passed its `stale_after`: one query."""
+    """The year's projects whose row is missing, has passed its `stale_after`, or was computed after `now`: one
+    query."""
     now = now or utcnow()
     return list(
         db.session.scalars(
@@ -160,10 +160,28 @@ def stale_project_ids(year: FinancialYear, *, now: datetime | None = None) -> li
             .outerjoin(ProjectSummary, ProjectSummary.project_id == Project.id)
             .where(
                 Project.year_id == year.id,
-                or_(ProjectSummary.project_id.is_(None), ProjectSummary.stale_after <= now),
+                or_(
+                    ProjectSummary.project_id.is_(None),
+                    ProjectSummary.stale_after <= now,
+                    ProjectSummary.computed_at > now,  # a clock set back (or a test's frozen one)
+                ),
             )
         )
     )
+
+
+def refresh_stale(year: FinancialYear, *, now: datetime | None = None) -> bool:
+    """Before a page reads a year's rows: compute again those missing or past `stale_after`, and flush them (the
+    view commits). True when it wrote anything."""
+    stale = stale_project_ids(year, now=now)
+    if not stale:
+        return False
+    # A read that has to write: nothing is written yet, so end the read and begin again holding the write lock
+    # (SQLite), lest the write fail on a snapshot another writer has moved past since.
+    db.session.rollback()
+    sqlite_begin_mode.set("IMMEDIATE")
+    refresh_summaries(stale, now=now)
+    return True
 
 
 def rebuild_summaries(*, now: datetime | None = None) -> int:
@@ -262,7 +280,11 @@ def _after_soft_rollback(session: Session, previous_transaction) -> None:
         session.info.pop(NOTED, None)
 
 
-LISTENERS = (("after_flush", _after_flush), ("before_commit", _before_commit), ("after_soft_rollback", _after_soft_rollback))
+LISTENERS = (
+    ("after_flush", _after_flush),
+    ("before_commit", _before_commit),
+    ("after_soft_rollback", _after_soft_rollback),
+)
 
 
 def register(_app: Flask) -> None:
