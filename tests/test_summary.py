@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from portal.extensions import db
 from portal.models import MonitoringReturn, Payment, Project, ProjectSummary, User
@@ -286,8 +286,9 @@ def test_a_row_holds_until_a_quarter_opens_or_a_return_falls_due(two_orgs):
 
 def test_the_overview_computes_stale_and_missing_rows_before_reading(world, client, login):
     project = world["davss_project"]
-    db.session.execute(update(ProjectSummary).values(reported_spend_pence=7, stale_after=datetime(2021, 7, 1, tzinfo=UTC)))
-    db.session.execute(ProjectSummary.__table__.delete().where(ProjectSummary.project_id == world["kenward_project"].id))
+    passed = datetime(2021, 7, 1, tzinfo=UTC)
+    db.session.execute(update(ProjectSummary).values(reported_spend_pence=7, stale_after=passed))
+    db.session.execute(delete(ProjectSummary).where(ProjectSummary.project_id == world["kenward_project"].id))
     db.session.commit()
     login(client, world["csu"])
     page = client.get("/csu/2021-22/").text
@@ -319,7 +320,8 @@ def sixty(make_org, make_year, make_stream, make_project, make_user):
 
     def grow(count: int) -> None:
         for number in range(len(made), len(made) + count):
-            made.append(make_project(orgs[number % 3], stream, f"Project {number:02d}", amount_pence=100_00 * (number + 1)))
+            award = 100_00 * (number + 1)
+            made.append(make_project(orgs[number % 3], stream, f"Project {number:02d}", amount_pence=award))
 
     return {"grow": grow, "made": made, "csu": make_user("c@x.example")}
 
@@ -357,7 +359,8 @@ def test_filters_and_sort_by_url_with_and_without_htmx(sixty, client, login):
         assert f"£{sum(100 * (n + 1) for n in beta):,}.00" in html
     assert 'value="beta"' in full.text  # the filter keeps what was typed
     gamma_page_1 = client.get("/csu/2021-22/?organisation=GAMMA&sort=project&dir=desc", headers={"HX-Request": "true"})
-    assert names(gamma_page_1.text) == [f"Project {n:02d}" for n in sorted((n for n in range(60) if n % 3 == 2), reverse=True)]
+    gamma = sorted((n for n in range(60) if n % 3 == 2), reverse=True)
+    assert names(gamma_page_1.text) == [f"Project {n:02d}" for n in gamma]
 
 
 def test_a_status_and_rag_filter_page_in_sql(sixty, client, login):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
 from sqlalchemy.orm import contains_eager
@@ -40,7 +41,7 @@ def _blank_last(column) -> list[ColumnElement]:
     return [case((column.is_(None), 1), else_=0), column]
 
 
-SORT_KEYS: dict[str, tuple[str, Callable[[], list[ColumnElement]]]] = {
+SORT_KEYS: dict[str, tuple[str, Callable[[], list[Any]]]] = {
     "organisation": ("Organisation", lambda: [_text(Organisation.name)]),
     "project": ("Project", lambda: [_text(Project.name)]),
     "priority": ("Priority", lambda: _blank_last(Priority.rank)),
@@ -94,9 +95,9 @@ class OverviewQuery:
         )
         return query
 
-    def args(self, **changes: str | int) -> dict[str, str | int]:
+    def args(self, **changes: Any) -> dict[str, Any]:
         """URL arguments for this query with some changed; empty ones (and page 1) are left out."""
-        values: dict[str, str | int] = {
+        values: dict[str, Any] = {
             "priority": self.priority,
             "organisation": self.organisation,
             "rag": self.rag,
@@ -113,12 +114,12 @@ class OverviewQuery:
             values.pop("page")
         return {key: value for key, value in values.items() if value}
 
-    def sort_args(self, column: str) -> dict[str, str | int]:
+    def sort_args(self, column: str) -> dict[str, Any]:
         """Sorting by a column starts again at page 1."""
         direction = "desc" if self.sort == column and self.direction == "asc" else "asc"
         return self.args(sort=column, dir=direction, page=1)
 
-    def page_args(self, page: int) -> dict[str, str | int]:
+    def page_args(self, page: int) -> dict[str, Any]:
         return self.args(page=page)
 
     def conditions(self) -> list[ColumnElement[bool]]:
@@ -144,7 +145,7 @@ class OverviewQuery:
             found.append(or_(*(and_(_quarter("open", q), _quarter("status", q) == self.status) for q in QUARTERS)))
         return found
 
-    def order_by(self) -> list[ColumnElement]:
+    def order_by(self) -> list[Any]:
         keys = SORT_KEYS[self.sort][1]()
         ordered = [key.desc() if self.direction == "desc" else key.asc() for key in keys]
         return [*ordered, _text(Project.name), Project.id]  # a stable order within ties

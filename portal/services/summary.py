@@ -222,7 +222,7 @@ def _note(session: Session, noted: _Noted, obj: object, *, new_or_deleted: bool)
         if obj not in session.deleted:  # its row goes with it (ON DELETE CASCADE)
             noted.projects.add(obj.id)
     elif isinstance(obj, BY_PROJECT_ID):
-        noted.projects.add(obj.project_id)  # type: ignore[attr-defined]
+        noted.projects.add(obj.project_id)  # type: ignore[union-attr]
     elif isinstance(obj, MonitoringReturn):
         _note_return(noted, obj, new_or_deleted=new_or_deleted)
     elif isinstance(obj, MeasureValue):
