@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import OperationalError
 
 from portal.extensions import db
 from portal.models import MonitoringReturn, Payment, Project, ProjectSummary, User
@@ -295,6 +296,20 @@ def test_the_overview_computes_stale_and_missing_rows_before_reading(world, clie
     assert "£2,500.00" in page and "£0.07" not in page
     assert "Youth Diversionary" in page
     assert_in_step(project, world["kenward_project"])
+
+
+def test_a_database_that_cannot_be_written_still_shows_the_overview(world, client, login, monkeypatch):
+    """Stale rows that cannot be computed again (disk full, read-only) are shown as they are, not a 503."""
+    db.session.execute(update(ProjectSummary).values(stale_after=datetime(2021, 7, 1, tzinfo=UTC)))
+    db.session.commit()
+
+    def cannot_write(*args, **kwargs):
+        raise OperationalError("UPDATE project_summary", {}, Exception("attempt to write a readonly database"))
+
+    monkeypatch.setattr(service, "refresh_summaries", cannot_write)
+    login(client, world["csu"])
+    response = client.get("/csu/2021-22/")
+    assert response.status_code == 200 and "£2,500.00" in response.text
 
 
 def test_demo_load_leaves_every_row_filled(app):

@@ -17,12 +17,14 @@ rebuild` computes every row afresh.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import event, inspect, or_, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from ..calendar import end_of_uk_day
@@ -45,6 +47,7 @@ from ..models.vocabulary import QUARTERS
 from .delivery import ProjectDelivery, year_delivery
 
 NOTED = "project_summaries_to_refresh"
+log = logging.getLogger(__name__)
 CHUNK = 500  # projects computed at a time: bounded memory and IN lists on a national year
 ONE_MICROSECOND = timedelta(microseconds=1)
 
@@ -180,7 +183,12 @@ def refresh_stale(year: FinancialYear, *, now: datetime | None = None) -> bool:
     # (SQLite), lest the write fail on a snapshot another writer has moved past since.
     db.session.rollback()
     sqlite_begin_mode.set("IMMEDIATE")
-    refresh_summaries(stale, now=now)
+    try:
+        refresh_summaries(stale, now=now)
+    except OperationalError:  # the database cannot be written (full, read-only, busy): show the rows as they are
+        db.session.rollback()
+        log.warning("summary rows of %s left stale: the database could not be written", year.label, exc_info=True)
+        return False
     return True
 
 
