@@ -84,6 +84,10 @@ def _init_extensions(app: Flask) -> None:
     login_manager.user_loader(load_user)
     login_manager.unauthorized_handler(unauthorized)
 
+    from .services import summary
+
+    summary.register(app)  # every write keeps the overview's summary rows in step, in its own transaction
+
 
 def _init_templates(app: Flask) -> None:
     app.jinja_loader = ChoiceLoader(

@@ -1,6 +1,6 @@
 """Command line: `flask --app wsgi year import`, `demo load`, `user create / set-password / deactivate /
 reactivate`, `mail deliver`, `notifications summarise`, `reminders send`, `retention apply` and
-`backup create / restore`."""
+`backup create / restore` and `summaries rebuild`."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from .services.mail import deliver_due
 from .services.notifications import summarise
 from .services.passwords import PasswordPolicyError
 from .services.retention import apply_retention, retention_plan
+from .services.summary import rebuild_summaries
 from .services.users import UserError, create_user, deactivate, reactivate, set_password
 from .services.year_import import YearImportError, import_year
 
@@ -39,6 +40,7 @@ reminders_cli = AppGroup("reminders", help="Reminders to partners and the CSU's 
 notifications_cli = AppGroup("notifications", help="Notices of what happened, and daily summaries of them.")
 retention_cli = AppGroup("retention", help="Removing old narrative text.")
 backup_cli = AppGroup("backup", help="Checked backups of the database, and restoring one into an empty database.")
+summaries_cli = AppGroup("summaries", help="The CSU overview's figures kept per project.")
 log = logging.getLogger(__name__)
 
 
@@ -287,8 +289,26 @@ def backup_restore(path: Path) -> None:
     click.echo(f"Restored {report.path} and checked: {len(report.counts)} tables, {report.rows} rows.")
 
 
+@summaries_cli.command("rebuild")
+def summaries_rebuild() -> None:
+    """Compute every project's overview figures afresh (after a restore, or to repair a row changed by hand)."""
+    written = rebuild_summaries()
+    db.session.commit()
+    click.echo(f"Summaries: {written} project(s) computed afresh.")
+
+
 def register(app: Flask) -> None:
     app.config.setdefault("DEMO_PASSWORD", None)
-    groups = (year_cli, demo_cli, user_cli, mail_cli, notifications_cli, reminders_cli, retention_cli, backup_cli)
+    groups = (
+        year_cli,
+        demo_cli,
+        user_cli,
+        mail_cli,
+        notifications_cli,
+        reminders_cli,
+        retention_cli,
+        backup_cli,
+        summaries_cli,
+    )
     for group in groups:
         app.cli.add_command(group)

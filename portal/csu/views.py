@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
@@ -12,42 +14,67 @@ from ..extensions import db
 from ..forms.arrangements import ReturnArrangementForm
 from ..forms.returns import CsuRatingForm
 from ..htmx import page_or_fragment
-from ..models import Priority, Project
+from ..models import FinancialYear, Priority, Project
 from ..models.vocabulary import QUARTERS
 from ..services.arrangements import ArrangementError, set_arrangement
 from ..services.charts import outputs_chart, spend_chart
 from ..services.delivery import ProjectDelivery, project_delivery, year_delivery
-from ..services.figures import stream_figures
-from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewQuery, OverviewTotals
+from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewPage, OverviewQuery, overview_page
 from ..services.ratings import set_csu_rating
 from ..services.returns import ReturnError, attach_revisions, review_histories
 from ..services.years import all_years
+
+PAGE_WINDOW = 2  # page links either side of the current page
 
 
 def home(year_label: str | None):
     years, year = pick_year(year_label)
     if year is None:
         return render_template("csu/home.html", years=years, year=None)
-    query = OverviewQuery.from_args(request.args)
-    everything = year_delivery(year)
-    rows = query.apply(everything)
-    priorities = sorted({row.project.priority for row in everything if row.project.priority}, key=lambda p: p.rank)
-    organisations = sorted({row.project.organisation for row in everything}, key=lambda o: o.name)
+    overview = overview_page(year, OverviewQuery.from_args(request.args))
+    if overview.refreshed:
+        db.session.commit()
     return page_or_fragment(
         "csu/home.html",
         "csu/_budget_table.html",
         years=years,
         year=year,
-        rows=rows,
-        total_count=len(everything),
-        totals=OverviewTotals.of(rows, stream_figures(year)),
-        query=query,
-        priorities=priorities,
-        organisations=organisations,
+        overview=overview,
+        rows=overview.rows,
+        query=overview.query,
+        totals=overview.totals,
+        pagination=_pagination(year, overview),
         rag_filters=RAG_FILTERS,
         status_filters=STATUS_FILTERS,
         sort_labels={key: label for key, (label, _) in SORT_KEYS.items()},
     )
+
+
+def _pagination(year: FinancialYear, overview: OverviewPage) -> dict[str, Any] | None:
+    """GOV.UK pagination: the first and last page, and those either side of the current one."""
+    if overview.pages <= 1:
+        return None
+    query = overview.query
+
+    def link(number: int) -> dict[str, Any]:
+        href = url_for("csu.home", year_label=year.label, **query.page_args(number))
+        return {
+            "href": href,
+            "attributes": {"hx-get": href, "hx-target": "#budget-table", "hx-swap": "outerHTML", "hx-push-url": "true"},
+        }
+
+    items: list[dict[str, Any]] = []
+    for number in range(1, overview.pages + 1):
+        if number in (1, overview.pages) or abs(number - query.page) <= PAGE_WINDOW:
+            items.append({"number": number, "current": number == query.page, **link(number)})
+        elif items and not items[-1].get("ellipsis"):
+            items.append({"ellipsis": True})
+    pagination: dict[str, Any] = {"items": items, "landmarkLabel": "Pages of projects"}
+    if query.page > 1:
+        pagination["previous"] = link(query.page - 1)
+    if query.page < overview.pages:
+        pagination["next"] = link(query.page + 1)
+    return pagination
 
 
 def _rating_form(delivery, formdata=None) -> CsuRatingForm:

@@ -16,6 +16,7 @@ from .password_reset import PasswordReset, PasswordResetRequest
 from .payment import Payment
 from .project import OutputMeasure, Project
 from .reminder import DigestSent, ReminderSent
+from .summary import ProjectSummary
 from .user import SignInFailure, User, UserRole
 from .year import FinancialYear, FundingStream, Priority
 
@@ -43,6 +44,7 @@ __all__ = [
     "PendingDigestItem",
     "Priority",
     "Project",
+    "ProjectSummary",
     "RecoveryCode",
     "ReminderSent",
     "ReturnArrangement",

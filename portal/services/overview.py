@@ -1,76 +1,103 @@
-"""The CSU overview's filters and sorting, read from the URL so a view can be shared and bookmarked."""
+"""The CSU overview's filters, sorting and pages, read from the URL so a view can be shared and bookmarked, and
+answered in SQL from each project's summary row (services/summary.py): a page costs the same few queries however
+many projects the year holds."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from decimal import Decimal
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, or_, select
+from sqlalchemy.orm import contains_eager
 from werkzeug.datastructures import MultiDict
 
+from ..extensions import db
+from ..models import FinancialYear, Organisation, Priority, Project, ProjectSummary
 from ..models.vocabulary import OVERDUE, OVERDUE_LABEL, QUARTERS, RAG_LABELS, RAGS, STATUS_LABELS
-from .delivery import ProjectDelivery
-from .figures import StreamFigures
+from .figures import StreamFigures, stream_figures
+from .summary import refresh_stale
 
-if TYPE_CHECKING:
-    from _typeshed import SupportsRichComparison
-
-RAG_ORDER: dict[str | None, int] = {**{rag: order for order, rag in enumerate(RAGS)}, None: len(RAGS)}
 STATUS_FILTERS = {OVERDUE: OVERDUE_LABEL, **STATUS_LABELS}
 NO_RATING = "none"
 RAG_FILTERS = {**RAG_LABELS, NO_RATING: "No rating"}
+PER_PAGE = 25
+ORGANISATION_FILTER_LENGTH = 100
 
 
-def _number(value: Decimal | int | None) -> tuple[int, Decimal]:
-    return (1, Decimal(0)) if value is None else (0, Decimal(value))
+def _text(column) -> ColumnElement:
+    """Case-blind, in code-point order on both databases (PostgreSQL's own collation would skip punctuation)."""
+    lowered = func.lower(column)
+    return lowered.collate("C") if db.session.get_bind().dialect.name == "postgresql" else lowered
 
 
-SORT_KEYS: dict[str, tuple[str, Callable[[ProjectDelivery], SupportsRichComparison]]] = {
-    "organisation": ("Organisation", lambda d: d.project.organisation.name.lower()),
-    "project": ("Project", lambda d: d.project.name.lower()),
-    "priority": (
-        "Priority",
-        lambda d: (d.project.priority is None, d.project.priority.rank if d.project.priority else 0),
-    ),
-    "award": ("Award", lambda d: d.project.amount_pence),
-    "paid": ("Paid", lambda d: d.paid_pence),
-    "spend": ("Reported spend", lambda d: d.reported_spend_pence),
-    "delivery": ("Delivery to date", lambda d: _number(d.delivery_pct)),
-    "delivery_rag": ("Delivery RAG", lambda d: RAG_ORDER[d.delivery_rag]),
-    "spend_rag": ("Spend RAG", lambda d: RAG_ORDER[d.spend_rag]),
-    "partner_rag": ("Partner RAG", lambda d: RAG_ORDER[d.partner_rag]),
-    "csu_rag": ("CSU RAG", lambda d: RAG_ORDER[d.csu_rag]),
+def _rag_order(column) -> ColumnElement:
+    """Green, Amber, Red, then no rating."""
+    return case({rag: order for order, rag in enumerate(RAGS)}, value=column, else_=len(RAGS))
+
+
+def _blank_last(column) -> list[ColumnElement]:
+    """A figure in order, those without one after them (before them, sorted the other way)."""
+    return [case((column.is_(None), 1), else_=0), column]
+
+
+SORT_KEYS: dict[str, tuple[str, Callable[[], list[Any]]]] = {
+    "organisation": ("Organisation", lambda: [_text(Organisation.name)]),
+    "project": ("Project", lambda: [_text(Project.name)]),
+    "priority": ("Priority", lambda: _blank_last(Priority.rank)),
+    "award": ("Award", lambda: [ProjectSummary.award_pence]),
+    "paid": ("Paid", lambda: [ProjectSummary.paid_pence]),
+    "spend": ("Reported spend", lambda: [ProjectSummary.reported_spend_pence]),
+    "delivery": ("Delivery to date", lambda: _blank_last(ProjectSummary.delivery_pct)),
+    "delivery_rag": ("Delivery RAG", lambda: [_rag_order(ProjectSummary.delivery_rag)]),
+    "spend_rag": ("Spend RAG", lambda: [_rag_order(ProjectSummary.spend_rag)]),
+    "partner_rag": ("Partner RAG", lambda: [_rag_order(ProjectSummary.partner_rag)]),
+    "csu_rag": ("CSU RAG", lambda: [_rag_order(ProjectSummary.csu_rag)]),
 }
+
+
+def _rag_is(column, wanted: str) -> ColumnElement[bool]:
+    return column.is_(None) if wanted == NO_RATING else column == wanted
+
+
+def _quarter(name: str, quarter: int):
+    return getattr(ProjectSummary, f"q{quarter}_{name}")
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 @dataclass
 class OverviewQuery:
     priority: str = ""
-    organisation: str = ""
+    organisation: str = ""  # an organisation's short name, or part of its name
     rag: str = ""
     spend_rag: str = ""
     status: str = ""
     sort: str = "organisation"
     direction: str = "asc"
+    page: int = 1
 
     @classmethod
     def from_args(cls, args: MultiDict) -> OverviewQuery:
         """Unknown values are ignored rather than refused: a stale bookmark still shows the overview."""
+        page = args.get("page", 1, type=int) or 1
         query = cls(
             priority=args.get("priority", ""),
-            organisation=args.get("organisation", ""),
+            organisation=args.get("organisation", "").strip()[:ORGANISATION_FILTER_LENGTH],
             rag=args.get("rag", "") if args.get("rag", "") in RAG_FILTERS else "",
             spend_rag=args.get("spend_rag", "") if args.get("spend_rag", "") in RAG_FILTERS else "",
             status=args.get("status", "") if args.get("status", "") in STATUS_FILTERS else "",
             sort=args.get("sort", "organisation") if args.get("sort") in SORT_KEYS else "organisation",
             direction="desc" if args.get("dir") == "desc" else "asc",
+            page=max(page, 1),
         )
         return query
 
-    def args(self, **changes: str) -> dict[str, str]:
-        """URL arguments for this query with some changed; empty ones are left out."""
-        values = {
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """URL arguments for this query with some changed; empty ones (and page 1) are left out."""
+        values: dict[str, Any] = {
             "priority": self.priority,
             "organisation": self.organisation,
             "rag": self.rag,
@@ -78,55 +105,144 @@ class OverviewQuery:
             "status": self.status,
             "sort": self.sort,
             "dir": self.direction,
+            "page": self.page,
             **changes,
         }
         if values.get("sort") == "organisation" and values.get("dir") == "asc":
             values.pop("sort"), values.pop("dir")
+        if values.get("page") == 1:
+            values.pop("page")
         return {key: value for key, value in values.items() if value}
 
-    def sort_args(self, column: str) -> dict[str, str]:
+    def sort_args(self, column: str) -> dict[str, Any]:
+        """Sorting by a column starts again at page 1."""
         direction = "desc" if self.sort == column and self.direction == "asc" else "asc"
-        return self.args(sort=column, dir=direction)
+        return self.args(sort=column, dir=direction, page=1)
 
-    def matches(self, delivery: ProjectDelivery) -> bool:
-        project = delivery.project
-        if self.priority and str(project.priority_id or "") != self.priority:
-            return False
-        if self.organisation and project.organisation.short_name != self.organisation:
-            return False
-        if self.rag and (delivery.delivery_rag or NO_RATING) != self.rag:
-            return False
-        if self.spend_rag and (delivery.spend_rag or NO_RATING) != self.spend_rag:
-            return False
+    def page_args(self, page: int) -> dict[str, Any]:
+        return self.args(page=page)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The filters as SQL over the summary joined to its project and organisation."""
+        found: list[ColumnElement[bool]] = []
+        if self.priority:
+            found.append(Project.priority_id == int(self.priority) if self.priority.isdigit() else false())
+        if self.organisation:
+            text = self.organisation.lower()
+            found.append(
+                or_(
+                    func.lower(Organisation.short_name) == text,
+                    func.lower(Organisation.name).like(f"%{_escape_like(text)}%", escape="\\"),
+                )
+            )
+        if self.rag:
+            found.append(_rag_is(ProjectSummary.delivery_rag, self.rag))
+        if self.spend_rag:
+            found.append(_rag_is(ProjectSummary.spend_rag, self.spend_rag))
         if self.status == OVERDUE:
-            return any(delivery.is_overdue(q) for q in QUARTERS)
-        if self.status:
-            return any(delivery.is_open(q) and delivery.status(q) == self.status for q in QUARTERS)
-        return True
+            found.append(or_(*(_quarter("overdue", q) for q in QUARTERS)))
+        elif self.status:
+            found.append(or_(*(and_(_quarter("open", q), _quarter("status", q) == self.status) for q in QUARTERS)))
+        return found
 
-    def apply(self, rows: list[ProjectDelivery]) -> list[ProjectDelivery]:
-        kept = [row for row in rows if self.matches(row)]
-        key = SORT_KEYS[self.sort][1]
-        kept.sort(key=lambda row: row.project.name.lower())  # a stable order within ties
-        kept.sort(key=key, reverse=self.direction == "desc")
-        return kept
+    def order_by(self) -> list[Any]:
+        keys = SORT_KEYS[self.sort][1]()
+        ordered = [key.desc() if self.direction == "desc" else key.asc() for key in keys]
+        return [*ordered, _text(Project.name), Project.id]  # a stable order within ties
 
 
 @dataclass(frozen=True)
 class OverviewTotals:
-    """The overview's totals: what its shown rows add up to, then each funding stream of the year with
-    what all its projects were awarded and what is left unallocated (or over-allocated)."""
+    """The overview's totals: what the projects that match the filters add up to (on every page), then each
+    funding stream of the year with what all its projects were awarded and what is left unallocated."""
 
     award_pence: int
     paid_pence: int
     spend_pence: int
     streams: tuple[StreamFigures, ...] = ()
 
-    @classmethod
-    def of(cls, rows: list[ProjectDelivery], streams: list[StreamFigures] | None = None) -> OverviewTotals:
-        return cls(
-            award_pence=sum(row.project.amount_pence for row in rows),
-            paid_pence=sum(row.paid_pence for row in rows),
-            spend_pence=sum(row.reported_spend_pence for row in rows),
-            streams=tuple(streams or ()),
+
+@dataclass
+class OverviewPage:
+    rows: list[ProjectSummary]
+    query: OverviewQuery
+    matched: int  # projects that match the filters
+    total_count: int  # projects of the year
+    totals: OverviewTotals
+    per_page: int = PER_PAGE
+    priorities: list[Priority] = field(default_factory=list)
+    refreshed: bool = False  # stale summary rows were computed again: the view commits them
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.matched // self.per_page))
+
+    @property
+    def first(self) -> int:
+        return (self.query.page - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return (self.query.page - 1) * self.per_page + len(self.rows)
+
+
+def _matching(year: FinancialYear, query: OverviewQuery) -> Select:
+    return (
+        select(ProjectSummary)
+        .join(ProjectSummary.project)
+        .join(Project.organisation)
+        .outerjoin(Project.priority)
+        .where(ProjectSummary.year_id == year.id, *query.conditions())
+    )
+
+
+def _totals(matching: Select) -> tuple[int, int, int, int]:
+    """How many projects match, and their award, paid and reported spend: one query."""
+    rows = matching.subquery()
+    count, award, paid, spend = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(rows.c.award_pence), 0),
+            func.coalesce(func.sum(rows.c.paid_pence), 0),
+            func.coalesce(func.sum(rows.c.reported_spend_pence), 0),
+        ).select_from(rows)
+    ).one()
+    return int(count), int(award), int(paid), int(spend)
+
+
+def overview_page(year: FinancialYear, query: OverviewQuery, *, per_page: int = PER_PAGE) -> OverviewPage:
+    """One page of the year's overview, filtered and sorted; a page past the last shows the last. Six queries;
+    stale summary rows, when there are any, are computed first (services/summary.py)."""
+    refreshed = refresh_stale(year)
+    matching = _matching(year, query)
+    matched, award, paid, spend = _totals(matching)
+    query = replace(query, page=min(query.page, max(1, -(-matched // per_page))))
+    rows = list(
+        db.session.scalars(
+            matching.options(
+                contains_eager(ProjectSummary.project).contains_eager(Project.organisation),
+                contains_eager(ProjectSummary.project).contains_eager(Project.priority),
+            )
+            .order_by(*query.order_by())
+            .offset((query.page - 1) * per_page)
+            .limit(per_page)
         )
+    )
+    total_count = db.session.scalar(select(func.count()).where(ProjectSummary.year_id == year.id)) or 0
+    priorities = list(
+        db.session.scalars(
+            select(Priority)
+            .where(Priority.id.in_(select(Project.priority_id).where(Project.year_id == year.id)))
+            .order_by(Priority.rank)
+        )
+    )
+    return OverviewPage(
+        rows=rows,
+        query=query,
+        matched=matched,
+        total_count=total_count,
+        totals=OverviewTotals(award, paid, spend, tuple(stream_figures(year))),
+        per_page=per_page,
+        priorities=priorities,
+        refreshed=refreshed,
+    )
