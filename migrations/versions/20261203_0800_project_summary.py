@@ -1,7 +1,7 @@
 """each project's row of the CSU overview, kept in step with every write (services/summary.py)
 
 Revision ID: project_summary
-Revises: money_in_64_bit
+Revises: audit_indexes
 Create Date: 2026-12-03 08:00:00.000000
 
 The table starts empty: the overview computes a year's missing rows the first time it is read, and
@@ -15,7 +15,7 @@ from portal.models.types import UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision = "project_summary"
-down_revision = "money_in_64_bit"
+down_revision = "audit_indexes"
 branch_labels = None
 depends_on = None
 
