@@ -92,6 +92,15 @@ reliability-short: install
 ## gunicorn, and writes docs/performance.md. SQLite by default; DATABASE_URL names a PostgreSQL server to make the
 ## scratch database on (dropped afterwards). BENCH_ARGS passes more options (--no-http, --repeat N, --keep).
 BENCH_SCALE ?= national
-.PHONY: bench
-bench: install
+.PHONY: bench bench-deps
+## Debian's wrk for the raw throughput baseline (RELIABILITY L7): installed when missing and we are root.
+bench-deps:
+	@if command -v wrk >/dev/null; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	  echo "Installing Debian's wrk for the throughput baseline..."; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+	    || echo "Could not install wrk: the baseline will be skipped"; \
+	else echo "No wrk and not root: the throughput baseline will be skipped"; fi
+
+bench: install bench-deps
 	BENCH_SCALE=$(BENCH_SCALE) $(PY) -m bench $(BENCH_ARGS)

@@ -38,6 +38,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=int, default=4, help="concurrent HTTP clients")
     parser.add_argument("--rounds", type=int, help="HTTP latency rounds per client")
     parser.add_argument("--window", type=float, help="seconds of each throughput window")
+    parser.add_argument("--wrk-seconds", type=int, default=30, help="the wrk baseline's length (0: none)")
     parser.add_argument("--out", type=Path, default=report.ROOT / "docs" / "performance.md")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or None)
@@ -87,6 +88,7 @@ def run(argv: list[str] | None = None) -> dict:
                 clients=args.clients,
                 rounds=args.rounds or ROUNDS[scale.name],
                 window=args.window or WINDOW[scale.name],
+                wrk_seconds=args.wrk_seconds,
                 echo=lambda line: print(line, file=sys.stderr),
             )
         result = {

@@ -17,6 +17,7 @@ import gzip
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import statistics
@@ -332,11 +333,46 @@ def first_page(port: int) -> dict:
     return {"identity_bytes": identity, "gzip_bytes": with_gzip, "items": items}
 
 
+# -- the raw throughput baseline (RELIABILITY L7) ------------------------------------------------------
+
+WRK_REQUESTS = re.compile(r"Requests/sec:\s+([0-9.]+)")
+WRK_TOTAL = re.compile(r"([0-9]+) requests in ([0-9.]+)(m?s)")
+WRK_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+WRK_NON_2XX = re.compile(r"Non-2xx or 3xx responses: (\d+)")
+
+
+def wrk_baseline(port: int, seconds: int) -> dict:
+    """`wrk -t2 -c50 -d<seconds>s` against the sign-in page, as the bar's L7 asks: capacity and no errors.
+    Skipped, with the reason, when wrk is not installed (`make bench` installs Debian's where it can)."""
+    wrk = shutil.which("wrk")
+    if wrk is None or seconds <= 0:
+        return {"skipped": "wrk is not installed" if wrk is None else "not asked for"}
+    command = [wrk, "-t2", "-c50", f"-d{seconds}s", f"http://127.0.0.1:{port}/sign-in"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout  # noqa: S603
+    rate, total, errors = WRK_REQUESTS.search(out), WRK_TOTAL.search(out), WRK_ERRORS.search(out)
+    non_2xx = WRK_NON_2XX.search(out)
+    return {
+        "command": " ".join(["wrk", *command[1:]]),
+        "requests_per_s": float(rate.group(1)) if rate else None,
+        "requests": int(total.group(1)) if total else None,
+        "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
+        "non_2xx_3xx": int(non_2xx.group(1)) if non_2xx else 0,
+    }
+
+
 # -- all of it ----------------------------------------------------------------------------------------
 
 
 def run_http(
-    data: BenchData, folder: Path, *, clients: int, rounds: int, window: float, echo=print, workers: int = 2
+    data: BenchData,
+    folder: Path,
+    *,
+    clients: int,
+    rounds: int,
+    window: float,
+    echo=print,
+    workers: int = 2,
+    wrk_seconds: int = 30,
 ) -> dict:
     clients = max(1, min(clients, len(data.autosavers)))
     with Gunicorn(data, folder, workers) as server:
@@ -355,4 +391,13 @@ def run_http(
         echo(f"  autosave {rates['autosave_per_s']}/s against healthz {rates['healthz_per_s']}/s")
         first = first_page(port)
         echo(f"  first page {first['identity_bytes']:,} bytes, {first['gzip_bytes']:,} with gzip")
-    return {"workers": workers, "clients": clients, "pages": pages, "throughput": rates, "first_page": first}
+        baseline = wrk_baseline(port, wrk_seconds)
+        echo(f"  wrk baseline: {baseline}")
+    return {
+        "workers": workers,
+        "clients": clients,
+        "pages": pages,
+        "throughput": rates,
+        "first_page": first,
+        "wrk": baseline,
+    }

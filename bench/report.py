@@ -161,6 +161,7 @@ def http_sections(http: dict) -> str:
         )
         + f"; {rates['autosaves']} autosaves, {rates['failed']} not saved.",
     ]
+    lines += ["", _wrk_line(http.get("wrk") or {"skipped": "not measured in this run"})]
     first = http["first_page"]
     first_ok = first["gzip_bytes"] <= FIRST_PAGE_BYTES
     lines += [
@@ -182,6 +183,18 @@ def http_sections(http: dict) -> str:
         by_server = "yes" if item["served_gzip"] else "no (gzip -6 here)"
         lines.append(f"| `{item['path']}` | {item['bytes']:,} | {item['gzip_bytes']:,} | {by_server} |")
     return "\n".join(lines)
+
+
+def _wrk_line(wrk: dict) -> str:
+    """The raw throughput baseline (RELIABILITY L7): capacity, and no errors under it."""
+    if "skipped" in wrk:
+        return f"Raw throughput baseline (`wrk -t2 -c50 -d30s` on `/sign-in`): skipped, {wrk['skipped']}."
+    clean = wrk["socket_errors"] == 0 and wrk["non_2xx_3xx"] == 0
+    return (
+        f"Raw throughput baseline (`{wrk['command']}`): **{wrk['requests_per_s']:,.0f} requests/s**, "
+        f"{wrk['requests']:,} requests, {wrk['socket_errors']} socket errors, {wrk['non_2xx_3xx']} answers "
+        "other than 2xx/3xx" + (" (no errors: met)." if clean else " (**errors**).")
+    )
 
 
 def _http_verdict(row: dict, goal: float) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,20 @@ NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?"
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "performance.md"
-    arguments = ["--scale", "tiny", "--repeat", "1", "--clients", "1", "--rounds", "1", "--window", "0.3"]
+    arguments = [
+        "--scale",
+        "tiny",
+        "--repeat",
+        "1",
+        "--clients",
+        "1",
+        "--rounds",
+        "1",
+        "--window",
+        "0.3",
+        "--wrk-seconds",
+        "2",
+    ]
     arguments += ["--out", str(out)]
     if POSTGRES_URL:
         arguments += ["--database-url", POSTGRES_URL]
@@ -68,6 +82,19 @@ def test_the_http_sample_reports_latency_throughput_and_the_first_page(bench_run
     assert any(item["path"].endswith(".css") for item in first["items"])
     assert first["gzip_bytes"] < first["identity_bytes"]
     assert "### Over HTTP" in text and "First page" in text and "Throughput" in text
+
+
+def test_the_raw_throughput_baseline_is_wrk_on_the_sign_in_page_or_says_why_not(bench_run):
+    result, text = bench_run
+    wrk = result["http"]["wrk"]
+    if shutil.which("wrk") is None:
+        assert wrk == {"skipped": "wrk is not installed"}
+        assert "Raw throughput baseline (`wrk -t2 -c50 -d30s` on `/sign-in`): skipped, wrk is not installed." in text
+        return
+    assert wrk["command"].startswith("wrk -t2 -c50 -d2s http://127.0.0.1:") and wrk["command"].endswith("/sign-in")
+    assert wrk["requests"] > 0 and wrk["requests_per_s"] > 0
+    assert (wrk["socket_errors"], wrk["non_2xx_3xx"]) == (0, 0)
+    assert re.search(rf"Raw throughput baseline \(`wrk [^`]+`\): \*\*{NUMBER} requests/s\*\*", text)
 
 
 def test_the_report_names_the_run(bench_run):

@@ -45,6 +45,8 @@ ODD_NUMBERS = {
     "4000-digits": "9" * 4000,
     "4000-digits-with-pence": "1" * 4000 + ".00",
     "5000-digit-zeros": "0" * 5000 + "1",
+    "float-overflow": "1e309",
+    "past-64-bit": "9223372036854775808",
     "sql": "' OR 1=1--",
     "script": "<script>alert(1)</script>",
     "zero-width-inside": "1\u200b000",
