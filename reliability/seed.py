@@ -1,5 +1,7 @@
 """Test data made by the portal's own services: one financial year of N one-project partner organisations,
-and one partner user for each (`python -m reliability.seed N < password`, with the app's environment).
+one partner user for each, and one CSU officer, who is mailed each submit as the CSU is by default
+(`python -m reliability.seed N < password`, with the app's environment). Everyone shares one password, hashed once
+with the production argon2 settings.
 
 Prints JSON: [{"email": ..., "project_id": ...}, ...] in organisation order.
 """
@@ -15,7 +17,8 @@ from sqlalchemy import select
 from portal import create_app
 from portal.extensions import db
 from portal.models import Organisation, Project
-from portal.models.user import PARTNER
+from portal.models.user import CSU, PARTNER
+from portal.services import users
 from portal.services.users import create_user
 from portal.services.year_import import import_year
 
@@ -48,7 +51,12 @@ def year_document(partners: int) -> str:
     return yaml.safe_dump(document, sort_keys=False)
 
 
+CSU_EMAIL = "csu@reliability.example"
+
+
 def seed(partners: int, password: str) -> list[dict]:
+    stored = users.hash_password(password)  # one argon2 hash for everyone: the same password, made once
+    users.hash_password = lambda _password: stored  # type: ignore[assignment]
     import_year(year_document(partners))
     db.session.flush()
     made = []
@@ -60,6 +68,7 @@ def seed(partners: int, password: str) -> list[dict]:
         email = f"partner{n:03d}@reliability.example"
         create_user(email, roles=[PARTNER], password=password, organisation=organisation, name=f"Partner {n:03d}")
         made.append({"email": email, "project_id": project.id})
+    create_user(CSU_EMAIL, roles=[CSU], password=password, name="CSU officer")  # each submit queues a mail to them
     db.session.commit()
     return made
 
