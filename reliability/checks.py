@@ -136,10 +136,16 @@ SUBMIT_MAILS = text("SELECT subject FROM outbox_message WHERE kind = 'return_sub
 
 def submit_mails(scratch: Scratch, quarter: int, numbers: list[int]) -> dict[int, int]:
     """Partner number -> how many "return submitted" mails to the CSU are in the outbox for its return this
-    quarter (the subject is the portal's notice headline, which names the organisation, quarter and project)."""
+    quarter (the subject is the portal's notice headline, which names the organisation, quarter and project). One
+    for each CSU officer is right: see `officers`."""
     engine = scratch.engine()
     with engine.connect() as connection:
         subjects = [row[0] for row in connection.execute(SUBMIT_MAILS)]
     engine.dispose()
     wanted = {n: f"R{n:03d} submitted the 2025-26 Q{quarter} return for Reliability project {n:03d}" for n in numbers}
     return {n: sum(1 for subject in subjects if subject == headline) for n, headline in wanted.items()}
+
+
+def officers(scratch: Scratch) -> int:
+    """How many CSU officers were made: each gets one mail per submit (each message, the default)."""
+    return sum(1 for person in scratch.staff if person["role"] == "csu")

@@ -31,6 +31,8 @@ class Size:
     autosave_every: float  # seconds between one partner's autosaves in the storm
     soak_minutes: float  # --soak-minutes
     soak_users: int
+    csu: int  # CSU officers and finance users reading during the storm (RELIABILITY.md L2: 5 and 2)
+    finance: int
     workers: int = 4
 
     def storm_partners(self) -> tuple[list[int], list[int]]:
@@ -38,9 +40,13 @@ class Size:
         later = list(range(8, self.partners))
         return later[: len(later) // 2], later[len(later) // 2 :]
 
+    def staff(self, made: list[dict]) -> list[dict]:
+        csu = [person for person in made if person["role"] == "csu"][: self.csu]
+        return csu + [person for person in made if person["role"] == "finance"][: self.finance]
 
-FULL = Size(partners=80, kill_returns=60, kills=30, storm_seconds=60, autosave_every=3, soak_minutes=2, soak_users=10)
-SHORT = Size(partners=20, kill_returns=8, kills=4, storm_seconds=6, autosave_every=1, soak_minutes=0.15, soak_users=4)
+
+FULL = Size(80, 60, 30, storm_seconds=60, autosave_every=3, soak_minutes=2, soak_users=10, csu=5, finance=2)
+SHORT = Size(20, 8, 4, storm_seconds=6, autosave_every=1, soak_minutes=0.15, soak_users=4, csu=1, finance=1)
 
 
 def server_url() -> str | None:
@@ -83,7 +89,9 @@ def run_on(kind: str, size: Size) -> list[Row]:
             _guarded(
                 "8 autosave storm",
                 kind,
-                lambda: sustained.autosave_storm(context, typing, submitting, size.storm_seconds, size.autosave_every),
+                lambda: sustained.autosave_storm(
+                    context, typing, submitting, size.staff(scratch.staff), size.storm_seconds, size.autosave_every
+                ),
             ),
             _guarded("9 soak", kind, lambda: sustained.soak(context, typing[: size.soak_users], size.soak_minutes)),
             # Last but one: on SQLite it recycles the workers.

@@ -146,12 +146,16 @@ def deadline_load(context: Context, partners: int, alongside: Watcher | None = N
     _record_tally(row, result)
     row.check(result.submitted == partners, f"{result.submitted}/{partners} submitted in the database")
     mails = checks.submit_mails(context.scratch, quarter, list(range(partners)))
-    row.check(all(count == 1 for count in mails.values()), f"mails to the CSU per return: {sorted(mails.values())}")
+    officers = checks.officers(context.scratch)
+    row.check(
+        all(count == officers for count in mails.values()),
+        f"mails per return to the {officers} CSU officers: {sorted(set(mails.values()))}",
+    )
     row.check(row.recorder.server_errors == 0, f"{row.recorder.server_errors} responses >= 500")
     row.check(row.recorder.lost_connections == 0, f"{row.recorder.lost_connections} connections without an answer")
     row.notes.append(
         f"{len(confirmed)}/{partners} submits confirmed to the browser; {result.submitted} in the database; "
-        f"outbox: {sum(mails.values())} 'return submitted' mails"
+        f"outbox: {sum(mails.values())} 'return submitted' mails ({officers} CSU officers)"
     )
     _bounds(row, health, memory)
     _locked_in_log(row, context.server)

@@ -5,6 +5,7 @@ partners 8 and up (the earlier scenarios use partners 0-7 there)."""
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from functools import partial
@@ -15,6 +16,7 @@ from .faults import wal_size
 from .measure import MIB, Memory, mib
 from .partner import StepFailed, expect
 from .scenarios import Context, Row, _record_tally, _run_all
+from .servers import PASSWORD
 
 QUARTER = 4
 # The soak's bounds, end against start: generous, for a shared 2-CPU machine.
@@ -24,6 +26,9 @@ P95_GROWTH_TIMES = 3.0  # the end's p95 at most 3 x the start's, plus P95_GROWTH
 P95_GROWTH_SECONDS = 0.25
 WAL_LIMIT_BYTES = 64 * MIB  # SQLite checkpoints as it goes: the write-ahead log does not grow without bound
 LOG_ERRORS = ("Traceback", "QueuePool limit", "WORKER TIMEOUT", "database is locked")
+YEAR = "2025-26"
+REVIEW_LINK = re.compile(r'href="(/csu/returns/\d+)"')
+EXPORTS = ("allocation.csv", "ledger.csv")  # finance's downloads of the year
 
 
 @dataclass
@@ -93,11 +98,35 @@ def _drafts_as_typed(row: Row, context: Context, typists: dict[int, Typist], ver
 # -- L2/L3: the autosave storm -----------------------------------------------------------------------------------
 
 
-def autosave_storm(context: Context, typing: list[int], submitting: list[int], seconds: float, every: float) -> Row:
+def _staff_reading(context: Context, row: Row, person: dict, every: float, end: float) -> None:
+    """A CSU officer pages through the returns waiting for review, opening a few, every `every` seconds; a finance
+    user downloads the year's allocation and ledger as CSV every 5 x `every` seconds."""
+    browser = Browser(context.server.port, row.recorder)
+    partner.sign_in_staff(browser, person["email"], PASSWORD, person["secret"])
+    while time.monotonic() < end:
+        if person["role"] == "csu":
+            queue = expect(browser.get("/csu/reviews"), (200,), "review queue")
+            links = REVIEW_LINK.findall(queue.body)
+            for link in random.sample(links, min(3, len(links))):
+                expect(browser.get(link), (200,), "a return to review")
+            time.sleep(every)
+        else:
+            for export in EXPORTS:
+                answer = expect(browser.get(f"/finance/{YEAR}/{export}"), (200,), export)
+                if "text/csv" not in answer.headers.get("content-type", ""):
+                    raise StepFailed(f"{export}: {answer.headers.get('content-type')}")
+            time.sleep(every * 5)
+
+
+def autosave_storm(
+    context: Context, typing: list[int], submitting: list[int], staff: list[dict], seconds: float, every: float
+) -> Row:
     """`typing` partners autosave the narrative every `every` seconds (give or take a fifth) for `seconds`, while
-    the `submitting` partners fill in and submit their returns at moments spread over the first half."""
+    the `submitting` partners fill in and submit their returns at moments spread over the first half, CSU officers
+    page through the returns to review and finance users download exports (`staff`)."""
     row = Row(
-        f"8 autosave storm ({len(typing)} typing every {every:g} s for {seconds:g} s, {len(submitting)} submitting)",
+        f"8 autosave storm ({len(typing)} typing every {every:g} s for {seconds:g} s, {len(submitting)} submitting, "
+        f"{len(staff)} staff reading)",
         context.scratch.kind,
     )
     typists: dict[int, Typist] = {}
@@ -108,7 +137,7 @@ def autosave_storm(context: Context, typing: list[int], submitting: list[int], s
         typist = typists[n] = _typist(context, n, row)
         time.sleep(random.uniform(0, every))
         keystroke = 0
-        while time.monotonic() < end:
+        while keystroke == 0 or time.monotonic() < end:  # at least once, however long signing in took
             keystroke += 1
             typist.autosave(f"partner {n} typing in the storm, autosave number {keystroke}")
             time.sleep(every * random.uniform(0.8, 1.2))
@@ -123,20 +152,31 @@ def autosave_storm(context: Context, typing: list[int], submitting: list[int], s
         confirmed.add(project_id)
 
     jobs = [partial(type_away, n) for n in typing] + [partial(submit, n) for n in submitting]
+    jobs += [partial(_staff_reading, context, row, person, every, end) for person in staff]
     errors = _run_all(jobs, threads=len(jobs))
-    row.check(not errors, f"{len(errors)} partner(s) failed: {errors[:3]}")
+    row.check(not errors, f"{len(errors)} partner(s) or staff failed: {errors[:3]}")
+    _storm_outcome(row, context, typists, submitting, confirmed)
+    return row
+
+
+def _storm_outcome(
+    row: Row, context: Context, typists: dict[int, Typist], submitting: list[int], confirmed: set[int]
+) -> None:
     _drafts_as_typed(row, context, typists, versions=True)
     expected = {context.partner(n)[1]: n for n in submitting}
     result = checks.tally(context.scratch, QUARTER, expected, confirmed, event_per_save=False)
     _record_tally(row, result)
     row.check(result.submitted == len(submitting), f"{result.submitted}/{len(submitting)} submitted")
     mails = checks.submit_mails(context.scratch, QUARTER, submitting)
-    row.check(all(count == 1 for count in mails.values()), f"submit mails per return: {sorted(mails.values())}")
+    officers = checks.officers(context.scratch)
+    row.check(all(count == officers for count in mails.values()), f"submit mails: {sorted(set(mails.values()))}")
     row.check(row.recorder.server_errors == 0, f"{row.recorder.server_errors} responses >= 500")
     row.check(row.recorder.lost_connections == 0, f"{row.recorder.lost_connections} connections without an answer")
     saves = sum(typist.version for typist in typists.values())
-    row.notes.append(f"drafts at versions adding up to {saves}; {result.submitted} submitted, one mail each")
-    return row
+    row.notes.append(
+        f"{len(typists)} typists' drafts at versions adding up to {saves}; {result.submitted} submitted, "
+        f"mails per submit {sorted(set(mails.values()))} ({officers} CSU officers)"
+    )
 
 
 # -- L6: the soak ------------------------------------------------------------------------------------------------
