@@ -81,6 +81,7 @@ def backup_restored(context: Context, backup: BackupDuringLoad | None, load_ende
         return row
     row.check(backup.error is None, f"flask backup create failed: {backup.error}")
     row.check(load_ended is None or backup.started < load_ended, "the backup began after the load's last submit")
+    row.figures = f"backup took {backup.finished - backup.started:.1f} s; {len(backup.before)} returns from before it"
     row.notes.append(
         f"backup began once {len(backup.before)} returns were submitted, took {backup.finished - backup.started:.1f} s"
         + (f", ended {backup.finished - load_ended:+.1f} s from the load's last submit" if load_ended else "")
@@ -152,6 +153,7 @@ def lock_during_submit(context: Context, n: int = 7, quarter: int = 3) -> Row:
             row.check(waited >= LOCK_SECONDS * 0.8, f"the submit did not wait for the lock ({waited:.1f} s)")
         row.check(answer.status in (302, 303) and "/submitted/" in answer.location, outcome)
         row.notes.append(outcome)
+        row.figures = outcome
     except ConnectionLost as error:
         row.fail(f"the submit got no answer: {error}")
     holder.join()

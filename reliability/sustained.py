@@ -173,6 +173,7 @@ def _storm_outcome(
     row.check(row.recorder.server_errors == 0, f"{row.recorder.server_errors} responses >= 500")
     row.check(row.recorder.lost_connections == 0, f"{row.recorder.lost_connections} connections without an answer")
     saves = sum(typist.version for typist in typists.values())
+    row.figures = f"{len(typists)} drafts as last typed; {result.submitted} submitted"
     row.notes.append(
         f"{len(typists)} typists' drafts at versions adding up to {saves}; {result.submitted} submitted, "
         f"mails per submit {sorted(set(mails.values()))} ({officers} CSU officers)"
