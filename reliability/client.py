@@ -42,6 +42,7 @@ class Recorder:
 
     statuses: list[int] = field(default_factory=list)
     seconds: list[float] = field(default_factory=list)
+    answered_at: list[float] = field(default_factory=list)  # time.monotonic() when each answer came
     lost_connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -49,6 +50,7 @@ class Recorder:
         with self.lock:
             self.statuses.append(response.status)
             self.seconds.append(response.seconds)
+            self.answered_at.append(time.monotonic())
 
     def connection_lost(self) -> None:
         with self.lock:
@@ -58,10 +60,14 @@ class Recorder:
     def server_errors(self) -> int:
         return sum(1 for status in self.statuses if status >= 500)
 
-    def percentile(self, share: float) -> float | None:
-        if not self.seconds:
+    def percentile(self, share: float, between: tuple[float, float] | None = None) -> float | None:
+        """The share-th latency, of every answer or of those that came between two time.monotonic() moments."""
+        with self.lock:
+            pairs = list(zip(self.answered_at, self.seconds, strict=True))
+        chosen = [seconds for at, seconds in pairs if between is None or between[0] <= at < between[1]]
+        if not chosen:
             return None
-        ordered = sorted(self.seconds)
+        ordered = sorted(chosen)
         return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 

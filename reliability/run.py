@@ -1,6 +1,7 @@
 """Run the reliability harness and print its table; exit status 1 when any check failed.
 
     .venv/bin/python -m reliability.run [--short] [--database sqlite|postgresql|all]
+                                        [--storm-seconds S] [--soak-minutes M]
 
 `--database all` (the default) runs on SQLite, then on PostgreSQL when RELIABILITY_DATABASE_URL or
 TEST_DATABASE_URL names a server (a scratch database is created there and dropped afterwards).
@@ -14,9 +15,9 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from . import scenarios
+from . import faults, scenarios, sustained
 from .scenarios import Context, Row
 from .servers import Gunicorn, scratch_database
 
@@ -26,11 +27,26 @@ class Size:
     partners: int
     kill_returns: int
     kills: int
+    storm_seconds: float  # --storm-seconds
+    autosave_every: float  # seconds between one partner's autosaves in the storm
+    soak_minutes: float  # --soak-minutes
+    soak_users: int
+    csu: int  # CSU officers and finance users reading during the storm (RELIABILITY.md L2: 5 and 2)
+    finance: int
     workers: int = 4
 
+    def storm_partners(self) -> tuple[list[int], list[int]]:
+        """Partners 8 and up on Q4: the first half type (autosaving), the rest submit."""
+        later = list(range(8, self.partners))
+        return later[: len(later) // 2], later[len(later) // 2 :]
 
-FULL = Size(partners=80, kill_returns=60, kills=30)
-SHORT = Size(partners=20, kill_returns=8, kills=4)
+    def staff(self, made: list[dict]) -> list[dict]:
+        csu = [person for person in made if person["role"] == "csu"][: self.csu]
+        return csu + [person for person in made if person["role"] == "finance"][: self.finance]
+
+
+FULL = Size(80, 60, 30, storm_seconds=60, autosave_every=3, soak_minutes=2, soak_users=10, csu=5, finance=2)
+SHORT = Size(20, 8, 4, storm_seconds=6, autosave_every=1, soak_minutes=0.15, soak_users=4, csu=1, finance=1)
 
 
 def server_url() -> str | None:
@@ -60,19 +76,32 @@ def run_on(kind: str, size: Size) -> list[Row]:
         server = Gunicorn(scratch, size.workers, "a").start()
         servers.append(server)
         context = Context(scratch, server, size.workers)
+        backup = faults.BackupDuringLoad(context, after=max(1, size.partners // 4))
+        typing, submitting = size.storm_partners()
         rows = [
-            _guarded("1 deadline load", kind, lambda: scenarios.deadline_load(context, size.partners)),
+            _guarded("1 deadline load", kind, lambda: scenarios.deadline_load(context, size.partners, backup)),
+            _guarded("6 backup", kind, lambda: faults.backup_restored(context, backup, context.load_ended)),
             _guarded(
                 "2 kill -9 mid-submit", kind, lambda: scenarios.kill_mid_submit(context, size.kill_returns, size.kills)
             ),
             _guarded("3 simultaneous submits", kind, lambda: scenarios.simultaneous_submits(context)),
+            _guarded("7 lock held", kind, lambda: faults.lock_during_submit(context)),
+            _guarded(
+                "8 autosave storm",
+                kind,
+                lambda: sustained.autosave_storm(
+                    context, typing, submitting, size.staff(scratch.staff), size.storm_seconds, size.autosave_every
+                ),
+            ),
+            _guarded("9 soak", kind, lambda: sustained.soak(context, typing[: size.soak_users], size.soak_minutes)),
+            # Last but one: on SQLite it recycles the workers.
             _guarded("4 database unavailable", kind, lambda: scenarios.database_unavailable(context)),
         ]
         second = Gunicorn(scratch, 2, "b").start()
         servers.append(second)
         rows.append(_guarded("5 two instances", kind, lambda: scenarios.two_instances(context, second)))
         print(f"{kind}: {time.monotonic() - started:.0f} s; logs in {scratch.folder}", file=sys.stderr)
-        return rows
+        return sorted(rows, key=lambda row: int(row.scenario.split()[0]))
     finally:
         for server in servers:
             server.stop()
@@ -85,7 +114,7 @@ def _ms(seconds: float | None) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    header = ("scenario", "database", "requests", "5xx", "lost", "duplicated", "p50 ms", "p95 ms", "result")
+    header = ("scenario", "database", "requests", "5xx", "lost", "duplicated", "p50 ms", "p95 ms", "measured", "result")
     lines = [header]
     for row in rows:
         recorder = row.recorder
@@ -100,6 +129,7 @@ def table(rows: list[Row]) -> str:
                 str(row.duplicated),
                 _ms(recorder.percentile(0.50)),
                 _ms(recorder.percentile(0.95)),
+                row.figures or "-",
                 "pass" if row.passed else "FAIL",
             )
         )
@@ -121,8 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="the short version CI runs (about 20 partners)")
     parser.add_argument("--database", choices=("sqlite", "postgresql", "all"), default="all")
+    parser.add_argument("--storm-seconds", type=float, help="how long the autosave storm lasts (full 60, short 6)")
+    parser.add_argument("--soak-minutes", type=float, help="how long the soak lasts (full 2, short 0.15)")
     arguments = parser.parse_args(argv)
     size = SHORT if arguments.short else FULL
+    if arguments.storm_seconds is not None:
+        size = replace(size, storm_seconds=arguments.storm_seconds)
+    if arguments.soak_minutes is not None:
+        size = replace(size, soak_minutes=arguments.soak_minutes)
     kinds = ["sqlite", "postgresql"] if arguments.database == "all" else [arguments.database]
     if arguments.database == "all" and not server_url():
         kinds = ["sqlite"]

@@ -15,14 +15,17 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from . import checks, partner
 from .client import Browser, ConnectionLost, Recorder, Response, form_with, forms_of
+from .measure import MIB, Health, Memory, mib
 from .partner import StepFailed
 from .servers import PASSWORD, Gunicorn, Scratch
 
@@ -37,6 +40,7 @@ class Row:
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     expected_5xx: bool = False  # the database-unavailable scenario answers 503 on purpose
+    figures: str = ""  # what was measured against a stated bound (the table's last column)
 
     def fail(self, message: str) -> None:
         self.failures.append(message)
@@ -57,6 +61,7 @@ class Context:
     workers: int
     # Each partner's session cookies once signed in: a partner who submitted Q1 goes on to Q2 in the same session.
     sessions: dict[int, dict[str, str]] = field(default_factory=dict)
+    load_ended: float | None = None  # time.monotonic() of the deadline load's last confirmed submit
 
     def partner(self, n: int) -> tuple[str, int]:
         made = self.scratch.partners[n]
@@ -97,9 +102,24 @@ def _record_tally(row: Row, result: checks.Tally) -> None:
 # -- 1. deadline load --------------------------------------------------------------------------------------------
 
 
-def deadline_load(context: Context, partners: int) -> Row:
+# The deadline load's bounds. Latency: the load's p95 against /healthz's p95 sampled in the same run, so a slow
+# machine moves both; every request waits in the same queue for one of the sync workers, so what the ratio shows is
+# a request's own work (argon2 at sign-in, the submit's writes) against the plainest request's. Memory: each sync
+# worker hashes one password at a time (argon2id, ARGON2_MEMORY_COST = 64 MiB) on top of the app it has loaded.
+P95_OVER_HEALTHZ = 8.0
+WORKER_RSS_BUDGET = 256 * MIB
+
+
+class Watcher(Protocol):
+    """Something run alongside the load that is told of each submit confirmed to its browser (the backup)."""
+
+    def submitted(self, project_id: int) -> None: ...
+
+
+def deadline_load(context: Context, partners: int, alongside: Watcher | None = None) -> Row:
     """N partners at once: sign in through the form, save outputs, spend and narrative (with an htmx autosave),
-    submit; then every return checked in the database."""
+    submit; then every return checked in the database, with its one mail to the CSU in the outbox. The workers'
+    RSS and /healthz are sampled throughout."""
     row = Row(f"1 deadline load ({partners} partners)", context.scratch.kind)
     confirmed: set[int] = set()
     quarter = 1
@@ -113,20 +133,45 @@ def deadline_load(context: Context, partners: int) -> Row:
         response = partner.submit(browser, project_id, quarter, data)
         partner.expect(browser.get(response.location), (200,), "submitted page")
         confirmed.add(project_id)
+        context.load_ended = max(context.load_ended or 0.0, time.monotonic())
+        if alongside is not None:
+            alongside.submitted(project_id)
 
-    errors = _run_all([partial(one, n) for n in range(partners)], threads=partners)
+    beside: AbstractContextManager = alongside if isinstance(alongside, AbstractContextManager) else nullcontext()
+    with Memory(context.server) as memory, Health(context.server) as health, beside:
+        errors = _run_all([partial(one, n) for n in range(partners)], threads=partners)
     row.check(not errors, f"{len(errors)} partner(s) failed: {errors[:3]}")
     expected = {context.partner(n)[1]: n for n in range(partners)}
     result = checks.tally(context.scratch, quarter, expected, confirmed)
     _record_tally(row, result)
     row.check(result.submitted == partners, f"{result.submitted}/{partners} submitted in the database")
+    mails = checks.submit_mails(context.scratch, quarter, list(range(partners)))
+    officers = checks.officers(context.scratch)
+    row.check(
+        all(count == officers for count in mails.values()),
+        f"mails per return to the {officers} CSU officers: {sorted(set(mails.values()))}",
+    )
     row.check(row.recorder.server_errors == 0, f"{row.recorder.server_errors} responses >= 500")
     row.check(row.recorder.lost_connections == 0, f"{row.recorder.lost_connections} connections without an answer")
     row.notes.append(
-        f"{len(confirmed)}/{partners} submits confirmed to the browser; {result.submitted} in the database"
+        f"{len(confirmed)}/{partners} submits confirmed to the browser; {result.submitted} in the database; "
+        f"outbox: {sum(mails.values())} 'return submitted' mails ({officers} CSU officers)"
     )
+    _bounds(row, health, memory)
     _locked_in_log(row, context.server)
     return row
+
+
+def _bounds(row: Row, health: Health, memory: Memory) -> None:
+    load, plain = row.recorder.percentile(0.95), health.recorder.percentile(0.95)
+    ratio = load / plain if load is not None and plain else None
+    row.check(ratio is not None and ratio <= P95_OVER_HEALTHZ, f"p95 {ratio and round(ratio, 1)} x /healthz's")
+    peak = memory.peak_worker()
+    row.check(0 < peak <= WORKER_RSS_BUDGET, f"a worker's RSS reached {mib(peak)} (budget {mib(WORKER_RSS_BUDGET)})")
+    row.figures = (
+        f"p95 {ratio or 0:.1f}× /healthz's {(plain or 0) * 1000:.0f} ms (≤ {P95_OVER_HEALTHZ:g}×); "
+        f"peak worker RSS {mib(peak)}, all workers {mib(memory.peak_total())} (≤ {mib(WORKER_RSS_BUDGET)} each)"
+    )
 
 
 def _locked_in_log(row: Row, server: Gunicorn) -> None:

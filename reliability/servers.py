@@ -46,6 +46,7 @@ class Scratch:
     admin_url: str | None = None  # PostgreSQL: the server's maintenance database, to drop ours
     name: str | None = None
     partners: list[dict] = field(default_factory=list)
+    staff: list[dict] = field(default_factory=list)  # CSU officers and finance users, with their TOTP secrets
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
 
     @property
@@ -95,7 +96,8 @@ class Scratch:
         )
         if result.returncode != 0:
             raise RuntimeError(f"seeding failed:\n{result.stderr[-2000:]}")
-        self.partners = json.loads(result.stdout)
+        made = json.loads(result.stdout)
+        self.partners, self.staff = made["partners"], made["staff"]
 
     def drop(self) -> None:
         if self.kind == "postgresql" and self.admin_url and self.name:

@@ -1,7 +1,9 @@
 """The reliability harness's short version, on this run's database: real gunicorn processes on a scratch
-database, 20 partners at a deadline, kill -9 of workers mid-submit, ten simultaneous submits, the database
-unavailable and back, and two instances on one database (reliability/README.md). The harness checks the outcome
-in the database and exits non-zero when any check failed; this test shows its table and details when it does."""
+database, 20 partners at a deadline (p95 against /healthz's, the workers' RSS, one mail per submit), a backup taken
+during it and restored, kill -9 of workers mid-submit, ten simultaneous submits, a lock held 3 s during a submit, a
+6-second autosave storm with a CSU officer and a finance user reading, a 9-second soak, the database unavailable
+and back, and two instances on one database (reliability/README.md). The harness checks the outcome in the database
+and exits non-zero when any check failed; this test shows its table and details when it does."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from portal.config import from_environment
+from portal.config import Config, from_environment
 from portal.extensions import db
 from portal.models import SignInFailure
 from portal.services import auth as auth_service
@@ -117,6 +117,28 @@ def test_when_every_hashing_turn_is_taken_sign_in_is_busy_without_hashing(app, c
     assert verifications == []
     assert failures() == 0, "an attempt that was never checked is not counted against the person"
     assert sign_in(client, "a@davss.example", TEST_PASSWORD).status_code == 302
+
+
+# -- L5: an office behind one shared address ---------------------------------------------------------
+
+
+def test_fifteen_people_behind_one_address_all_sign_in_after_each_mistyped_once(app, two_orgs, make_user):
+    """RELIABILITY.md L5: a charity's office behind one NAT address. With the production limits, fifteen people
+    each mistype their password once (fifteen failures from the address at once), then all sign in, and each
+    gets their home page: no 429 for anyone."""
+    assert app.config["SIGN_IN_MAX_PER_CLIENT"] == Config.SIGN_IN_MAX_PER_CLIENT, "the production limit applies"
+    office = "198.51.100.7"
+    people = [make_user(f"worker{n}@davss.example", roles=("partner",), org=two_orgs["davss"]) for n in range(15)]
+    browsers = [app.test_client() for _ in people]  # each person's own browser, all from the office's one address
+    for person, browser in zip(people, browsers, strict=True):
+        assert sign_in(browser, person.email, WRONG, address=office).status_code == 422
+    assert failures() == 15
+    for person, browser in zip(people, browsers, strict=True):
+        response = sign_in(browser, person.email, TEST_PASSWORD, address=office)
+        assert response.status_code == 302, f"{person.email} was refused ({response.status_code})"
+        home = browser.get(response.headers["Location"], environ_base={"REMOTE_ADDR": office})
+        assert home.status_code == 200
+        assert "Support for Medium &amp; High Risk Victims" in home.text
 
 
 # -- S10: a deactivated account takes the same work as any other ------------------------------------
