@@ -65,6 +65,8 @@ def security_event(event: str, *, user_id: int | None = None, **fields) -> None:
     line["user_id"] = user_id if user_id is not None else _current_user_id()
     line.update(fields)
     logger.warning(json.dumps(line, sort_keys=True, default=str))
+    if has_request_context():
+        g.security_event_logged = True
 
 
 def register(app: Flask) -> None:
@@ -73,4 +75,13 @@ def register(app: Flask) -> None:
         rid = request_id()
         if rid:
             response.headers["X-Request-Id"] = rid
+        return response
+
+    @app.after_request
+    def _input_refused(response):
+        # Every form answers 422 when what was sent fails its checks (ASVS 16.3.3: log validation failures). Only
+        # that it happened and where: never the fields' values. A request that logged its own event (a failed
+        # sign-in, say) is not logged twice.
+        if response.status_code == 422 and not g.get("security_event_logged"):
+            security_event("input.refused", status=422, endpoint=request.endpoint)
         return response

@@ -157,3 +157,21 @@ def test_privilege_changes_are_logged_with_who_did_it_to_whom(app, two_orgs, sec
         assert line["user_id"] == admin.id
     assert all(line["target_user_id"] == target.id for line in (roles, deactivated, reactivated))
     assert_nothing_typed(caplog, "csu@council.example", "new@council.example", "a long enough password 42")
+
+
+def test_a_refused_form_is_logged_without_what_was_typed(app, two_orgs, login, security_log, caplog):
+    partner = app.test_client()
+    login(partner, two_orgs["partner_a"])
+    project = two_orgs["davss_project"]
+    typed = {"version": "0", f"m{project.measures[0].id}": "-12345", "save_later": "Save and come back later"}
+    response = partner.post(f"/partner/projects/{project.id}/q1/outputs", data=typed)
+    assert response.status_code == 422
+    (line,) = security_log()
+    assert (line["event"], line["status"], line["endpoint"]) == ("input.refused", 422, "partner.return_outputs")
+    assert line["user_id"] == two_orgs["partner_a"].id
+    assert "12345" not in caplog.text  # what was typed stays out of the log
+
+
+def test_a_failed_sign_in_is_logged_once_not_also_as_refused_input(client, two_orgs, security_log):
+    assert client.post("/sign-in", data={"email": "a@davss.example", "password": WRONG}).status_code == 422
+    assert events(security_log()) == ["sign_in.failed"]
