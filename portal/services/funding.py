@@ -1,18 +1,22 @@
 """Finance's figures for a year: each funding stream's awards, what has been paid, what is still to pay
 and what the projects report spending; and, at year end, each project's reconciliation.
 
-Its own module, not part of figures.py: these figures read delivery.py, which reads figures.py.
+Its own module, not part of figures.py: the reported spend comes from the projects' summary rows (summary.py),
+which are computed by delivery.py, which reads figures.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import FinancialYear
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import FinancialYear, ProjectSummary
 from . import ledger
-from .delivery import year_delivery
 from .figures import StreamFigures, stream_figures
 from .ledger import ProjectLedger, ReconciliationRow
+from .summary import refresh_stale
 
 
 @dataclass
@@ -40,7 +44,13 @@ def _by_organisation_then_project(item: ProjectLedger | ReconciliationRow) -> tu
 
 
 def _reported_spend(year: FinancialYear) -> dict[int, int]:
-    return {item.project.id: item.reported_spend_pence for item in year_delivery(year)}
+    """Each project's reported spend, from its summary row (services/summary.py keeps it with every write; the one
+    definition is delivery.py's): one query, not the year's returns rebuilt."""
+    refresh_stale(year)
+    rows = db.session.execute(
+        select(ProjectSummary.project_id, ProjectSummary.reported_spend_pence).where(ProjectSummary.year_id == year.id)
+    )
+    return {project_id: spend for project_id, spend in rows}
 
 
 def year_funding(year: FinancialYear) -> YearFunding:
