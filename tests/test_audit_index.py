@@ -127,11 +127,8 @@ def project_with_history(two_orgs, make_user):
     return {"project": project, "grow": grow}
 
 
-def test_the_project_page_reads_every_returns_history_in_one_query(
-    client, two_orgs, login, count_queries, project_with_history
-):
-    login(client, two_orgs["csu"])
-    url = f"/csu/projects/{project_with_history['project'].id}"
+def before_and_after_growing(client, count_queries, project_with_history, url: str) -> tuple[list[int], list[str]]:
+    """The page's query count and text with one return reviewed once, then with four reviewed up to four times."""
     counts, pages = [], []
     for grow in (lambda: None, project_with_history["grow"]):
         grow()
@@ -140,6 +137,16 @@ def test_the_project_page_reads_every_returns_history_in_one_query(
         assert response.status_code == 200
         counts.append(counter.count)
         pages.append(response.text)
+    return counts, pages
+
+
+def test_the_project_page_reads_every_returns_history_in_one_query(
+    client, two_orgs, login, count_queries, project_with_history
+):
+    login(client, two_orgs["csu"])
+    counts, pages = before_and_after_growing(
+        client, count_queries, project_with_history, f"/csu/projects/{project_with_history['project'].id}"
+    )
     # One return with one round of review, then four returns with up to four rounds each: the same queries.
     assert counts[0] == counts[1], counts
     assert "Comment 1-0" in pages[0] and "Comment 4-2" not in pages[0]
@@ -152,15 +159,9 @@ def test_the_partner_return_overview_reads_its_history_in_one_query(
     client, two_orgs, login, count_queries, project_with_history
 ):
     login(client, two_orgs["partner_a"])
-    url = f"/partner/projects/{project_with_history['project'].id}/q1/"
-    counts, pages = [], []
-    for grow in (lambda: None, project_with_history["grow"]):
-        grow()
-        with count_queries() as counter:
-            response = client.get(url)
-        assert response.status_code == 200
-        counts.append(counter.count)
-        pages.append(response.text)
+    counts, pages = before_and_after_growing(
+        client, count_queries, project_with_history, f"/partner/projects/{project_with_history['project'].id}/q1/"
+    )
     assert counts[0] == counts[1], counts
     assert "Comment 1-0" in pages[0]
     assert "Comment 1-3" in pages[1] and "officer1-3" in pages[1] and "Comment 2-0" not in pages[1]

@@ -21,6 +21,7 @@ from portal.extensions import db
 from portal.models import MonitoringReturn, SignInFailure, User
 from portal.services import mfa
 from tests.conftest import TEST_PASSWORD
+from tests.test_reauth import enable_authenticator
 from tests.test_returns_safety import form_fields, the_return, url
 
 SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
@@ -37,16 +38,6 @@ TYPED = {
 @pytest.fixture
 def app_config():
     return {"MFA_REQUIRED_ROLES": Config.MFA_REQUIRED_ROLES}
-
-
-def enable_authenticator(user: User) -> tuple[pyotp.TOTP, list[str]]:
-    """MFA on for the user, as if set up a minute ago: the app that makes their codes, and the recovery codes."""
-    factor = mfa.begin_enrolment(user)
-    totp = pyotp.TOTP(factor.secret)
-    codes = mfa.confirm_enrolment(user, totp.now())
-    factor.last_step -= 2
-    db.session.commit()
-    return totp, codes
 
 
 def session_ended(app, login, user: User):
