@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from freezegun import freeze_time
 from sqlalchemy import func, select
 
@@ -196,3 +197,23 @@ def test_a_daily_reminder_counts_as_last_reminded(world, as_csu, clock):
     page = as_csu.get("/csu/due?organisation=DAVSS&year=2026-27")
     assert "16 October 2026" in row_of(page.text, "DAVSS this year", "2026-27 Q2")
     assert "Not yet" in row_of(page.text, "DAVSS this year", "2026-27 Q1")
+
+
+def test_the_list_reads_no_narrative_text(world, as_csu):
+    """A year of returns is read for its statuses and dates; the narratives (thousands of characters each) stay
+    in the database."""
+    statements: list[str] = []
+
+    def keep(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", keep)
+    try:
+        assert as_csu.get("/csu/due").status_code == 200
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", keep)
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM monitoring_return" in s]
+    assert reads, statements  # the returns are read
+    for statement in reads:
+        for column in ("progress", "case_study", "challenges", "partner_rag_reason", "spend_explanation"):
+            assert f"monitoring_return.{column}" not in statement, column

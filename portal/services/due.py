@@ -7,14 +7,22 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import defer, joinedload
 
 from ..calendar import current_start_year, parse_year_label, uk_today
 from ..extensions import db
 from ..models import FinancialYear, MonitoringReturn, Organisation, Project, ReminderSent, User
 from ..models.types import utcnow
 from ..models.user import PARTNER, UserRole
-from ..models.vocabulary import DUE_SOON, DUE_SOON_DAYS, DUE_STATES, OVERDUE, QUARTERS, STATUS_LABELS
+from ..models.vocabulary import (
+    DUE_SOON,
+    DUE_SOON_DAYS,
+    DUE_STATES,
+    NARRATIVE_FIELDS,
+    OVERDUE,
+    QUARTERS,
+    STATUS_LABELS,
+)
 from .delivery import ProjectDelivery, arrangements_by_project
 
 
@@ -65,7 +73,10 @@ def open_deliveries(now: datetime) -> list[ProjectDelivery]:
     ids = [project.id for project in projects]
     returns: dict[int, dict[int, MonitoringReturn]] = {}
     if ids:
-        for found in db.session.scalars(select(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids))):
+        # Status and dates only: a year of narratives (thousands of characters a return) stays in the database.
+        narratives = [defer(getattr(MonitoringReturn, name)) for name in (*NARRATIVE_FIELDS, "review_comment")]
+        query = select(MonitoringReturn).where(MonitoringReturn.project_id.in_(ids)).options(*narratives)
+        for found in db.session.scalars(query):
             returns.setdefault(found.project_id, {})[found.quarter] = found
     arrangements = arrangements_by_project(ids)
     return [
