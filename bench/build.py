@@ -42,7 +42,6 @@ PROJECTS_PER_ORGANISATION = 3
 MEASURES_PER_PROJECT = 4
 BATCH = 5_000
 # The scratch accounts' password: a scratch database's, never a real one.
-PASSWORD = "bench-password-" + "x" * 8
 
 
 @dataclass(frozen=True)
@@ -662,13 +661,15 @@ def build(url: str, scale: Scale, *, seed: int = 15, today: date | None = None, 
     rng = random.Random(seed)
     pools = _pools(rng)
     rows = Rows()
+    # The scratch accounts' password: BENCH_PASSWORD when given (to sign in by hand with --keep), else made per run.
+    password = os.environ.get("BENCH_PASSWORD") or secrets.token_urlsafe(16)
     with app.app_context():
         if sa.inspect(db.engine).get_table_names():
             raise RuntimeError(f"{db.engine.url.render_as_string()} is not empty: the bench builds a scratch database")
         db.create_all()
         metadata = db.metadata
         organisations, people = _organisations(
-            rows, max(1, scale.projects_per_year // PROJECTS_PER_ORGANISATION), hash_password(PASSWORD)
+            rows, max(1, scale.projects_per_year // PROJECTS_PER_ORGANISATION), hash_password(password)
         )
         builders = []
         with db.engine.begin() as connection:
@@ -682,7 +683,7 @@ def build(url: str, scale: Scale, *, seed: int = 15, today: date | None = None, 
             echo(f"  {year_label(plan.start_year)}: {dict(rows.counts)}")
         _finish(db.engine, rows)
         derived = _rebuild_derived(app)
-        data = _describe(url, scale, today, builders, people, db.engine, rows)
+        data = _describe(url, scale, today, builders, people, db.engine, rows, password)
         data.seconds = round(clock.perf_counter() - started, 1)
         if derived:
             echo(f"  {derived}")
@@ -715,7 +716,7 @@ def _rebuild_derived(app) -> str | None:
     return f"flask summaries rebuild: {result.output.strip()}"
 
 
-def _describe(url, scale, today, builders, people: People, engine, rows: Rows) -> BenchData:
+def _describe(url, scale, today, builders, people: People, engine, rows: Rows, password: str) -> BenchData:
     (current_plan, current), busy = builders[-1], builders[-2][1] if len(builders) > 1 else builders[-1][1]
     open_quarter = next(q for q in (1, 2, 3, 4) if current_plan.quarter_state(q) == "open")
     overview_quarter = 1 if current_plan.quarter_state(1) == "ended" else open_quarter
@@ -746,7 +747,7 @@ def _describe(url, scale, today, builders, people: People, engine, rows: Rows) -
         busy_year=busy_label,
         open_quarter=open_quarter,
         overview_quarter=overview_quarter,
-        password=PASSWORD,
+        password=password,
         emails={"partner": "partner0@bench.test", "csu": "csu@bench.test", "finance": "finance@bench.test"},
         tokens=tokens,
         partner_project=current.first_project[0],

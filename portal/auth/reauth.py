@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from ..extensions import db
 from ..forms.auth import IdentityConfirmForm
+from ..models.vocabulary import REAUTH_REFUSED_MESSAGE
 from ..security_log import security_event
 from ..services import audit, mfa
 from ..services import auth as auth_service
@@ -28,7 +29,6 @@ from .loader import IDENTITY_CONFIRMED_AT, is_safe_next
 from .mfa import check_second_factor
 
 READS = frozenset({"GET", "HEAD", "OPTIONS"})
-WRONG_PASSWORD = "Your password is not correct"  # noqa: S105 (a message, not a password)
 
 
 def identity_is_recent(now: float | None = None) -> bool:
@@ -75,7 +75,7 @@ def _check(form: IdentityConfirmForm) -> int | None:
     db.session.commit()
     if result.user is None:
         message, status = refusal(result)
-        form.password.errors.append(message if result.busy or result.throttled else WRONG_PASSWORD)
+        form.password.errors.append(message if result.busy or result.throttled else REAUTH_REFUSED_MESSAGE)
         return status
     if mfa.is_enabled(user):
         error, status = check_second_factor(user, form.code.data)

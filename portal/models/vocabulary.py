@@ -366,6 +366,7 @@ NEVER_REMINDED = "Not yet"
 PERSONAL_DATA_SAVED = "Some answers look like they contain personal information: check the warnings below."
 PERSONAL_DATA_FLAG = "Possible personal data"
 PERSONAL_DATA_REASON_LIMIT = 500
+REAUTH_REFUSED_MESSAGE = "Your password is not correct"  # the "Confirm it's you" page's message
 # An uploaded set-up workbook may unpack to at most this much (a national year's workbook is a few MB) in at most
 # this many parts: a "zip bomb" of a few hundred KB that unpacks to gigabytes is refused before it is read.
 WORKBOOK_MAX_UNPACKED_BYTES = 50 * 1024 * 1024
