@@ -7,10 +7,9 @@ from typing import Any
 from flask import abort, render_template, request, url_for
 
 from ..forms.audit import SYSTEM, AuditTrailFilterForm
+from ..pagination import govuk_pagination
 from ..services import audit_trail as service
 from ..services.exports import csv_response
-
-PAGE_WINDOW = 2  # page links either side of the current page
 
 
 def _form() -> tuple[AuditTrailFilterForm, service.TrailFilter | None]:
@@ -35,26 +34,10 @@ def _filter_args() -> dict[str, Any]:
 
 
 def _pagination(page: service.TrailPage) -> dict[str, Any] | None:
-    """GOV.UK pagination: first, last, and the pages around the current one."""
-    if page.pages <= 1:
-        return None
     args = _filter_args()
-
-    def href(number: int) -> str:
-        return url_for("audit.trail", **args, page=number)
-
-    items: list[dict[str, Any]] = []
-    for number in range(1, page.pages + 1):
-        if number in (1, page.pages) or abs(number - page.page) <= PAGE_WINDOW:
-            items.append({"number": number, "href": href(number), "current": number == page.page})
-        elif items and not items[-1].get("ellipsis"):
-            items.append({"ellipsis": True})
-    pagination: dict[str, Any] = {"items": items, "landmarkLabel": "Pages of the audit trail"}
-    if page.page > 1:
-        pagination["previous"] = {"href": href(page.page - 1)}
-    if page.page < page.pages:
-        pagination["next"] = {"href": href(page.page + 1)}
-    return pagination
+    return govuk_pagination(
+        page.pages, page.page, lambda number: url_for("audit.trail", **args, page=number), "Pages of the audit trail"
+    )
 
 
 def trail():

@@ -16,6 +16,7 @@ from ..forms.returns import CsuRatingForm
 from ..htmx import page_or_fragment
 from ..models import FinancialYear, Priority, Project
 from ..models.vocabulary import QUARTERS
+from ..pagination import govuk_pagination
 from ..services.arrangements import ArrangementError, set_arrangement
 from ..services.charts import outputs_chart, spend_chart
 from ..services.delivery import ProjectDelivery, project_delivery, year_delivery
@@ -23,8 +24,6 @@ from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, Overview
 from ..services.ratings import set_csu_rating
 from ..services.returns import ReturnError, attach_revisions, review_histories
 from ..services.years import all_years
-
-PAGE_WINDOW = 2  # page links either side of the current page
 
 
 def home(year_label: str | None):
@@ -51,30 +50,14 @@ def home(year_label: str | None):
 
 
 def _pagination(year: FinancialYear, overview: OverviewPage) -> dict[str, Any] | None:
-    """GOV.UK pagination: the first and last page, and those either side of the current one."""
-    if overview.pages <= 1:
-        return None
     query = overview.query
-
-    def link(number: int) -> dict[str, Any]:
-        href = url_for("csu.home", year_label=year.label, **query.page_args(number))
-        return {
-            "href": href,
-            "attributes": {"hx-get": href, "hx-target": "#budget-table", "hx-swap": "outerHTML", "hx-push-url": "true"},
-        }
-
-    items: list[dict[str, Any]] = []
-    for number in range(1, overview.pages + 1):
-        if number in (1, overview.pages) or abs(number - query.page) <= PAGE_WINDOW:
-            items.append({"number": number, "current": number == query.page, **link(number)})
-        elif items and not items[-1].get("ellipsis"):
-            items.append({"ellipsis": True})
-    pagination: dict[str, Any] = {"items": items, "landmarkLabel": "Pages of projects"}
-    if query.page > 1:
-        pagination["previous"] = link(query.page - 1)
-    if query.page < overview.pages:
-        pagination["next"] = link(query.page + 1)
-    return pagination
+    return govuk_pagination(
+        overview.pages,
+        query.page,
+        lambda number: url_for("csu.home", year_label=year.label, **query.page_args(number)),
+        "Pages of projects",
+        htmx_target="#budget-table",
+    )
 
 
 def _rating_form(delivery, formdata=None) -> CsuRatingForm:
