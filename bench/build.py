@@ -40,6 +40,12 @@ from portal.models.vocabulary import AMBER, APPROVED, CHANGES_REQUESTED, DRAFT, 
 
 PROJECTS_PER_ORGANISATION = 3
 MEASURES_PER_PROJECT = 4
+MEASURE_KINDS = (
+    ("People supported", "people"),
+    ("Sessions delivered", "sessions"),
+    ("Volunteer hours", "hours"),
+    ("Referrals received", "referrals"),
+)
 BATCH = 5_000
 # The scratch accounts' password: a scratch database's, never a real one.
 
@@ -49,6 +55,7 @@ class Scale:
     name: str
     projects_per_year: int
     years: int
+    measures_per_project: int = MEASURES_PER_PROJECT
 
 
 SCALES = {
@@ -253,8 +260,17 @@ class YearPlan:
 class YearBuilder:
     """One financial year's rows: its streams, priorities, projects, returns, ledger and audit events."""
 
-    def __init__(self, rows: Rows, rng: random.Random, pools: dict, people: People, organisations: list[int]):
+    def __init__(
+        self,
+        rows: Rows,
+        rng: random.Random,
+        pools: dict,
+        people: People,
+        organisations: list[int],
+        measures_per_project: int = MEASURES_PER_PROJECT,
+    ):
         self.rows, self.rng, self.pools, self.people, self.organisations = rows, rng, pools, people, organisations
+        self.measures_per_project = measures_per_project
         self.first_project: dict[int, int] = {}  # organisation index -> its first project this year
         self.firsts: set[int] = set()
         self.drafts: dict[int, int] = {}  # project id -> its draft return in the open quarter
@@ -339,14 +355,10 @@ class YearBuilder:
 
     def _measures(self, project: int) -> list[tuple[int, str, int]]:
         made = []
-        for position, (name, unit) in enumerate(
-            (
-                ("People supported", "people"),
-                ("Sessions delivered", "sessions"),
-                ("Volunteer hours", "hours"),
-                ("Referrals received", "referrals"),
-            )
-        ):
+        for position in range(self.measures_per_project):
+            name, unit = MEASURE_KINDS[position % len(MEASURE_KINDS)]
+            if position >= len(MEASURE_KINDS):
+                name = f"{name} ({position // len(MEASURE_KINDS) + 1})"
             target = self.rng.randint(40, 400)
             measure = self.rows.add(
                 "output_measure",
@@ -366,7 +378,7 @@ class YearBuilder:
                 retired_at=None,
             )
             made.append((measure, name, target))
-        return made[:MEASURES_PER_PROJECT]
+        return made
 
     def _status(self, plan: YearPlan, quarter: int, project: int) -> str | None:
         state = plan.quarter_state(quarter)
@@ -675,7 +687,7 @@ def build(url: str, scale: Scale, *, seed: int = 15, today: date | None = None, 
         with db.engine.begin() as connection:
             rows.write(connection, metadata)
         for plan in _years(scale, today):
-            builder = YearBuilder(rows, rng, pools, people, organisations)
+            builder = YearBuilder(rows, rng, pools, people, organisations, scale.measures_per_project)
             builder.build(plan, scale.projects_per_year)
             with db.engine.begin() as connection:
                 rows.write(connection, metadata)
