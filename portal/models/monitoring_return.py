@@ -26,6 +26,16 @@ from .vocabulary import (
 )
 
 
+def status_is_reported(status: str | None) -> bool:
+    """A return in this status is reported: its figures count (a submitted one's provisionally)."""
+    return status in REPORTED_STATUSES
+
+
+def status_is_provisional(status: str | None) -> bool:
+    """A return in this status is submitted and not yet approved: its figures are provisional."""
+    return status == SUBMITTED
+
+
 class MonitoringReturn(Model):
     """One project's return for one quarter; edited as a draft, then kept as revisions."""
 
@@ -75,7 +85,7 @@ class MonitoringReturn(Model):
     @hybrid_property
     def is_reported(self) -> bool:
         """Submitted or approved: its figures count (a submitted one's provisionally)."""
-        return self.status in REPORTED_STATUSES
+        return status_is_reported(self.status)
 
     @is_reported.inplace.expression
     @classmethod
@@ -85,7 +95,7 @@ class MonitoringReturn(Model):
     @property
     def is_provisional(self) -> bool:
         """Submitted and not yet approved: its figures are shown marked as provisional."""
-        return self.status == SUBMITTED
+        return status_is_provisional(self.status)
 
     @property
     def awaits_review(self) -> bool:

@@ -13,10 +13,24 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from .project import Project
 from .types import Pence, UTCDateTime
-from .vocabulary import STATUS_LABELS
+from .vocabulary import NOT_OPEN_LABEL, NOT_REQUIRED_LABEL, OVERDUE_LABEL, STATUS_LABELS
 
 PERCENT = Numeric(14, 1)
 QUARTER_FIELDS = ("status", "reported", "open", "overdue", "not_required")
+
+
+def quarter_word(status: str, *, reported: bool, not_required: bool, overdue: bool, open: bool) -> str:
+    """The one word that sums up a quarter, as its tags show it: Overdue and Not required win over the return's own
+    status until it is reported. Asked of a ProjectDelivery and of its summary row alike."""
+    if reported:
+        return STATUS_LABELS[status]
+    if not_required:
+        return NOT_REQUIRED_LABEL
+    if overdue:
+        return OVERDUE_LABEL
+    if not open:
+        return NOT_OPEN_LABEL
+    return STATUS_LABELS[status]
 
 
 class ProjectSummary(Model):
@@ -88,6 +102,15 @@ class ProjectSummary(Model):
 
     def is_not_required(self, quarter: int) -> bool:
         return self._quarter("not_required", quarter)
+
+    def status_word(self, quarter: int) -> str:
+        return quarter_word(
+            self.status(quarter),
+            reported=self.is_reported(quarter),
+            not_required=self.is_not_required(quarter),
+            overdue=self.is_overdue(quarter),
+            open=self.is_open(quarter),
+        )
 
     def __repr__(self) -> str:
         return f"<ProjectSummary project={self.project_id}>"

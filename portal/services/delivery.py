@@ -42,7 +42,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from ..calendar import Quarter, uk_today
 from ..extensions import db
 from ..models import CsuRating, FinancialYear, MeasureValue, MonitoringReturn, Project, ReturnArrangement
+from ..models.monitoring_return import status_is_provisional, status_is_reported
 from ..models.project import OutputMeasure
+from ..models.summary import quarter_word
 from ..models.types import utcnow
 from ..models.vocabulary import (
     AMBER,
@@ -52,10 +54,7 @@ from ..models.vocabulary import (
     COMBINE_SUM,
     GREEN,
     GREEN_FROM,
-    NOT_OPEN_LABEL,
-    NOT_REQUIRED_LABEL,
     NOT_STARTED,
-    OVERDUE_LABEL,
     QUARTERS,
     RED,
     SPEND_AMBER_FROM,
@@ -320,17 +319,14 @@ class ProjectDelivery:
         return STATUS_LABELS[self.status(quarter)]
 
     def status_word(self, quarter: int) -> str:
-        """The one word that sums up a quarter, as its tags show it: Overdue and Not required win over
-        the return's own status until it is reported."""
-        if self.is_reported(quarter):
-            return self.status_label(quarter)
-        if self.is_not_required(quarter):
-            return NOT_REQUIRED_LABEL
-        if self.is_overdue(quarter):
-            return OVERDUE_LABEL
-        if not self.is_open(quarter):
-            return NOT_OPEN_LABEL
-        return self.status_label(quarter)
+        """The one word that sums up a quarter, as its tags show it (models/summary.py `quarter_word`)."""
+        return quarter_word(
+            self.status(quarter),
+            reported=self.is_reported(quarter),
+            not_required=self.is_not_required(quarter),
+            overdue=self.is_overdue(quarter),
+            open=self.is_open(quarter),
+        )
 
     def is_open(self, quarter: int) -> bool:
         return self.project.year.quarter(quarter).has_started(uk_today(self.now))
@@ -430,15 +426,45 @@ def arrangements_by_project(ids: list[int]) -> dict[int, dict[int, ReturnArrange
     return arrangements
 
 
-def _measure_figures(measure: OutputMeasure, returns: dict[int, MonitoringReturn]) -> MeasureFigures:
-    """A measure's value in each reported quarter, and which of those are provisional."""
+def measure_figures(measure: OutputMeasure, by_quarter: dict[int, tuple[str, Decimal | None]]) -> MeasureFigures:
+    """A measure's value in each reported quarter, and which of those are provisional, from each quarter's return
+    status and the value that return holds for the measure (a quarter without a return is missing)."""
     quarters: list[Decimal | None] = []
     provisional: list[bool] = []
     for quarter in QUARTERS:
-        mreturn = returns.get(quarter)
-        quarters.append(mreturn.value_of(measure.id) if is_reported(mreturn) else None)
-        provisional.append(mreturn is not None and mreturn.is_provisional)
+        status, value = by_quarter.get(quarter, (None, None))
+        quarters.append(value if status_is_reported(status) else None)
+        provisional.append(status_is_provisional(status))
     return MeasureFigures(measure, quarters, provisional)
+
+
+def _measure_figures(measure: OutputMeasure, returns: dict[int, MonitoringReturn]) -> MeasureFigures:
+    return measure_figures(
+        measure, {quarter: (mreturn.status, mreturn.value_of(measure.id)) for quarter, mreturn in returns.items()}
+    )
+
+
+@dataclass
+class ProjectFigures:
+    """A project's returns by quarter and its measures' figures: what a report of its outputs needs."""
+
+    project: Project
+    returns: dict[int, MonitoringReturn]
+    measures: list[MeasureFigures]
+
+
+def projects_figures(projects: list[Project]) -> list[ProjectFigures]:
+    """The returns and measure figures of the given projects (loaded with their organisation, stream and year), in
+    their order: three queries, however many."""
+    _attach_measures(projects)
+    returns = _returns_by_project([project.id for project in projects])
+    found = []
+    for project in projects:
+        by_quarter = returns.get(project.id, {})
+        found.append(
+            ProjectFigures(project, by_quarter, [_measure_figures(measure, by_quarter) for measure in project.measures])
+        )
+    return found
 
 
 def year_delivery(
@@ -452,26 +478,22 @@ def year_delivery(
     now = now or utcnow()
     projects = _delivery_projects(year, project_ids, organisation_id)
     ids = [project.id for project in projects]
-    _attach_measures(projects)
-    returns = _returns_by_project(ids)
+    figures = projects_figures(projects)
     ratings = _ratings_by_project(ids)
     arrangements = arrangements_by_project(ids)
     paid = paid_by_project(ids)
-    found = []
-    for project in projects:
-        by_quarter = returns.get(project.id, {})
-        found.append(
-            ProjectDelivery(
-                project=project,
-                returns=by_quarter,
-                measures=[_measure_figures(measure, by_quarter) for measure in project.measures],
-                paid_pence=paid.get(project.id, 0),
-                csu_ratings=ratings.get(project.id, {}),
-                arrangements=arrangements.get(project.id, {}),
-                now=now,
-            )
+    return [
+        ProjectDelivery(
+            project=found.project,
+            returns=found.returns,
+            measures=found.measures,
+            paid_pence=paid.get(found.project.id, 0),
+            csu_ratings=ratings.get(found.project.id, {}),
+            arrangements=arrangements.get(found.project.id, {}),
+            now=now,
         )
-    return found
+        for found in figures
+    ]
 
 
 def project_delivery(project: Project, *, now: datetime | None = None) -> ProjectDelivery:
