@@ -1,9 +1,9 @@
 """The CSU's downloads: the annual-report tables (a printable page and a Word document) and the spreadsheet exports.
 
 The report is built in services/annual_report.py and the spreadsheet rows in services/delivery_exports.py;
-every figure comes from services/delivery.py and services/figures.py, so the page, the .docx and the
-exports say what the overview says. Each download runs the same handful of queries however many
-projects the year has.
+every figure comes from services/delivery.py and services/figures.py (the project rows through each project's
+summary row), so the page, the .docx and the exports say what the overview says. Each download runs the same
+handful of queries however many projects the year has, and a spreadsheet is written as its rows are read.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from __future__ import annotations
 from flask import render_template
 
 from ..auth.loaders import load_download_year, load_year
+from ..extensions import db
 from ..services.annual_report import (
     annual_report_document,
     build_annual_report,
     funded_sentence,
     remainder_sentence,
 )
-from ..services.delivery import year_delivery
 from ..services.delivery_exports import (
     MEASURE_COLUMNS,
     PROJECT_COLUMNS,
@@ -27,25 +27,28 @@ from ..services.delivery_exports import (
     publication_measure_rows,
 )
 from ..services.exports import docx_response, table_response
+from ..services.summary import refresh_stale
 from ..services.years import all_years
 
 
 def projects_export(year_label: str, fmt: str):
     year = load_download_year(year_label, fmt)
-    rows = project_rows(year, year_delivery(year))
+    if refresh_stale(year):
+        db.session.commit()
+    rows = project_rows(year)
     return table_response(fmt, f"projects-{year.label}", PROJECT_COLUMNS, rows, f"Projects {year.label}")
 
 
 def measures_export(year_label: str, fmt: str):
     year = load_download_year(year_label, fmt)
-    rows = measure_rows(year, year_delivery(year))
+    rows = measure_rows(year)
     return table_response(fmt, f"measures-{year.label}", MEASURE_COLUMNS, rows, f"Measures {year.label}")
 
 
 def measures_publication_export(year_label: str, fmt: str):
     """The measures for publication: small counts of people hidden (services/disclosure.py)."""
     year = load_download_year(year_label, fmt)
-    rows = publication_measure_rows(year, year_delivery(year))
+    rows = publication_measure_rows(year)
     name = f"measures-for-publication-{year.label}"
     return table_response(fmt, name, PUBLICATION_MEASURE_COLUMNS, rows, f"Measures for publication {year.label}")
 

@@ -2,15 +2,40 @@
 
 Rows carry typed values (see services/exports.py), organisations and projects in name order; the
 columns and the rows that fill them are kept together so that they cannot drift apart.
+
+The rows are read from SQL and yielded as they are read, so a download holds one project at a time however many
+the year has: the project rows from each project's summary row (services/summary.py: the figures as
+services/delivery.py computes them), the measure rows from one query over the measures and their reported
+returns' values, combined by delivery.py's `measure_figures`. One query each, however many projects.
 """
 
 from __future__ import annotations
 
-from ..models import FinancialYear
+from collections.abc import Iterator
+from decimal import Decimal
+from itertools import groupby
+
+from sqlalchemy import Select, and_, select
+
+from ..extensions import db
+from ..models import (
+    FinancialYear,
+    FundingStream,
+    MeasureValue,
+    MonitoringReturn,
+    Organisation,
+    OutputMeasure,
+    Priority,
+    Project,
+    ProjectSummary,
+)
 from ..models.vocabulary import QUARTERS, rag_label
-from .delivery import ProjectDelivery
-from .disclosure import Cell, publish_all
+from .delivery import MeasureFigures, measure_figures
+from .disclosure import Cell, publish, small_number_threshold
 from .exports import Value, amount, number
+from .overview import _text
+
+ROWS_AT_A_TIME = 500  # rows fetched from the database at a time (a server-side cursor on PostgreSQL)
 
 PROJECT_COLUMNS = (
     "financial_year",
@@ -54,94 +79,129 @@ MEASURE_COLUMNS = (
 PUBLICATION_MEASURE_COLUMNS = (*MEASURE_COLUMNS, "counts_people")
 
 
-def _by_organisation_then_project(deliveries: list[ProjectDelivery]) -> list[ProjectDelivery]:
-    return sorted(deliveries, key=lambda d: (d.project.organisation.name.casefold(), d.project.name.casefold()))
+def _in_name_order(query: Select) -> Select:
+    """Organisations, then their projects, by name regardless of case (as the overview sorts them), then in the
+    order the projects were set up."""
+    return query.order_by(_text(Organisation.name), _text(Project.name), Project.id).execution_options(
+        yield_per=ROWS_AT_A_TIME
+    )
 
 
-def project_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list[list[Value]]:
+def project_rows(year: FinancialYear) -> Iterator[list[Value]]:
     """One row per project: award, paid, spend against award and profile, delivery, the four RAG ratings and
-    each quarter's status as its tags say it (Overdue, Not required and Not open included)."""
-    rows: list[list[Value]] = []
-    for delivery in _by_organisation_then_project(deliveries):
-        project = delivery.project
-        rows.append(
-            [
-                year.label,
-                project.organisation.name,
-                project.name,
-                project.priority.name if project.priority else None,
-                project.funding_stream.name,
-                amount(project.amount_pence),
-                amount(delivery.paid_pence),
-                amount(delivery.reported_spend_pence),
-                delivery.spend_pct_of_award,
-                delivery.spend_pct_of_profile,
-                rag_label(delivery.spend_rag),
-                delivery.delivery_pct,
-                rag_label(delivery.delivery_rag),
-                rag_label(delivery.partner_rag),
-                rag_label(delivery.csu_rag),
-                *(delivery.status_word(q) for q in QUARTERS),
-            ]
+    each quarter's status as its tags say it (Overdue, Not required and Not open included).
+
+    Read from the summary rows: the caller runs `refresh_stale(year)` first (and commits if it wrote)."""
+    query = (
+        select(ProjectSummary, Organisation.name, Project.name, Priority.name, FundingStream.name, Project.amount_pence)
+        .join(Project, Project.id == ProjectSummary.project_id)
+        .join(Organisation, Organisation.id == Project.organisation_id)
+        .join(FundingStream, FundingStream.id == Project.funding_stream_id)
+        .outerjoin(Priority, Priority.id == Project.priority_id)
+        .where(Project.year_id == year.id)
+    )
+    label = year.label
+    for summary, organisation, project, priority, stream, award in db.session.execute(_in_name_order(query)):
+        yield [
+            label,
+            organisation,
+            project,
+            priority,
+            stream,
+            amount(award),
+            amount(summary.paid_pence),
+            amount(summary.reported_spend_pence),
+            summary.spend_pct_of_award,
+            summary.spend_pct_of_profile,
+            rag_label(summary.spend_rag),
+            summary.delivery_pct,
+            rag_label(summary.delivery_rag),
+            rag_label(summary.partner_rag),
+            rag_label(summary.csu_rag),
+            *(summary.status_word(q) for q in QUARTERS),
+        ]
+
+
+def _measures(year: FinancialYear) -> Iterator[tuple[str, str, MeasureFigures]]:
+    """Each output measure of the year with its organisation's and project's names and its figures, in name order:
+    one query over the measures and the values of their projects' reported returns."""
+    query = (
+        select(
+            OutputMeasure,
+            Organisation.name,
+            Project.name,
+            MonitoringReturn.quarter,
+            MonitoringReturn.status,
+            MeasureValue.value,
         )
-    return rows
+        .join(Project, Project.id == OutputMeasure.project_id)
+        .join(Organisation, Organisation.id == Project.organisation_id)
+        .outerjoin(MonitoringReturn, and_(MonitoringReturn.project_id == Project.id, MonitoringReturn.is_reported))
+        .outerjoin(
+            MeasureValue,
+            and_(MeasureValue.return_id == MonitoringReturn.id, MeasureValue.measure_id == OutputMeasure.id),
+        )
+        .where(Project.year_id == year.id)
+    )
+    query = _in_name_order(query).order_by(OutputMeasure.position, OutputMeasure.id, MonitoringReturn.quarter)
+    rows = db.session.execute(query)
+    for _, measure_rows_ in groupby(rows, key=lambda row: row[0].id):
+        first, *rest = list(measure_rows_)
+        measure, organisation, project = first[0], first[1], first[2]
+        by_quarter: dict[int, tuple[str, Decimal | None]] = {
+            row[3]: (row[4], row[5]) for row in (first, *rest) if row[3] is not None
+        }
+        yield organisation, project, measure_figures(measure, by_quarter)
 
 
-def measure_rows(year: FinancialYear, deliveries: list[ProjectDelivery]) -> list[list[Value]]:
+def _provisional(figures: MeasureFigures) -> str:
+    return " ".join(f"Q{q}" for q in figures.provisional_quarters)
+
+
+def measure_rows(year: FinancialYear) -> Iterator[list[Value]]:
     """One row per output measure: each quarter's figure, the total, how far it is towards the target, and
     which quarters' figures are provisional (submitted, not yet approved), like "Q2 Q3"."""
-    rows: list[list[Value]] = []
-    for delivery in _by_organisation_then_project(deliveries):
-        project = delivery.project
-        for figures in delivery.measures:
-            measure = figures.measure
-            rows.append(
-                [
-                    year.label,
-                    project.organisation.name,
-                    project.name,
-                    measure.name,
-                    measure.unit,
-                    measure.combine,
-                    *(number(value) for value in figures.quarters),
-                    number(figures.total),
-                    number(measure.annual_target),
-                    figures.pct_of_target,
-                    " ".join(f"Q{q}" for q in figures.provisional_quarters),
-                ]
-            )
-    return rows
+    label = year.label
+    for organisation, project, figures in _measures(year):
+        measure = figures.measure
+        yield [
+            label,
+            organisation,
+            project,
+            measure.name,
+            measure.unit,
+            measure.combine,
+            *(number(value) for value in figures.quarters),
+            number(figures.total),
+            number(measure.annual_target),
+            figures.pct_of_target,
+            _provisional(figures),
+        ]
 
 
 def _published(value: Cell) -> Value:
     return value if isinstance(value, str) else number(value)
 
 
-def publication_measure_rows(
-    year: FinancialYear, deliveries: list[ProjectDelivery], threshold: int | None = None
-) -> list[list[Value]]:
+def publication_measure_rows(year: FinancialYear, threshold: int | None = None) -> Iterator[list[Value]]:
     """The measure rows for publication: as `measure_rows`, with counts of 1 to the threshold people shown as
     "5 or fewer", and a total (and % of target) that would give one away hidden too."""
-    rows: list[list[Value]] = []
-    for delivery in _by_organisation_then_project(deliveries):
-        project = delivery.project
-        for published in publish_all(delivery.measures, threshold):
-            measure = published.measure
-            pct = published.pct_of_target
-            rows.append(
-                [
-                    year.label,
-                    project.organisation.name,
-                    project.name,
-                    measure.name,
-                    measure.unit,
-                    measure.combine,
-                    *(_published(value) for value in published.quarters),
-                    _published(published.total),
-                    number(measure.annual_target),
-                    pct,
-                    " ".join(f"Q{q}" for q in published.figures.provisional_quarters),
-                    "yes" if measure.counts_people else "no",
-                ]
-            )
-    return rows
+    threshold = small_number_threshold() if threshold is None else threshold
+    label = year.label
+    for organisation, project, figures in _measures(year):
+        published = publish(figures, threshold)
+        measure = figures.measure
+        yield [
+            label,
+            organisation,
+            project,
+            measure.name,
+            measure.unit,
+            measure.combine,
+            *(_published(value) for value in published.quarters),
+            _published(published.total),
+            number(measure.annual_target),
+            published.pct_of_target,
+            _provisional(figures),
+            "yes" if measure.counts_people else "no",
+        ]

@@ -102,17 +102,28 @@ def _download(data: bytes | Iterable[bytes], filename: str, content_type: str) -
     return response
 
 
+def write_csv(target: IO[bytes], columns: Sequence[str], rows: Iterable[Sequence[Value]]) -> None:
+    """Write the table to `target` one row at a time, so `rows` may be a generator over a query."""
+    text = io.TextIOWrapper(target, encoding="utf-8-sig", newline="")
+    try:
+        writer = csv.writer(text, lineterminator="\r\n")
+        writer.writerow([_csv_cell(column) for column in columns])
+        for row in rows:
+            writer.writerow([_csv_cell(value) for value in row])
+        text.flush()
+    finally:
+        text.detach()  # the target stays open for its owner
+
+
 def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Value]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([_csv_cell(column) for column in columns])
-    for row in rows:
-        writer.writerow([_csv_cell(value) for value in row])
-    return buffer.getvalue().encode("utf-8-sig")
+    buffer = io.BytesIO()
+    write_csv(buffer, columns, rows)
+    return buffer.getvalue()
 
 
 def csv_response(filename: str, columns: Sequence[str], rows: Iterable[Sequence[Value]]) -> Response:
-    return _download(csv_bytes(columns, rows), filename, CSV_TYPE)
+    """Written to a temporary file and sent from it in blocks, as the workbook is."""
+    return _spooled_response(lambda target: write_csv(target, columns, rows), filename, CSV_TYPE)
 
 
 def _number_format(value: Decimal) -> str:
@@ -187,20 +198,24 @@ def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_ti
     return buffer.getvalue()
 
 
-def xlsx_response(filename: str, columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str) -> Response:
-    """The workbook is written to a temporary file and sent from it in blocks: memory stays flat however long."""
+def _spooled_response(write: Callable[[IO[bytes]], None], filename: str, content_type: str) -> Response:
+    """The download is written to a temporary file and sent from it in blocks: memory stays flat however long."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response once sent, not here
     try:
-        write_xlsx(spool, columns, rows, sheet_title)
+        write(spool)
         size = spool.tell()
         spool.seek(0)
     except BaseException:
         spool.close()
         raise
-    response = _download(wrap_file(request.environ, spool), filename, XLSX_TYPE)
+    response = _download(wrap_file(request.environ, spool), filename, content_type)
     response.direct_passthrough = True
     response.content_length = size
     return response
+
+
+def xlsx_response(filename: str, columns: Sequence[str], rows: Iterable[Sequence[Value]], sheet_title: str) -> Response:
+    return _spooled_response(lambda target: write_xlsx(target, columns, rows, sheet_title), filename, XLSX_TYPE)
 
 
 def table_response(
