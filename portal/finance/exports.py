@@ -1,11 +1,17 @@
-"""Finance's downloads: the year's allocation and its ledger, as CSV and Excel."""
+"""Finance's downloads: the year's allocation and its ledger, as CSV and Excel.
+
+Both are read from SQL as they are written: the allocation from one aggregation a column (services/funding.py
+`stream_totals`), the ledger entry by entry (services/ledger.py `year_entries`), the same few queries however many
+projects the year has."""
 
 from __future__ import annotations
 
 from ..auth.loaders import load_download_year
+from ..extensions import db
 from ..services import ledger as ledger_service
 from ..services.exports import amount, table_response
-from ..services.funding import year_funding
+from ..services.funding import stream_totals
+from ..services.summary import refresh_stale
 
 ALLOCATION_COLUMNS = (
     "financial_year",
@@ -32,6 +38,8 @@ LEDGER_COLUMNS = (
 
 def allocation_export(year_label: str, fmt: str):
     year = load_download_year(year_label, fmt)
+    if refresh_stale(year):
+        db.session.commit()
     rows = [
         [
             year.label,
@@ -43,21 +51,18 @@ def allocation_export(year_label: str, fmt: str):
             amount(item.paid_pence),
             amount(item.spend_pence),
         ]
-        for item in year_funding(year).streams
+        for item in stream_totals(year)
     ]
     return table_response(fmt, f"allocation-{year.label}", ALLOCATION_COLUMNS, rows, f"Allocation {year.label}")
 
 
 def ledger_export(year_label: str, fmt: str):
     year = load_download_year(year_label, fmt)
-    ledgers = sorted(
-        ledger_service.ledgers(year), key=lambda item: (item.project.organisation.name.casefold(), item.project.name)
-    )
-    rows = [
+    rows = (
         [
             year.label,
-            item.project.organisation.name,
-            item.project.name,
+            entry.project.organisation.name,
+            entry.project.name,
             entry.entry_type,
             entry.on,
             amount(entry.shown_pence),
@@ -65,7 +70,6 @@ def ledger_export(year_label: str, fmt: str):
             entry.note,
             (entry.recorded_by.name or entry.recorded_by.email) if entry.recorded_by else None,
         ]
-        for item in ledgers
-        for entry in item.entries
-    ]
+        for entry in ledger_service.year_entries(year)
+    )
     return table_response(fmt, f"ledger-{year.label}", LEDGER_COLUMNS, rows, f"Ledger {year.label}")

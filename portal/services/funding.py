@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from ..extensions import db
-from ..models import FinancialYear, ProjectSummary
+from ..models import FinancialYear, Payment, Project, ProjectSummary
 from . import ledger
 from .figures import StreamFigures, stream_figures
 from .ledger import ProjectLedger, ReconciliationRow
@@ -72,6 +72,41 @@ def year_funding(year: FinancialYear) -> YearFunding:
             )
         )
     return YearFunding(streams=streams, reported_spend_pence=spend)
+
+
+@dataclass
+class StreamSums:
+    """A funding stream's figures with what its projects have been paid and report spending."""
+
+    figures: StreamFigures
+    paid_pence: int
+    spend_pence: int
+
+
+def stream_totals(year: FinancialYear) -> list[StreamSums]:
+    """Each funding stream of a year with its paid and reported spend summed in SQL (the year's ledgers and returns
+    are never loaded): four queries. *Paid* is `Payment.signed_pence` summed, as `paid_by_project` sums it; the
+    reported spend is read from the summary rows, so the caller runs `refresh_stale(year)` first."""
+    paid = dict(
+        db.session.execute(
+            select(Project.funding_stream_id, func.sum(Payment.signed_pence))
+            .join(Payment, Payment.project_id == Project.id)
+            .where(Project.year_id == year.id)
+            .group_by(Project.funding_stream_id)
+        ).all()
+    )
+    spend = dict(
+        db.session.execute(
+            select(Project.funding_stream_id, func.sum(ProjectSummary.reported_spend_pence))
+            .join(ProjectSummary, ProjectSummary.project_id == Project.id)
+            .where(Project.year_id == year.id)
+            .group_by(Project.funding_stream_id)
+        ).all()
+    )
+    return [
+        StreamSums(figures, int(paid.get(figures.stream.id) or 0), int(spend.get(figures.stream.id) or 0))
+        for figures in stream_figures(year)
+    ]
 
 
 def reconciliation_rows(year: FinancialYear) -> list[ReconciliationRow]:

@@ -3,10 +3,14 @@ planned instalments, and the year-end reconciliation and close. Services flush; 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import groupby
+from operator import attrgetter
+from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
 
@@ -17,6 +21,7 @@ from ..models import (
     FinancialYear,
     FundingStream,
     MonitoringReturn,
+    Organisation,
     Payment,
     PaymentInstalment,
     Project,
@@ -747,6 +752,76 @@ def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> lis
 
 def project_ledger(project: Project) -> ProjectLedger:
     return ledgers(project.year, project_ids=[project.id])[0]
+
+
+# -- the year's ledger as a stream, for its download ------------------------------------------------
+
+ROWS_AT_A_TIME = 500  # rows fetched from the database at a time (a server-side cursor on PostgreSQL)
+
+
+def _in_ledger_order(query: Select, year: FinancialYear, *then: Any) -> Select:
+    """The year's projects by organisation name regardless of case, then by project name, then in the order they
+    were set up (the order finance's downloads list them in), and within a project by `then`."""
+    postgresql = db.session.get_bind().dialect.name == "postgresql"
+    organisation = func.lower(Organisation.name)
+    name = Project.name
+    if postgresql:  # in code-point order, as Python sorts (PostgreSQL's own collation would skip punctuation)
+        organisation, name = organisation.collate("C"), name.collate("C")
+    return (
+        query.join(Organisation, Organisation.id == Project.organisation_id)
+        .where(Project.year_id == year.id)
+        .order_by(organisation, name, Project.id, *then)
+        .execution_options(yield_per=ROWS_AT_A_TIME)
+    )
+
+
+class _ByProject:
+    """Rows ordered by project as the projects are, handed out one project's at a time."""
+
+    def __init__(self, rows: Iterable[AwardVariation] | Iterable[Payment]):
+        self._groups = groupby(rows, key=attrgetter("project_id"))
+        self._next = next(self._groups, None)
+
+    def take(self, project_id: int) -> list:
+        if self._next is None or self._next[0] != project_id:
+            return []
+        found = list(self._next[1])
+        self._next = next(self._groups, None)
+        return found
+
+
+def year_entries(year: FinancialYear) -> Iterator[LedgerEntry]:
+    """Every entry of the year's ledger, project by project in the downloads' order, read as they are written: three
+    queries read side by side, one project's entries held at a time (`_entries` dates and orders them)."""
+    projects = db.session.scalars(
+        _in_ledger_order(select(Project).options(joinedload(Project.organisation), joinedload(Project.year)), year)
+    )
+    variations = _ByProject(
+        db.session.scalars(
+            _in_ledger_order(
+                select(AwardVariation)
+                .join(Project, Project.id == AwardVariation.project_id)
+                .options(joinedload(AwardVariation.varied_by)),
+                year,
+                AwardVariation.varied_at,
+                AwardVariation.id,
+            )
+        )
+    )
+    payments = _ByProject(
+        db.session.scalars(
+            _in_ledger_order(
+                select(Payment)
+                .join(Project, Project.id == Payment.project_id)
+                .options(joinedload(Payment.recorded_by)),
+                year,
+                Payment.paid_on,
+                Payment.id,
+            )
+        )
+    )
+    for project in projects:
+        yield from _entries(project, variations.take(project.id), payments.take(project.id))
 
 
 @dataclass
