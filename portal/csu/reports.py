@@ -8,15 +8,17 @@ handful of queries however many projects the year has, and a spreadsheet is writ
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import render_template, request, url_for
 
 from ..auth.loaders import load_download_year, load_year
 from ..extensions import db
+from ..pagination import govuk_pagination
 from ..services.annual_report import (
     annual_report_document,
     build_annual_report,
     funded_sentence,
     remainder_sentence,
+    report_page,
 )
 from ..services.delivery_exports import (
     MEASURE_COLUMNS,
@@ -54,13 +56,21 @@ def measures_publication_export(year_label: str, fmt: str):
 
 
 def annual_report_page(year_label: str):
+    """The report a page of projects at a time (the .docx has the whole year)."""
     year = load_year(year_label)
-    report = build_annual_report(year)
+    report = report_page(year, request.args.get("page", 1, type=int) or 1)
+    pagination = govuk_pagination(
+        report.page.pages,
+        report.page.number,
+        lambda number: url_for("csu.annual_report", year_label=year.label, page=number if number > 1 else None),
+        "Pages of the annual report",
+    )
     return render_template(
         "csu/annual_report.html",
         year=year,
         years=all_years(),
         report=report,
+        pagination=pagination,
         funded_sentence=funded_sentence,
         remainder_sentence=remainder_sentence,
     )

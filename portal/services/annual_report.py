@@ -3,6 +3,10 @@
 Every figure comes from services/delivery.py and services/figures.py, so the report says what the
 overview says; only approved progress text is published. Every sentence the report prints about a
 project or the year is built here, once, so the page and the .docx cannot disagree.
+
+The page shows the report a page of projects at a time (`PER_PAGE`, in report order: by funding stream, then in
+the order the awards were agreed), each with its stream's section, so a page costs the same few queries and
+kilobytes however many projects the year has; the .docx holds the whole year.
 """
 
 from __future__ import annotations
@@ -12,13 +16,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
-from ..models import FinancialYear, MonitoringReturn, Project
+from ..extensions import db
+from ..models import FinancialYear, FundingStream, MonitoringReturn, Project
 from ..models.vocabulary import COMBINE_LATEST, QUARTERS
 from ..money import format_pence
+from ..pagination import PageOf
 from ..quantities import format_quantity
 from . import word
-from .delivery import ProjectDelivery, year_delivery
+from .delivery import ProjectFigures, projects_figures
 from .disclosure import Cell, PublishedFigures, publish_all, suppression_note
 from .exports import xml_safe
 from .figures import StreamFigures, stream_figures
@@ -26,6 +34,7 @@ from .figures import StreamFigures, stream_figures
 if TYPE_CHECKING:  # python-docx is imported only when a document is written
     from docx.document import Document as WordDocument
 
+PER_PAGE = 20  # projects a page: about 12 KB each with a year's progress text
 MEASURE_HEADERS = ["Measure", "Q1", "Q2", "Q3", "Q4", "Total", "Annual target", "% of target"]
 
 
@@ -49,7 +58,7 @@ class ProjectReport:
     `notes` always says something when `progress` is empty, so no project is left without a word.
     """
 
-    delivery: ProjectDelivery
+    figures: ProjectFigures
     progress: list[tuple[int, str]]
     notes: list[str]
     has_reported: bool  # a return of the project is submitted or approved
@@ -58,11 +67,11 @@ class ProjectReport:
 
     @property
     def project(self) -> Project:
-        return self.delivery.project
+        return self.figures.project
 
     @property
     def outputs_note(self) -> str | None:
-        return None if self.delivery.measures else NO_MEASURES
+        return None if self.figures.measures else NO_MEASURES
 
     @property
     def small_number_note(self) -> str | None:
@@ -72,7 +81,7 @@ class ProjectReport:
     @property
     def shows_outputs(self) -> bool:
         """An outputs table only when a figure can be in it: a table of blanks tells the reader nothing."""
-        return self.has_reported and bool(self.delivery.measures)
+        return self.has_reported and bool(self.figures.measures)
 
 
 @dataclass
@@ -91,9 +100,13 @@ class StreamSection:
 
 @dataclass
 class AnnualReport:
+    """The report, or one page of it: the page's projects, each under its funding stream's section."""
+
     year: FinancialYear
     partnership: str
     streams: list[StreamSection]
+    page: PageOf  # of the year's projects
+    any_reported: bool  # a return of the year (on any page) is submitted or approved
 
     @property
     def projects(self) -> list[ProjectReport]:
@@ -101,7 +114,7 @@ class AnnualReport:
 
     @property
     def has_provisional(self) -> bool:
-        return any(any(figures.provisional) for entry in self.projects for figures in entry.delivery.measures)
+        return any(any(figures.provisional) for entry in self.projects for figures in entry.figures.measures)
 
     @property
     def provisional_note(self) -> str | None:
@@ -110,7 +123,7 @@ class AnnualReport:
     @property
     def no_returns_warning(self) -> str | None:
         """Said at the top when the year has awards but not one submitted or approved return."""
-        if not self.projects or any(entry.has_reported for entry in self.projects):
+        if not self.page.matched or self.any_reported:
             return None
         if self.year.is_closed:
             missing = f"No returns were submitted for {self.year.label} before it was closed"
@@ -135,14 +148,14 @@ def _awaiting_sentence(quarters: list[int], *, closed: bool) -> str:
     return f"{quarter_list(quarters)} submitted, awaiting approval."
 
 
-def project_report(delivery: ProjectDelivery) -> ProjectReport:
+def project_report(figures: ProjectFigures) -> ProjectReport:
     """Approved progress by quarter, and a sentence for each reported quarter whose progress is not published."""
-    closed = delivery.project.year.is_closed
-    published = publish_all(delivery.measures)
-    returns = [delivery.returns[quarter] for quarter in QUARTERS if quarter in delivery.returns]
+    closed = figures.project.year.is_closed
+    published = publish_all(figures.measures)
+    returns = [figures.returns[quarter] for quarter in QUARTERS if quarter in figures.returns]
     if not any(mreturn.is_reported for mreturn in returns):
         nothing = NOTHING_REPORTED_CLOSED if closed else NOTHING_REPORTED
-        return ProjectReport(delivery, progress=[], notes=[nothing], has_reported=False, published=published)
+        return ProjectReport(figures, progress=[], notes=[nothing], has_reported=False, published=published)
     approved = [mreturn for mreturn in returns if mreturn.is_approved]
     progress = [(mreturn.quarter, (mreturn.progress or "").strip()) for mreturn in approved if _has_progress(mreturn)]
     notes = []
@@ -150,17 +163,61 @@ def project_report(delivery: ProjectDelivery) -> ProjectReport:
         notes.append(_no_progress_sentence(silent))
     if awaiting := [mreturn.quarter for mreturn in returns if mreturn.is_provisional]:
         notes.append(_awaiting_sentence(awaiting, closed=closed))
-    return ProjectReport(delivery, progress=progress, notes=notes, has_reported=True, published=published)
+    return ProjectReport(figures, progress=progress, notes=notes, has_reported=True, published=published)
+
+
+def _report_projects(year: FinancialYear, page: PageOf) -> tuple[list[Project], bool]:
+    """The page's projects in report order (by funding stream as the report lists them, then in the order the
+    awards were agreed), and whether any return of the year is reported: one query."""
+    other = aliased(Project)
+    any_reported = (
+        select(MonitoringReturn.id)
+        .join(other, other.id == MonitoringReturn.project_id)
+        .where(other.year_id == year.id, MonitoringReturn.is_reported)
+        .exists()
+    )
+    rows = db.session.execute(
+        select(Project, any_reported.label("any_reported"))
+        .join(FundingStream, FundingStream.id == Project.funding_stream_id)
+        .where(Project.year_id == year.id, FundingStream.year_id == year.id)
+        .options(contains_eager(Project.funding_stream), joinedload(Project.organisation), joinedload(Project.year))
+        .order_by(FundingStream.name, FundingStream.id, Project.id)
+        .offset(page.offset)
+        .limit(page.per_page)
+    ).all()
+    return [project for project, _ in rows], any(reported for _, reported in rows)
+
+
+def _report(year: FinancialYear, page_number: int | None) -> AnnualReport:
+    streams = stream_figures(year)
+    matched = sum(figures.project_count for figures in streams)
+    if page_number is None:  # the whole year
+        page = PageOf(number=1, matched=matched, per_page=max(matched, 1))
+    else:
+        page = PageOf.clamped(page_number, matched, PER_PAGE)
+    projects, any_reported = _report_projects(year, page)
+    by_stream: dict[int, list[ProjectReport]] = {}
+    for figures in projects_figures(projects):
+        by_stream.setdefault(figures.project.funding_stream_id, []).append(project_report(figures))
+    # A stream shows on the pages of its projects; one with none, on the first page.
+    sections = [
+        StreamSection(figures, by_stream.get(figures.stream.id, []))
+        for figures in streams
+        if figures.stream.id in by_stream or (figures.project_count == 0 and page.number == 1)
+    ]
+    partnership = current_app.config["PARTNERSHIP_NAME"]
+    return AnnualReport(year=year, partnership=partnership, streams=sections, page=page, any_reported=any_reported)
 
 
 def build_annual_report(year: FinancialYear) -> AnnualReport:
-    """Each funding stream with its awards in the order they were agreed (as the published table lists them)."""
-    sections = {figures.stream.id: StreamSection(figures) for figures in stream_figures(year)}
-    for delivery in year_delivery(year):  # ordered by project id: the order the awards were set up in
-        section = sections.get(delivery.project.funding_stream_id)
-        if section is not None:
-            section.projects.append(project_report(delivery))
-    return AnnualReport(year=year, partnership=current_app.config["PARTNERSHIP_NAME"], streams=list(sections.values()))
+    """The whole year's report (the .docx): each funding stream with its awards in the order they were agreed (as
+    the published table lists them)."""
+    return _report(year, None)
+
+
+def report_page(year: FinancialYear, page_number: int) -> AnnualReport:
+    """One page of the report: `PER_PAGE` projects in report order, each under its stream's section. Nine queries."""
+    return _report(year, page_number)
 
 
 def funded_sentence(report: AnnualReport, section: StreamSection) -> str:

@@ -26,6 +26,7 @@ def paid_by_project(project_ids: list[int]) -> dict[int, int]:
 class StreamFigures:
     stream: FundingStream
     awarded_pence: int
+    project_count: int = 0  # the awards made from it
 
     @property
     def unallocated_pence(self) -> int:
@@ -37,15 +38,19 @@ class StreamFigures:
 
 
 def stream_figures(year: FinancialYear) -> list[StreamFigures]:
-    """Each funding stream of a year with what has been awarded from it. Two queries."""
+    """Each funding stream of a year, by name, with what has been awarded from it and to how many projects. Two
+    queries."""
     streams = list(
-        db.session.scalars(select(FundingStream).where(FundingStream.year_id == year.id).order_by(FundingStream.name))
+        db.session.scalars(
+            select(FundingStream).where(FundingStream.year_id == year.id).order_by(FundingStream.name, FundingStream.id)
+        )
     )
-    awarded = dict(
-        db.session.execute(
-            select(Project.funding_stream_id, func.sum(Project.amount_pence))
+    awarded = {
+        stream_id: (int(total or 0), count)
+        for stream_id, total, count in db.session.execute(
+            select(Project.funding_stream_id, func.sum(Project.amount_pence), func.count(Project.id))
             .where(Project.year_id == year.id)
             .group_by(Project.funding_stream_id)
-        ).all()
-    )
-    return [StreamFigures(stream=stream, awarded_pence=int(awarded.get(stream.id) or 0)) for stream in streams]
+        )
+    }
+    return [StreamFigures(stream, *awarded.get(stream.id, (0, 0))) for stream in streams]
