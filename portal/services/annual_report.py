@@ -34,7 +34,7 @@ from .figures import StreamFigures, stream_figures
 if TYPE_CHECKING:  # python-docx is imported only when a document is written
     from docx.document import Document as WordDocument
 
-PER_PAGE = 20  # projects a page: about 12 KB each with a year's progress text
+PER_PAGE = 15  # projects a page: up to about 17 KB each with a year of progress text and a dozen measures
 MEASURE_HEADERS = ["Measure", "Q1", "Q2", "Q3", "Q4", "Total", "Annual target", "% of target"]
 
 

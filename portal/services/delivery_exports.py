@@ -144,13 +144,14 @@ def _measures(year: FinancialYear) -> Iterator[tuple[str, str, MeasureFigures]]:
         .where(Project.year_id == year.id)
     )
     query = _in_name_order(query).order_by(OutputMeasure.position, OutputMeasure.id, MonitoringReturn.quarter)
-    rows = db.session.execute(query)
-    for _, measure_rows_ in groupby(rows, key=lambda row: row[0].id):
-        first, *rest = list(measure_rows_)
-        measure, organisation, project = first[0], first[1], first[2]
-        by_quarter: dict[int, tuple[str, Decimal | None]] = {
-            row[3]: (row[4], row[5]) for row in (first, *rest) if row[3] is not None
-        }
+    rows = db.session.execute(query).tuples()
+    for _, grouped in groupby(rows, key=lambda row: row[0].id):
+        found = list(grouped)  # up to four rows: one a reported quarter, or one without any
+        measure, organisation, project = found[0][0], found[0][1], found[0][2]
+        by_quarter: dict[int, tuple[str, Decimal | None]] = {}
+        for _measure, _organisation, _project, quarter, status, value in found:
+            if quarter is not None:  # None: the outer join found no reported return
+                by_quarter[quarter] = (status, value)
         yield organisation, project, measure_figures(measure, by_quarter)
 
 

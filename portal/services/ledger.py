@@ -762,15 +762,14 @@ ROWS_AT_A_TIME = 500  # rows fetched from the database at a time (a server-side 
 def _in_ledger_order(query: Select, year: FinancialYear, *then: Any) -> Select:
     """The year's projects by organisation name regardless of case, then by project name, then in the order they
     were set up (the order finance's downloads list them in), and within a project by `then`."""
-    postgresql = db.session.get_bind().dialect.name == "postgresql"
-    organisation = func.lower(Organisation.name)
-    name = Project.name
-    if postgresql:  # in code-point order, as Python sorts (PostgreSQL's own collation would skip punctuation)
-        organisation, name = organisation.collate("C"), name.collate("C")
+    keys: list[Any] = [func.lower(Organisation.name), Project.name]
+    if db.session.get_bind().dialect.name == "postgresql":
+        # In code-point order, as Python sorts (PostgreSQL's own collation would skip punctuation).
+        keys = [key.collate("C") for key in keys]
     return (
         query.join(Organisation, Organisation.id == Project.organisation_id)
         .where(Project.year_id == year.id)
-        .order_by(organisation, name, Project.id, *then)
+        .order_by(*keys, Project.id, *then)
         .execution_options(yield_per=ROWS_AT_A_TIME)
     )
 
