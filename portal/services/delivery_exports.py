@@ -144,7 +144,7 @@ def _measures(year: FinancialYear) -> Iterator[tuple[str, str, MeasureFigures]]:
         .where(Project.year_id == year.id)
     )
     query = _in_name_order(query).order_by(OutputMeasure.position, OutputMeasure.id, MonitoringReturn.quarter)
-    rows = db.session.execute(query).tuples()
+    rows = db.session.execute(query)
     for _, grouped in groupby(rows, key=lambda row: row[0].id):
         found = list(grouped)  # up to four rows: one a reported quarter, or one without any
         measure, organisation, project = found[0][0], found[0][1], found[0][2]
