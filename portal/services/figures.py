@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from ..extensions import db
 from ..models import FinancialYear, FundingStream, Payment, Project
@@ -37,15 +37,14 @@ class StreamFigures:
 
 
 def stream_figures(year: FinancialYear) -> list[StreamFigures]:
-    """Each funding stream of a year with what has been awarded from it. Two queries."""
-    streams = list(
-        db.session.scalars(select(FundingStream).where(FundingStream.year_id == year.id).order_by(FundingStream.name))
+    """Each funding stream of a year with what has been awarded from it: one aggregate query, however many projects
+    the year holds."""
+    awarded = func.coalesce(func.sum(Project.amount_pence), 0)
+    rows = db.session.execute(
+        select(FundingStream, awarded)
+        .outerjoin(Project, and_(Project.funding_stream_id == FundingStream.id, Project.year_id == year.id))
+        .where(FundingStream.year_id == year.id)
+        .group_by(FundingStream.id)
+        .order_by(FundingStream.name, FundingStream.id)
     )
-    awarded = dict(
-        db.session.execute(
-            select(Project.funding_stream_id, func.sum(Project.amount_pence))
-            .where(Project.year_id == year.id)
-            .group_by(Project.funding_stream_id)
-        ).all()
-    )
-    return [StreamFigures(stream=stream, awarded_pence=int(awarded.get(stream.id) or 0)) for stream in streams]
+    return [StreamFigures(stream=stream, awarded_pence=int(total)) for stream, total in rows]
