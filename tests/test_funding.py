@@ -54,7 +54,8 @@ def test_the_funding_page_lists_projects_by_organisation_with_their_figures(worl
     rows = funding_page(world["year"]).rows
 
     # By organisation, then project; a draft's spend is not reported, the submitted and approved returns' spend is.
-    assert [(row.project.name, row.award_pence, row.paid_pence, row.spend_pence, row.balance_pence) for row in rows] == [
+    shown = [(row.project.name, row.award_pence, row.paid_pence, row.spend_pence, row.balance_pence) for row in rows]
+    assert shown == [
         ("Alpha", 500_000, 100_000, 30_000, 400_000),
         ("Zeta", 600_000, 0, 20_000, 600_000),
     ]

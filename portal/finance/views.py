@@ -57,7 +57,8 @@ def _page_number() -> int:
 
 def _pagination(endpoint: str, year: FinancialYear, paged: PageOf, label: str, target: str) -> dict[str, Any] | None:
     def href(number: int) -> str:
-        return url_for(endpoint, year_label=year.label, **({"page": number} if number > 1 else {}))
+        args: dict[str, Any] = {"page": number} if number > 1 else {}
+        return url_for(endpoint, year_label=year.label, **args)
 
     return govuk_pagination(paged.pages, paged.number, href, label, htmx_target=target)
 
