@@ -9,7 +9,7 @@ import pytest
 from portal.extensions import db
 from portal.models import MonitoringReturn
 from portal.services import ledger
-from portal.services.funding import reconciliation_rows, year_funding
+from portal.services.funding import funding_page, reconciliation_page, year_funding
 
 
 @pytest.fixture
@@ -40,21 +40,36 @@ def test_each_stream_sums_its_projects_paid_to_pay_and_reported_spend(world):
 
     grant, unused = funding.streams
     assert [grant.figures.stream.name, unused.figures.stream.name] == ["Grant", "Unused fund"]
-    assert [row.project.name for row in grant.rows] == ["Alpha", "Zeta"]  # by organisation, then project
-    assert (grant.paid_pence, grant.to_pay_pence, grant.spend_pence) == (100_000, 1_000_000, 50_000)
-    assert (unused.rows, unused.paid_pence, unused.to_pay_pence, unused.spend_pence) == ([], 0, 0, 0)
-    # A draft's spend is not reported; the submitted and approved returns' spend is.
-    assert funding.reported_spend_pence == {world["alpha"].id: 30_000, world["zeta"].id: 20_000}
+    assert (grant.projects, grant.paid_pence, grant.to_pay_pence, grant.spend_pence) == (2, 100_000, 1_000_000, 50_000)
+    assert (unused.projects, unused.paid_pence, unused.to_pay_pence, unused.spend_pence) == (0, 0, 0, 0)
+    assert (funding.projects, funding.award_pence, funding.paid_pence, funding.spend_pence) == (
+        2,
+        1_100_000,
+        100_000,
+        50_000,
+    )
+
+
+def test_the_funding_page_lists_projects_by_organisation_with_their_figures(world):
+    rows = funding_page(world["year"]).rows
+
+    # By organisation, then project; a draft's spend is not reported, the submitted and approved returns' spend is.
+    shown = [(row.project.name, row.award_pence, row.paid_pence, row.spend_pence, row.balance_pence) for row in rows]
+    assert shown == [
+        ("Alpha", 500_000, 100_000, 30_000, 400_000),
+        ("Zeta", 600_000, 0, 20_000, 600_000),
+    ]
 
 
 def test_reconciliation_rows_set_award_and_paid_against_reported_spend(world):
-    rows = reconciliation_rows(world["year"])
+    found = reconciliation_page(world["year"])
 
-    assert [(row.project.name, row.award_pence, row.paid_pence, row.spend_pence) for row in rows] == [
+    assert [(row.project.name, row.award_pence, row.paid_pence, row.spend_pence) for row in found.rows] == [
         ("Alpha", 500_000, 100_000, 30_000),
         ("Zeta", 600_000, 0, 20_000),
     ]
-    assert [(row.underspend_to_recover_pence, row.spent_beyond_payments_pence) for row in rows] == [
+    assert [(row.underspend_to_recover_pence, row.spent_beyond_payments_pence) for row in found.rows] == [
         (70_000, 0),
         (0, 20_000),
     ]
+    assert (found.totals.underspend_to_recover_pence, found.totals.spent_beyond_payments_pence) == (70_000, 20_000)

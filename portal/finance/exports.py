@@ -1,7 +1,7 @@
 """Finance's downloads: the year's allocation and its ledger, as CSV and Excel.
 
 Both are read from SQL as they are written: the allocation from one aggregation a column (services/funding.py
-`stream_totals`), the ledger entry by entry (services/ledger.py `year_entries`), the same few queries however many
+`year_funding`), the ledger entry by entry (services/ledger.py `year_entries`), the same few queries however many
 projects the year has."""
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from ..auth.loaders import load_download_year
 from ..extensions import db
 from ..services import ledger as ledger_service
 from ..services.exports import amount, table_response
-from ..services.funding import stream_totals
-from ..services.summary import refresh_stale
+from ..services.funding import year_funding
 
 ALLOCATION_COLUMNS = (
     "financial_year",
@@ -38,7 +37,8 @@ LEDGER_COLUMNS = (
 
 def allocation_export(year_label: str, fmt: str):
     year = load_download_year(year_label, fmt)
-    if refresh_stale(year):
+    funding = year_funding(year)
+    if funding.refreshed:
         db.session.commit()
     rows = [
         [
@@ -51,7 +51,7 @@ def allocation_export(year_label: str, fmt: str):
             amount(item.paid_pence),
             amount(item.spend_pence),
         ]
-        for item in stream_totals(year)
+        for item in funding.streams
     ]
     return table_response(fmt, f"allocation-{year.label}", ALLOCATION_COLUMNS, rows, f"Allocation {year.label}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -18,29 +19,52 @@ from ..forms.finance import (
     ReversalForm,
     VariationForm,
 )
+from ..htmx import page_or_fragment
 from ..models import FinancialYear, Payment, PaymentInstalment, Project
 from ..money import format_pence
+from ..pagination import PageOf, govuk_pagination
 from ..services import ledger as ledger_service
 from ..services.figures import StreamFigures, stream_figures
-from ..services.funding import reconciliation_rows, year_funding
+from ..services.funding import PER_PAGE, funding_page, ledger_page, reconciliation_page
+
+# The reconciliation lists the first of the year's returns not approved, and says how many more there are.
+OPEN_RETURNS_SHOWN = PER_PAGE
 
 
 def home(year_label: str | None):
     years, year = pick_year(year_label)
     if year is None:
         return render_template("finance/home.html", years=years, year=None)
-    funding = year_funding(year)
-    return render_template(
+    found = funding_page(year, _page_number())
+    if found.funding.refreshed:
+        db.session.commit()
+    return page_or_fragment(
         "finance/home.html",
+        "finance/_funding_table.html",
         years=years,
         year=year,
-        streams=funding.streams,
-        spend=funding.reported_spend_pence,
+        funding=found.funding,
+        rows=found.rows,
+        paged=found.page,
+        pagination=_pagination("finance.home", year, found.page, "Pages of projects", "#funding-table"),
     )
 
 
+def _page_number() -> int:
+    """The page the URL asks for; anything but a positive number is the first."""
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def _pagination(endpoint: str, year: FinancialYear, paged: PageOf, label: str, target: str) -> dict[str, Any] | None:
+    def href(number: int) -> str:
+        args: dict[str, Any] = {"page": number} if number > 1 else {}
+        return url_for(endpoint, year_label=year.label, **args)
+
+    return govuk_pagination(paged.pages, paged.number, href, label, htmx_target=target)
+
+
 def _over_allocated(year: FinancialYear) -> list[StreamFigures]:
-    """The year's streams whose awards add up to more than their total: every finance page says so."""
+    """The year's streams whose awards add up to more than their total: every finance page says so. One query."""
     return [figures for figures in stream_figures(year) if figures.over_allocated]
 
 
@@ -223,8 +247,17 @@ def instalment_remove(instalment_id: int):
 
 def ledger(year_label: str):
     year = load_year(year_label)
-    ledgers = sorted(ledger_service.ledgers(year), key=lambda item: (item.project.organisation.name, item.project.name))
-    return render_template("finance/ledger.html", year=year, ledgers=ledgers, over_allocated=_over_allocated(year))
+    found = ledger_page(year, _page_number())
+    return page_or_fragment(
+        "finance/ledger.html",
+        "finance/_ledger_tables.html",
+        year=year,
+        ledgers=found.ledgers,
+        totals=found.totals,
+        paged=found.page,
+        pagination=_pagination("finance.ledger", year, found.page, "Pages of project ledgers", "#ledger-tables"),
+        over_allocated=_over_allocated(year),
+    )
 
 
 def reconciliation(year_label: str):
@@ -232,12 +265,21 @@ def reconciliation(year_label: str):
 
 
 def _reconciliation_page(year, status: int = 200, close_form=None, reopen_form=None):
-    return render_template(
+    found = reconciliation_page(year, _page_number())
+    if found.refreshed:
+        db.session.commit()
+    return page_or_fragment(
         "finance/reconciliation.html",
+        "finance/_reconciliation_table.html",
         year=year,
-        rows=reconciliation_rows(year),
+        rows=found.rows,
+        totals=found.totals,
+        paged=found.page,
+        pagination=_pagination(
+            "finance.reconciliation", year, found.page, "Pages of the reconciliation", "#reconciliation-table"
+        ),
         over_allocated=_over_allocated(year),
-        year_end=None if year.is_closed else ledger_service.year_end_check(year),
+        year_end=None if year.is_closed else ledger_service.year_end_check(year, limit=OPEN_RETURNS_SHOWN),
         close_form=close_form or CloseYearForm(formdata=None),
         reopen_form=reopen_form or ReopenYearForm(formdata=None),
         has_errors=bool((close_form and close_form.errors) or (reopen_form and reopen_form.errors)),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from ..extensions import db
 from ..models import FinancialYear, FundingStream, Payment, Project
@@ -38,19 +38,17 @@ class StreamFigures:
 
 
 def stream_figures(year: FinancialYear) -> list[StreamFigures]:
-    """Each funding stream of a year, by name, with what has been awarded from it and to how many projects. Two
-    queries."""
-    streams = list(
-        db.session.scalars(
-            select(FundingStream).where(FundingStream.year_id == year.id).order_by(FundingStream.name, FundingStream.id)
-        )
+    """Each funding stream of a year, by name, with what has been awarded from it and to how many projects: one
+    aggregate query, however many projects the year holds."""
+    awarded = func.coalesce(func.sum(Project.amount_pence), 0)
+    rows = db.session.execute(
+        select(FundingStream, awarded, func.count(Project.id))
+        .outerjoin(Project, and_(Project.funding_stream_id == FundingStream.id, Project.year_id == year.id))
+        .where(FundingStream.year_id == year.id)
+        .group_by(FundingStream.id)
+        .order_by(FundingStream.name, FundingStream.id)
     )
-    awarded = {
-        stream_id: (int(total or 0), count)
-        for stream_id, total, count in db.session.execute(
-            select(Project.funding_stream_id, func.sum(Project.amount_pence), func.count(Project.id))
-            .where(Project.year_id == year.id)
-            .group_by(Project.funding_stream_id)
-        )
-    }
-    return [StreamFigures(stream, *awarded.get(stream.id, (0, 0))) for stream in streams]
+    return [
+        StreamFigures(stream=stream, awarded_pence=int(total), project_count=int(count))
+        for stream, total, count in rows
+    ]

@@ -10,9 +10,9 @@ from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from ..calendar import uk_today
 from ..extensions import db
@@ -34,6 +34,7 @@ from ..models.vocabulary import APPROVED, DUE, HELD, NOT_STARTED, NOT_YET_DUE, P
 from ..money import format_pence
 from . import audit, notifications
 from .figures import paid_by_project
+from .ordering import text_order
 
 AWARD = "award"
 VARIATION = "variation"
@@ -423,11 +424,13 @@ class OpenReturn:
 
 @dataclass(frozen=True)
 class YearEndCheck:
-    """What is still outstanding when a year is closed: its Q4 returns not yet due, returns not approved."""
+    """What is still outstanding when a year is closed: its Q4 returns not yet due, returns not approved (the first
+    `open_returns`, by organisation, project and quarter, of `open_count`)."""
 
     year: FinancialYear
     today: date
     open_returns: list[OpenReturn]
+    open_count: int
 
     @property
     def q4_due(self) -> date:
@@ -439,14 +442,18 @@ class YearEndCheck:
 
     @property
     def needs_reason(self) -> bool:
-        return self.before_q4_due or bool(self.open_returns)
+        return self.before_q4_due or bool(self.open_count)
+
+    @property
+    def open_not_shown(self) -> int:
+        return self.open_count - len(self.open_returns)
 
     def outstanding(self) -> str:
         """'The Q4 returns are not due until 14 April 2027 and 3 returns are not approved'; empty when nothing is."""
         parts = []
         if self.before_q4_due:
             parts.append(f"The Q4 returns are not due until {_day(self.q4_due)}")
-        count = len(self.open_returns)
+        count = self.open_count
         if count:
             parts.append(f"{count} {'return is' if count == 1 else 'returns are'} not approved")
         return " and ".join(parts)
@@ -455,37 +462,49 @@ class YearEndCheck:
         return f"{self.outstanding()}: enter why the year is being closed now"
 
 
-def year_end_check(year: FinancialYear, today: date | None = None) -> YearEndCheck:
-    """Each project's returns not approved (a waived quarter with no return is not one), by organisation then
-    project. Three queries."""
+def _open_returns(year: FinancialYear, opened: set[int]):
+    """Each (project, quarter, status) of the year not approved: a return in any other status, or an opened quarter
+    with no return that the CSU did not mark not required. One SELECT per quarter, as one statement."""
+    parts = []
+    for number in QUARTERS:
+        mreturn, waived = aliased(MonitoringReturn), aliased(ReturnArrangement)
+        is_open = and_(mreturn.id.is_not(None), mreturn.status != APPROVED)
+        if number in opened:
+            is_open = or_(is_open, and_(mreturn.id.is_(None), waived.id.is_(None)))
+        parts.append(
+            select(
+                Project.id.label("project_id"),
+                literal(number, Integer).label("quarter"),
+                func.coalesce(mreturn.status, NOT_STARTED).label("status"),
+            )
+            .outerjoin(mreturn, and_(mreturn.project_id == Project.id, mreturn.quarter == number))
+            .outerjoin(
+                waived,
+                and_(waived.project_id == Project.id, waived.quarter == number, waived.not_required.is_(True)),
+            )
+            .where(Project.year_id == year.id, is_open)
+        )
+    return union_all(*parts).subquery()
+
+
+def year_end_check(year: FinancialYear, today: date | None = None, *, limit: int | None = None) -> YearEndCheck:
+    """Each project's returns not approved (a waived quarter with no return is not one), by organisation, project
+    and quarter; with `limit`, the first so many and how many in all. One query whatever the size of the year."""
     today = today or uk_today()
-    projects = sorted(_year_projects(year, None), key=lambda item: (item.organisation.name, item.name))
-    statuses = {
-        (project_id, quarter): status
-        for project_id, quarter, status in db.session.execute(
-            select(MonitoringReturn.project_id, MonitoringReturn.quarter, MonitoringReturn.status)
-            .join(Project, MonitoringReturn.project_id == Project.id)
-            .where(Project.year_id == year.id)
-        )
-    }
-    waived = {
-        (project_id, quarter)
-        for project_id, quarter in db.session.execute(
-            select(ReturnArrangement.project_id, ReturnArrangement.quarter)
-            .join(Project, ReturnArrangement.project_id == Project.id)
-            .where(Project.year_id == year.id, ReturnArrangement.not_required.is_(True))
-        )
-    }
     opened = {number for number in QUARTERS if year.quarter(number).has_started(today)}
-    open_returns = []
-    for project in projects:
-        for number in QUARTERS:
-            status = statuses.get((project.id, number))
-            if status is None and number in opened and (project.id, number) not in waived:
-                open_returns.append(OpenReturn(project, number, NOT_STARTED))
-            elif status is not None and status != APPROVED:
-                open_returns.append(OpenReturn(project, number, status))
-    return YearEndCheck(year, today, open_returns)
+    found = _open_returns(year, opened)
+    query = (
+        select(Project, found.c.quarter, found.c.status, func.count().over())
+        .join(found, found.c.project_id == Project.id)
+        .join(Organisation, Project.organisation_id == Organisation.id)
+        .options(joinedload(Project.organisation))
+        .order_by(text_order(Organisation.name), text_order(Project.name), Project.id, found.c.quarter)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    rows = db.session.execute(query).all()
+    open_returns = [OpenReturn(project, quarter, status) for project, quarter, status, _ in rows]
+    return YearEndCheck(year, today, open_returns, rows[0][3] if rows else 0)
 
 
 def close_year(year: FinancialYear, *, by, reason: str | None = None) -> None:
@@ -582,24 +601,8 @@ class ProjectLedger:
         return {entry.payment.reverses_id for entry in self.entries if entry.payment and entry.payment.reverses_id}
 
     def schedule(self, today: date | None = None) -> list[tuple[PaymentInstalment, str]]:
-        """Each instalment with its state: Paid (covered by payments, in order), Held (its return is not
-        approved), Due, or Not yet due."""
-        today = today or uk_today()
-        states = []
-        covered = self.paid_pence
-        for instalment in sorted(self.instalments, key=lambda item: item.number):
-            if covered >= instalment.amount_pence:
-                covered -= instalment.amount_pence
-                states.append((instalment, PAID))
-                continue
-            covered = 0
-            if instalment.after_quarter and instalment.after_quarter not in self.approved_quarters:
-                states.append((instalment, HELD))
-            elif instalment.due_on is None or instalment.due_on <= today:
-                states.append((instalment, DUE))
-            else:
-                states.append((instalment, NOT_YET_DUE))
-        return states
+        """Each instalment with its state (`instalment_states`)."""
+        return instalment_states(self.instalments, self.paid_pence, self.approved_quarters, today)
 
     def held_instalments_paid_by(self, amount_pence: int, today: date | None = None) -> list[PaymentInstalment]:
         """The held instalments a payment of this amount would pay, in full or in part: payments go to the
@@ -616,12 +619,40 @@ class ProjectLedger:
 
     @property
     def schedule_summary(self) -> str:
-        if not self.instalments:
-            return "No schedule"
-        counts: dict[str, int] = {}
-        for _, state in self.schedule():
-            counts[state] = counts.get(state, 0) + 1
-        return ", ".join(f"{count} {state.lower()}" for state, count in counts.items())
+        return schedule_summary(self.schedule())
+
+
+def instalment_states(
+    instalments: list[PaymentInstalment], paid_pence: int, approved_quarters: set[int], today: date | None = None
+) -> list[tuple[PaymentInstalment, str]]:
+    """Each instalment with its state: Paid (covered by payments, in order), Held (its return is not approved),
+    Due, or Not yet due."""
+    today = today or uk_today()
+    states = []
+    covered = paid_pence
+    for instalment in sorted(instalments, key=lambda item: item.number):
+        if covered >= instalment.amount_pence:
+            covered -= instalment.amount_pence
+            states.append((instalment, PAID))
+            continue
+        covered = 0
+        if instalment.after_quarter and instalment.after_quarter not in approved_quarters:
+            states.append((instalment, HELD))
+        elif instalment.due_on is None or instalment.due_on <= today:
+            states.append((instalment, DUE))
+        else:
+            states.append((instalment, NOT_YET_DUE))
+    return states
+
+
+def schedule_summary(states: list[tuple[PaymentInstalment, str]]) -> str:
+    """'2 paid, 1 held', or No schedule."""
+    if not states:
+        return "No schedule"
+    counts: dict[str, int] = {}
+    for _, state in states:
+        counts[state] = counts.get(state, 0) + 1
+    return ", ".join(f"{count} {state.lower()}" for state, count in counts.items())
 
 
 def _award_date(project: Project) -> date:
@@ -647,7 +678,7 @@ def _variations_by_project(ids: list[int]) -> dict[int, list[AwardVariation]]:
         for variation in db.session.scalars(
             select(AwardVariation)
             .where(AwardVariation.project_id.in_(ids))
-            .options(joinedload(AwardVariation.varied_by))
+            .options(joinedload(AwardVariation.varied_by).options(lazyload(User.role_rows)))
             .order_by(AwardVariation.varied_at, AwardVariation.id)
         ):
             found.setdefault(variation.project_id, []).append(variation)
@@ -661,14 +692,15 @@ def _payments_by_project(ids: list[int]) -> dict[int, list[Payment]]:
         for payment in db.session.scalars(
             select(Payment)
             .where(Payment.project_id.in_(ids))
-            .options(joinedload(Payment.recorded_by))
+            .options(joinedload(Payment.recorded_by).options(lazyload(User.role_rows)))
             .order_by(Payment.paid_on, Payment.id)
         ):
             found.setdefault(payment.project_id, []).append(payment)
     return found
 
 
-def _instalments_by_project(ids: list[int]) -> dict[int, list[PaymentInstalment]]:
+def instalments_by_project(ids: list[int]) -> dict[int, list[PaymentInstalment]]:
+    """Each project's planned instalments: one query."""
     found: dict[int, list[PaymentInstalment]] = {}
     if ids:
         for instalment in db.session.scalars(select(PaymentInstalment).where(PaymentInstalment.project_id.in_(ids))):
@@ -733,12 +765,17 @@ def _entries(project: Project, variations: list[AwardVariation], payments: list[
 def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> list[ProjectLedger]:
     """The ledger of every project of a year (or the given ones), entries dated, with running balances.
     Five queries whatever the number of projects."""
-    projects = _year_projects(year, project_ids)
+    return ledgers_of(_year_projects(year, project_ids))
+
+
+def ledgers_of(projects: list[Project], *, schedules: bool = True) -> list[ProjectLedger]:
+    """The ledgers of these projects (their year loaded), in their order: two queries, and two more for their
+    payment schedules (`schedules=False` leaves the schedules empty)."""
     ids = [project.id for project in projects]
     variations = _variations_by_project(ids)
     payments = _payments_by_project(ids)
-    instalments = _instalments_by_project(ids)
-    approved = _approved_quarters_by_project(ids)
+    instalments = instalments_by_project(ids) if schedules else {}
+    approved = _approved_quarters_by_project(ids) if schedules else {}
     return [
         ProjectLedger(
             project,
@@ -751,7 +788,7 @@ def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> lis
 
 
 def project_ledger(project: Project) -> ProjectLedger:
-    return ledgers(project.year, project_ids=[project.id])[0]
+    return ledgers_of([project])[0]
 
 
 # -- the year's ledger as a stream, for its download ------------------------------------------------
@@ -839,3 +876,9 @@ class ReconciliationRow:
     def spent_beyond_payments_pence(self) -> int:
         """Final reported spend above what was paid: it may be owed to the partner."""
         return max(self.spend_pence - self.paid_pence, 0)
+
+
+def amount_over(more, less) -> ColumnElement[int]:
+    """SQL for max(more - less, 0): a row's underspend to recover (paid over spend) or spent beyond payments (spend
+    over paid), for totals summed in SQL the way ReconciliationRow computes each row."""
+    return case((more > less, more - less), else_=0)

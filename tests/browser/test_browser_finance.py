@@ -74,6 +74,11 @@ def stream_section(page: Page) -> Locator:
     return page.get_by_role("region", name=STREAM)
 
 
+def projects_table(page: Page) -> Locator:
+    """The home's page of the year's projects, each linking to its ledger."""
+    return page.get_by_role("table", name=re.compile(r"^Projects funded in "))
+
+
 def stream_figure(page: Page, figure: str) -> int:
     return pence(stream_section(page).locator(f"[data-figure='{figure}']").inner_text())
 
@@ -108,7 +113,7 @@ def ledger_entry(page: Page, reference: str, entry_type: str) -> Locator:
 
 def open_davss_from_home(page: Page) -> None:
     with page.expect_navigation():
-        stream_section(page).get_by_role("link", name=DAVSS_PROJECT, exact=True).click()
+        projects_table(page).get_by_role("link", name=DAVSS_PROJECT, exact=True).click()
     expect(page).to_have_url(re.compile(r"/finance/projects/\d+$"))
     expect(page.get_by_role("heading", level=1)).to_have_text(DAVSS_PROJECT)
 
@@ -487,7 +492,7 @@ def test_closing_a_year_refuses_without_confirmation_or_reason_then_closes_and_a
     # The closed year's project is read-only for finance.
     page.goto(f"/finance/{CLOSING_YEAR}/")
     with page.expect_navigation():
-        stream_section(page).get_by_role("link", name=DAVSS_PROJECT, exact=True).click()
+        projects_table(page).get_by_role("link", name=DAVSS_PROJECT, exact=True).click()
     expect(page.locator(".govuk-inset-text")).to_contain_text("read-only")
     expect(page.get_by_role("button", name="Record a payment")).to_have_count(0)
     assert_accessible(page)
