@@ -8,7 +8,7 @@ from datetime import date
 
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, joinedload, lazyload
 
 from ..calendar import uk_today
 from ..extensions import db
@@ -642,7 +642,7 @@ def _variations_by_project(ids: list[int]) -> dict[int, list[AwardVariation]]:
         for variation in db.session.scalars(
             select(AwardVariation)
             .where(AwardVariation.project_id.in_(ids))
-            .options(joinedload(AwardVariation.varied_by))
+            .options(joinedload(AwardVariation.varied_by).options(lazyload(User.role_rows)))
             .order_by(AwardVariation.varied_at, AwardVariation.id)
         ):
             found.setdefault(variation.project_id, []).append(variation)
@@ -656,7 +656,7 @@ def _payments_by_project(ids: list[int]) -> dict[int, list[Payment]]:
         for payment in db.session.scalars(
             select(Payment)
             .where(Payment.project_id.in_(ids))
-            .options(joinedload(Payment.recorded_by))
+            .options(joinedload(Payment.recorded_by).options(lazyload(User.role_rows)))
             .order_by(Payment.paid_on, Payment.id)
         ):
             found.setdefault(payment.project_id, []).append(payment)
@@ -728,7 +728,10 @@ def _entries(project: Project, variations: list[AwardVariation], payments: list[
 def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> list[ProjectLedger]:
     """The ledger of every project of a year (or the given ones), entries dated, with running balances.
     Five queries whatever the number of projects."""
-    projects = _year_projects(year, project_ids)
+    return _ledgers(_year_projects(year, project_ids))
+
+
+def _ledgers(projects: list[Project]) -> list[ProjectLedger]:
     ids = [project.id for project in projects]
     variations = _variations_by_project(ids)
     payments = _payments_by_project(ids)
@@ -745,8 +748,17 @@ def ledgers(year: FinancialYear, *, project_ids: list[int] | None = None) -> lis
     ]
 
 
+def payments_ledger(project: Project) -> ProjectLedger:
+    """The project's award, variations and payments with running balances, as the partner's project page shows them,
+    from the project as the request loaded it: two queries. Its instalments are not read (its `schedule()` is empty)."""
+    variations = _variations_by_project([project.id]).get(project.id, [])
+    payments = _payments_by_project([project.id]).get(project.id, [])
+    return ProjectLedger(project, _entries(project, variations, payments))
+
+
 def project_ledger(project: Project) -> ProjectLedger:
-    return ledgers(project.year, project_ids=[project.id])[0]
+    """One project's ledger, from the project as the request loaded it (not read again): four queries."""
+    return _ledgers([project])[0]
 
 
 @dataclass

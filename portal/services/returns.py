@@ -103,19 +103,24 @@ class SubmitResult:
 # -- reading ------------------------------------------------------------------------------------
 
 
-def find_return(project: Project, quarter: int) -> MonitoringReturn | None:
+def find_return(project: Project, quarter: int, *, revisions: bool = True) -> MonitoringReturn | None:
+    """The project's return for the quarter with its values, and its submissions unless `revisions` is False (a
+    section page or a save reads none of them: each holds a whole copy of the answers)."""
+    children = [selectinload(MonitoringReturn.values)]
+    if revisions:
+        children.append(selectinload(MonitoringReturn.revisions))
     return db.session.scalar(
         select(MonitoringReturn)
         .where(MonitoringReturn.project_id == project.id, MonitoringReturn.quarter == quarter)
-        .options(selectinload(MonitoringReturn.values), selectinload(MonitoringReturn.revisions))
+        .options(*children)
     )
 
 
 def previous_return(project: Project, quarter: int) -> MonitoringReturn | None:
-    """Last quarter's return of the same project, shown for reference."""
+    """Last quarter's return of the same project, shown for reference (its figures: not its submissions)."""
     if quarter == 1:
         return None
-    return find_return(project, quarter - 1)
+    return find_return(project, quarter - 1, revisions=False)
 
 
 @dataclass(frozen=True)
@@ -306,12 +311,17 @@ def unanswered(
     return found
 
 
-def section_states(project: Project, mreturn: MonitoringReturn | None) -> dict[str, str]:
-    """Each section of the return's task list: Completed, In progress or Not started."""
-    missing = {section for section, _ in missing_answers(project, mreturn)}
+def section_states(
+    project: Project, mreturn: MonitoringReturn | None, missing: list[tuple[str, str]] | None = None
+) -> dict[str, str]:
+    """Each section of the return's task list: Completed, In progress or Not started (`missing`: the return's
+    missing_answers, when the page has them already)."""
+    if missing is None:
+        missing = missing_answers(project, mreturn)
+    unfinished = {section for section, _ in missing}
     states = {}
     for section in SECTIONS:
-        if section not in missing:
+        if section not in unfinished:
             states[section] = COMPLETED
         elif mreturn is not None and _section_started(section, mreturn):
             states[section] = IN_PROGRESS
