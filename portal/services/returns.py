@@ -116,11 +116,29 @@ def find_return(project: Project, quarter: int, *, revisions: bool = True) -> Mo
     )
 
 
-def previous_return(project: Project, quarter: int) -> MonitoringReturn | None:
-    """Last quarter's return of the same project, shown for reference (its figures: not its submissions)."""
+def previous_return(
+    project: Project, quarter: int, earlier: list[MonitoringReturn] | None = None
+) -> MonitoringReturn | None:
+    """Last quarter's return of the same project, shown for reference (its figures: not its submissions), from
+    `earlier` (earlier_returns) when the page has read them already."""
     if quarter == 1:
         return None
+    if earlier is not None:
+        return next((mreturn for mreturn in earlier if mreturn.quarter == quarter - 1), None)
     return find_return(project, quarter - 1, revisions=False)
+
+
+def earlier_returns(project: Project, quarter: int) -> list[MonitoringReturn]:
+    """The project's returns of the quarters before this one, whatever their state, with their figures, in quarter
+    order: read once for a page that shows last quarter's and the year to date (the CSU's review)."""
+    return list(
+        db.session.scalars(
+            select(MonitoringReturn)
+            .where(MonitoringReturn.project_id == project.id, MonitoringReturn.quarter < quarter)
+            .options(selectinload(MonitoringReturn.values))
+            .order_by(MonitoringReturn.quarter)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -161,18 +179,24 @@ def quarter_target(measure: OutputMeasure, quarter: int) -> tuple[Decimal | None
     return (Decimal(measure.annual_target) / 4).quantize(Decimal("0.01")), True
 
 
-def output_context(project: Project, quarter: int, measures: list[OutputMeasure]) -> dict[int, OutputContext]:
-    """Each measure's context for the outputs page, from the project's earlier reported quarters (one query)."""
-    earlier = db.session.scalars(
-        select(MonitoringReturn)
-        .where(
-            MonitoringReturn.project_id == project.id,
-            MonitoringReturn.quarter < quarter,
-            MonitoringReturn.is_reported,
-        )
-        .options(selectinload(MonitoringReturn.values))
-        .order_by(MonitoringReturn.quarter)
-    ).all()
+def output_context(
+    project: Project, quarter: int, measures: list[OutputMeasure], earlier: list[MonitoringReturn] | None = None
+) -> dict[int, OutputContext]:
+    """Each measure's context for the outputs page, from the project's earlier reported quarters (one query, none
+    when given `earlier`: earlier_returns)."""
+    if earlier is None:
+        earlier = db.session.scalars(
+            select(MonitoringReturn)
+            .where(
+                MonitoringReturn.project_id == project.id,
+                MonitoringReturn.quarter < quarter,
+                MonitoringReturn.is_reported,
+            )
+            .options(selectinload(MonitoringReturn.values))
+            .order_by(MonitoringReturn.quarter)
+        ).all()
+    else:
+        earlier = [mreturn for mreturn in earlier if mreturn.quarter < quarter and mreturn.is_reported]
     context = {}
     for measure in measures:
         reported = [(r.quarter, v) for r in earlier if (v := r.value_of(measure.id)) is not None]
@@ -867,13 +891,18 @@ def compare_revisions(project: Project, older: ReturnRevision, newer: ReturnRevi
     ]
 
 
-def current_answers(project: Project, mreturn: MonitoringReturn | None, quarter: int | None = None) -> list[dict]:
+def current_answers(
+    project: Project,
+    mreturn: MonitoringReturn | None,
+    quarter: int | None = None,
+    earlier: list[MonitoringReturn] | None = None,
+) -> list[dict]:
     """The draft's answers for Check your answers: section, question, answer, the field it is typed in, and for
-    figures the year to date (spend: the reported quarters' and this one's)."""
+    figures the year to date (spend: the reported quarters' and this one's; `earlier`: as for output_context)."""
     rows = []
     quarter = quarter or (mreturn.quarter if mreturn else 1)
     measures = return_measures(project, mreturn)
-    context = output_context(project, quarter, measures)
+    context = output_context(project, quarter, measures, earlier)
     for measure in measures:
         value = mreturn.value_of(measure.id) if mreturn else None
         answer = f"{format_quantity(value)} {measure.unit}" if value is not None else ""
