@@ -185,27 +185,29 @@ def output_context(
     """Each measure's context for the outputs page, from the project's earlier reported quarters (one query, none
     when given `earlier`: earlier_returns)."""
     if earlier is None:
-        earlier = db.session.scalars(
-            select(MonitoringReturn)
-            .where(
-                MonitoringReturn.project_id == project.id,
-                MonitoringReturn.quarter < quarter,
-                MonitoringReturn.is_reported,
+        reported = list(
+            db.session.scalars(
+                select(MonitoringReturn)
+                .where(
+                    MonitoringReturn.project_id == project.id,
+                    MonitoringReturn.quarter < quarter,
+                    MonitoringReturn.is_reported,
+                )
+                .options(selectinload(MonitoringReturn.values))
+                .order_by(MonitoringReturn.quarter)
             )
-            .options(selectinload(MonitoringReturn.values))
-            .order_by(MonitoringReturn.quarter)
-        ).all()
+        )
     else:
-        earlier = [mreturn for mreturn in earlier if mreturn.quarter < quarter and mreturn.is_reported]
+        reported = [mreturn for mreturn in earlier if mreturn.quarter < quarter and mreturn.is_reported]
     context = {}
     for measure in measures:
-        reported = [(r.quarter, v) for r in earlier if (v := r.value_of(measure.id)) is not None]
+        figures = [(r.quarter, v) for r in reported if (v := r.value_of(measure.id)) is not None]
         if measure.combine == COMBINE_LATEST:
-            before = reported[-1][1] if reported else None
+            before = figures[-1][1] if figures else None
         else:
-            before = sum((value for _, value in reported), Decimal(0)) if reported else None
+            before = sum((value for _, value in figures), Decimal(0)) if figures else None
         target, from_annual = quarter_target(measure, quarter)
-        last = next((value for number, value in reported if number == quarter - 1), None)
+        last = next((value for number, value in figures if number == quarter - 1), None)
         context[measure.id] = OutputContext(measure, quarter, target, from_annual, last, before)
     return context
 
