@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import NotRequired, TypedDict
 
-from flask import Flask, g, request, url_for
+from flask import Flask, current_app, g, request, url_for
 from flask_login import current_user
+from govuk_frontend_wtf.gov_form_base import GovFormBase
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -62,7 +64,10 @@ def _viewer() -> User | None:
 
 
 def _demo_data_present() -> bool:
-    # Asked once a request: every GOV.UK form widget renders a template of its own, with this context.
+    # Asked once a request, and answered from the request's list of years when a page has read it already
+    # (auth/loaders.request_years): the banner then costs no query of its own.
+    if "demo_data_present" not in g and "years" in g:
+        g.demo_data_present = any(year.illustrative for year in g.years)
     if "demo_data_present" not in g:
         try:
             g.demo_data_present = (
@@ -75,7 +80,19 @@ def _demo_data_present() -> bool:
     return g.demo_data_present
 
 
+def render_widget(widget: GovFormBase, params: dict) -> Markup:
+    """A GOV.UK form widget's HTML from its own template alone. govuk-frontend-wtf renders each with
+    `flask.render_template`, which runs the request's context processors (who is signed in, the navigation, the
+    demo-data banner) once a field, for a template that reads only `params` (its macro is imported without
+    context): the same HTML, without that work."""
+    # The template is autoescaped (.html), as render_template's output that the library marks safe the same way.
+    return Markup(current_app.jinja_env.get_template(widget.template).render(params=params))  # noqa: S704
+
+
 def register(app: Flask) -> None:
+    # Every Gov* widget, those the library's own fields make (GovDateField's) included: one assignment here rather
+    # than a subclass of each widget that every form would have to remember to import.
+    GovFormBase.render = render_widget
     app.jinja_env.filters["money"] = format_pence
     app.jinja_env.filters["quantity"] = format_quantity
     app.jinja_env.filters["uk_date"] = uk_date

@@ -185,8 +185,8 @@ def test_an_autosaves_queries_are_few_and_do_not_grow_with_the_measures(
         counts.append(counter.count)
         assert len(events(project)) == 2  # coalesced: the second autosave of each section wrote no event
     assert counts[0] == counts[1], counts
-    # Signed-in user and roles, project, return (with values and revisions), measures, earlier quarters, the
-    # UPDATE(s), the audit window; nothing read again after the commit.
+    # Signed-in user with their roles, project, return with its values, measures, the UPDATE(s), the audit window;
+    # nothing read again after the commit (tests/test_lean_pages.py counts it against more projects too).
     assert counts[0] <= 12, counts
 
 

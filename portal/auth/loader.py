@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from flask import Response, abort, current_app, flash, g, make_response, redirect, request, session, url_for
 from flask_login import user_logged_in
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.wrappers import Response as BaseResponse
 
 from ..extensions import db
@@ -35,7 +36,16 @@ LOGIN_KEYS = ("_user_id", "_fresh", "_id", SIGNED_IN_AT, LAST_SEEN, MFA_PASSED, 
 
 def load_user(session_token: str) -> User | None:
     # The session holds the rotating token, not the id: rotating it signs the user out everywhere.
-    user = db.session.scalar(select(User).where(User.session_token == session_token, User.active.is_(True)))
+    # Their roles in the same query: every page asks them (the guard, the navigation), so never a second one.
+    user = (
+        db.session.scalars(
+            select(User)
+            .where(User.session_token == session_token, User.active.is_(True))
+            .options(joinedload(User.role_rows))
+        )
+        .unique()
+        .one_or_none()
+    )
     if user is None or session.get(MFA_PASSED) is False:
         return None
     now = int(time.time())

@@ -14,8 +14,9 @@ from typing import NoReturn, TypeVar
 
 from flask import abort, g, make_response, render_template, request
 from flask_login import current_user
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, selectinload
 
+from ..calendar import parse_year_label
 from ..extensions import db
 from ..models import (
     FinancialYear,
@@ -38,7 +39,7 @@ from ..models.vocabulary import LINK_UNKNOWN, LINK_VALID
 from ..security_log import security_event
 from ..services import invitations, password_reset
 from ..services.exports import EXPORT_FORMATS
-from ..services.years import all_years, default_year, find_year
+from ..services.years import all_years, default_year
 
 T = TypeVar("T")
 Check = Callable[[T, User], bool]
@@ -65,9 +66,18 @@ def _checked(obj: T, project: Project, check: Check[T] | None) -> T:
     return obj
 
 
+def request_years() -> list[FinancialYear]:
+    """Every year, newest first, read once a request: the URL's year, the year switcher and the demo-data banner
+    (portal/templating.py) all come from this one query."""
+    if "years" not in g:
+        g.years = all_years()
+    return g.years
+
+
 def load_year(label: str) -> FinancialYear:
     """The financial year a URL names, like 2021-22; 404 for a malformed label or a year not set up."""
-    year = find_year(label)
+    start = parse_year_label(label)
+    year = next((year for year in request_years() if year.start_year == start), None)
     if year is None:
         abort(404)
     return year
@@ -82,13 +92,23 @@ def load_download_year(label: str, fmt: str) -> FinancialYear:
 
 def pick_year(label: str | None) -> tuple[list[FinancialYear], FinancialYear | None]:
     """Every year (for the year switcher) and the one a page shows: the URL's, else the current one."""
-    years = all_years()
-    return years, load_year(label) if label else default_year(years)
+    years = request_years()
+    return list(years), load_year(label) if label else default_year(years)
 
 
 def load_project(project_id: int, *, check: Check[Project] | None = None) -> Project:
     """The project, if the person may see it (and, with `check`, do what the view does to it)."""
-    project = db.session.get(Project, project_id, options=[joinedload(Project.organisation), joinedload(Project.year)])
+    # What every project page shows of it, in the same query: its pages and figures never read it again.
+    project = db.session.get(
+        Project,
+        project_id,
+        options=[
+            joinedload(Project.organisation),
+            joinedload(Project.year),
+            joinedload(Project.funding_stream),
+            joinedload(Project.priority),
+        ],
+    )
     if project is None:
         abort(404)
     return _checked(project, project, check)
@@ -103,7 +123,11 @@ def load_return(return_id: int, *, check: Check[MonitoringReturn] | None = None)
             joinedload(MonitoringReturn.project).joinedload(Project.organisation),
             joinedload(MonitoringReturn.project).joinedload(Project.year),
             selectinload(MonitoringReturn.values),
-            selectinload(MonitoringReturn.revisions).joinedload(ReturnRevision.submitted_by),
+            # Who submitted it, and each revision: their names, never their roles.
+            joinedload(MonitoringReturn.submitted_by).options(lazyload(User.role_rows)),
+            selectinload(MonitoringReturn.revisions)
+            .joinedload(ReturnRevision.submitted_by)
+            .options(lazyload(User.role_rows)),
         ],
     )
     if mreturn is None:

@@ -66,7 +66,9 @@ def _comparison_rows(mreturn: MonitoringReturn, previous: MonitoringReturn | Non
 
 
 def _render(mreturn: MonitoringReturn, status: int = 200, **forms):
-    previous = service.previous_return(mreturn.project, mreturn.quarter)
+    # The quarters before this one, read once: last quarter's figures beside this one's, and the year to date.
+    earlier = service.earlier_returns(mreturn.project, mreturn.quarter)
+    previous = service.previous_return(mreturn.project, mreturn.quarter, earlier)
     version = str(mreturn.version)
     forms.setdefault("approve_form", ApproveForm(formdata=None, data={"version": version}))
     forms.setdefault("changes_form", RequestChangesForm(formdata=None, data={"version": version}))
@@ -79,7 +81,7 @@ def _render(mreturn: MonitoringReturn, status: int = 200, **forms):
             quarter=mreturn.project.year.quarter(mreturn.quarter),
             previous=previous,
             rows=_comparison_rows(mreturn, previous),
-            answers=service.current_answers(mreturn.project, mreturn),
+            answers=service.current_answers(mreturn.project, mreturn, earlier=earlier),
             review_history=service.review_history(mreturn),
             revision_endpoint="csu.return_revision",
             compare_endpoint="csu.return_compare",

@@ -143,8 +143,8 @@ class ReturnSectionForm(FlaskForm):
 
 def outputs_form(measures, context, *, formdata=None, mreturn=None, version: int = 0):
     """One field per output measure asked for: its name as the label; unit, definition, this quarter's target
-    and last quarter's figure as hint (`context`: each measure's OutputContext by id). The form's `measures` are
-    those measures, in order."""
+    and last quarter's figure as hint (`context`: each measure's OutputContext by id; None for a form that is read,
+    never shown, like an autosave's). The form's `measures` are those measures, in order."""
 
     class OutputsForm(ReturnSectionForm):
         pass
@@ -156,7 +156,7 @@ def outputs_form(measures, context, *, formdata=None, mreturn=None, version: int
             f"m{measure.id}",
             StringField(
                 measure.name,
-                description=_output_hint(measure, context[measure.id]),
+                description=_output_hint(measure, context[measure.id]) if context is not None else "",
                 widget=GovTextInput(),
                 filters=[strip],
                 validators=[QuantityInput(measure.allows_decimals)],

@@ -34,8 +34,9 @@ from ..services import returns as service
 from ..services.personal_data import Finding, find_personal_data, findings_for
 
 
-def _load(project_id: int, quarter: int):
-    """The partner's own project and an open quarter (404 otherwise), with its return if one exists."""
+def _load(project_id: int, quarter: int, *, revisions: bool = True):
+    """The partner's own project and an open quarter (404 otherwise), with its return if one exists: read once a
+    request, and handed to everything the page shows and saves (`revisions`: with its submissions)."""
     project = load_project(project_id, check=Project.can_edit_returns)
     if quarter not in QUARTERS:
         abort(404)
@@ -43,7 +44,7 @@ def _load(project_id: int, quarter: int):
         # Not a missing page: say when it opens (and refuse anything sent to it).
         page = render_template("partner/return_not_open.html", project=project, quarter=project.year.quarter(quarter))
         abort(make_response(page, 200 if request.method == "GET" else 409))
-    return project, service.find_return(project, quarter)
+    return project, service.find_return(project, quarter, revisions=revisions)
 
 
 def _locked(project, mreturn: MonitoringReturn | None) -> bool:
@@ -57,14 +58,15 @@ def _version(mreturn: MonitoringReturn | None) -> int:
 
 def return_overview(project_id: int, quarter: int):
     project, mreturn = _load(project_id, quarter)
+    missing = service.missing_answers(project, mreturn)
     return render_template(
         "partner/return_overview.html",
         project=project,
         quarter=project.year.quarter(quarter),
         mreturn=mreturn,
-        states=service.section_states(project, mreturn),
+        states=service.section_states(project, mreturn, missing),
         titles=SECTION_TITLES,
-        missing=service.missing_answers(project, mreturn),
+        missing=missing,
         review_history=service.review_history(mreturn),
         revision_endpoint="partner.return_revision",
         compare_endpoint="partner.return_compare",
@@ -141,12 +143,16 @@ def _narrative_form(project, mreturn, formdata) -> ReturnSectionForm:
     return NarrativeForm(data=saved)
 
 
-def _outputs_context(project, quarter: int, mreturn: MonitoringReturn | None) -> dict:
+def _outputs_context(project, quarter: int, mreturn: MonitoringReturn | None, shown: bool = True) -> dict:
     measures = service.return_measures(project, mreturn)
-    return {"measures": measures, "outputs_context": service.output_context(project, quarter, measures)}
+    # An autosave is answered with a status line, never the fields: it needs the measures, not their hints.
+    outputs_context = service.output_context(project, quarter, measures) if shown else None
+    return {"measures": measures, "outputs_context": outputs_context}
 
 
-def _spend_so_far(project, quarter: int, mreturn: MonitoringReturn | None) -> dict:
+def _spend_so_far(project, quarter: int, mreturn: MonitoringReturn | None, shown: bool = True) -> dict:
+    if not shown:
+        return {}
     before, quarters = service.reported_spend_before(project, quarter)
     return {"spend_before": before, "quarters_before": quarters, "spend_rule": service.spend_rule(project, quarter)}
 
@@ -161,8 +167,9 @@ class Section:
     form: Callable[..., ReturnSectionForm]  # (project, mreturn, formdata, **context); no formdata: as saved
     answers: Callable[[Project, ReturnSectionForm], dict[str, object]]  # posted, by their names on the page
     save: Callable[..., MonitoringReturn]  # (project, quarter, answers, *, version, by, editor, autosave, current)
-    # What the page shows beside the form, from the return as loaded (project, quarter, return)
-    context: Callable[[Project, int, MonitoringReturn | None], dict] = lambda project, quarter, mreturn: {}
+    # What the page shows beside the form, from the return as loaded (project, quarter, return, shown); shown=False
+    # for an autosave, answered with a status line: only what the form needs to read the answers
+    context: Callable[..., dict] = lambda project, quarter, mreturn, shown=True: {}
 
 
 OUTPUTS = Section(
@@ -201,13 +208,13 @@ def _section(section: Section, project_id: int, quarter: int):
     """A section's page. Its answers are saved and the partner moves on; or the page is shown again with
     what to correct (422) or why they were not saved (409). An autosave is answered with a status fragment.
     The return is read once, here, and handed to the form, the page's context and the save."""
-    project, mreturn = _load(project_id, quarter)
-    context = section.context(project, quarter, mreturn)
+    project, mreturn = _load(project_id, quarter, revisions=False)
+    autosave = request.method == "POST" and is_autosave()
+    context = section.context(project, quarter, mreturn, shown=not autosave)
     if request.method == "GET":
         form = section.form(project, mreturn, None, **context)
         return _respond(section.template, project, quarter, mreturn, form, 200, **context)
     form = section.form(project, mreturn, request.form, **context)
-    autosave = is_autosave()
     found_before = set() if autosave else _saved_text(mreturn)
     saved, status = _save(section, project, quarter, form, mreturn, autosave)
     if autosave:
@@ -353,7 +360,7 @@ def _check_page(project, quarter: int, mreturn, form, status: int):
 
 @keeps_text
 def return_check(project_id: int, quarter: int):
-    project, mreturn = _load(project_id, quarter)
+    project, mreturn = _load(project_id, quarter, revisions=False)
     if request.method == "GET":
         form = SubmitReturnForm(data={"version": str(_version(mreturn)), "submission_key": secrets.token_hex(16)})
         return _check_page(project, quarter, mreturn, form, 200)

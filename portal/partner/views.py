@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from ..auth.loaders import load_project, pick_year
 from ..models import Project
-from ..services.delivery import year_delivery
-from ..services.ledger import project_ledger
+from ..services.delivery import project_delivery, year_delivery
+from ..services.ledger import payments_ledger
 
 
 def home(year_label: str | None):
@@ -22,5 +22,6 @@ def home(year_label: str | None):
 
 def project_view(project_id: int):
     project = load_project(project_id, check=Project.can_edit_returns)
-    row = year_delivery(project.year, project_ids=[project.id])[0]
-    return render_template("partner/project.html", project=project, row=row, ledger=project_ledger(project))
+    ledger = payments_ledger(project)  # the page shows the payments, not the finance team's instalment schedule
+    row = project_delivery(project, paid_pence=ledger.paid_pence)  # and reads them once, for both
+    return render_template("partner/project.html", project=project, row=row, ledger=ledger)

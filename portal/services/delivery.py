@@ -475,13 +475,15 @@ def year_delivery(
     now: datetime | None = None,
 ) -> list[ProjectDelivery]:
     """Budget against delivery for every project of a year (or the given ones): eight queries, however many."""
-    now = now or utcnow()
-    projects = _delivery_projects(year, project_ids, organisation_id)
+    return _deliveries(_delivery_projects(year, project_ids, organisation_id), now or utcnow())
+
+
+def _deliveries(projects: list[Project], now: datetime, paid: dict[int, int] | None = None) -> list[ProjectDelivery]:
     ids = [project.id for project in projects]
     figures = projects_figures(projects)
     ratings = _ratings_by_project(ids)
     arrangements = arrangements_by_project(ids)
-    paid = paid_by_project(ids)
+    paid = paid_by_project(ids) if paid is None else paid
     return [
         ProjectDelivery(
             project=found.project,
@@ -496,5 +498,10 @@ def year_delivery(
     ]
 
 
-def project_delivery(project: Project, *, now: datetime | None = None) -> ProjectDelivery:
-    return year_delivery(project.year, project_ids=[project.id], now=now)[0]
+def project_delivery(
+    project: Project, *, now: datetime | None = None, paid_pence: int | None = None
+) -> ProjectDelivery:
+    """One project's figures, from the project as the request loaded it (auth/loaders.load_project): not read again.
+    `paid_pence`: *Paid* as a page already summed it from the project's payments (its ledger), not summed again."""
+    paid = None if paid_pence is None else {project.id: paid_pence}
+    return _deliveries([project], now or utcnow(), paid)[0]

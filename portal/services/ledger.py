@@ -787,7 +787,14 @@ def ledgers_of(projects: list[Project], *, schedules: bool = True) -> list[Proje
     ]
 
 
+def payments_ledger(project: Project) -> ProjectLedger:
+    """The project's award, variations and payments with running balances, as the partner's project page shows them,
+    from the project as the request loaded it: two queries. Its instalments are not read (its `schedule()` is empty)."""
+    return ledgers_of([project], schedules=False)[0]
+
+
 def project_ledger(project: Project) -> ProjectLedger:
+    """One project's ledger, from the project as the request loaded it (not read again): four queries."""
     return ledgers_of([project])[0]
 
 

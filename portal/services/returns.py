@@ -103,19 +103,42 @@ class SubmitResult:
 # -- reading ------------------------------------------------------------------------------------
 
 
-def find_return(project: Project, quarter: int) -> MonitoringReturn | None:
+def find_return(project: Project, quarter: int, *, revisions: bool = True) -> MonitoringReturn | None:
+    """The project's return for the quarter with its values, and its submissions unless `revisions` is False (a
+    section page or a save reads none of them: each holds a whole copy of the answers)."""
+    children = [selectinload(MonitoringReturn.values)]
+    if revisions:
+        children.append(selectinload(MonitoringReturn.revisions))
     return db.session.scalar(
         select(MonitoringReturn)
         .where(MonitoringReturn.project_id == project.id, MonitoringReturn.quarter == quarter)
-        .options(selectinload(MonitoringReturn.values), selectinload(MonitoringReturn.revisions))
+        .options(*children)
     )
 
 
-def previous_return(project: Project, quarter: int) -> MonitoringReturn | None:
-    """Last quarter's return of the same project, shown for reference."""
+def previous_return(
+    project: Project, quarter: int, earlier: list[MonitoringReturn] | None = None
+) -> MonitoringReturn | None:
+    """Last quarter's return of the same project, shown for reference (its figures: not its submissions), from
+    `earlier` (earlier_returns) when the page has read them already."""
     if quarter == 1:
         return None
-    return find_return(project, quarter - 1)
+    if earlier is not None:
+        return next((mreturn for mreturn in earlier if mreturn.quarter == quarter - 1), None)
+    return find_return(project, quarter - 1, revisions=False)
+
+
+def earlier_returns(project: Project, quarter: int) -> list[MonitoringReturn]:
+    """The project's returns of the quarters before this one, whatever their state, with their figures, in quarter
+    order: read once for a page that shows last quarter's and the year to date (the CSU's review)."""
+    return list(
+        db.session.scalars(
+            select(MonitoringReturn)
+            .where(MonitoringReturn.project_id == project.id, MonitoringReturn.quarter < quarter)
+            .options(selectinload(MonitoringReturn.values))
+            .order_by(MonitoringReturn.quarter)
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -156,27 +179,35 @@ def quarter_target(measure: OutputMeasure, quarter: int) -> tuple[Decimal | None
     return (Decimal(measure.annual_target) / 4).quantize(Decimal("0.01")), True
 
 
-def output_context(project: Project, quarter: int, measures: list[OutputMeasure]) -> dict[int, OutputContext]:
-    """Each measure's context for the outputs page, from the project's earlier reported quarters (one query)."""
-    earlier = db.session.scalars(
-        select(MonitoringReturn)
-        .where(
-            MonitoringReturn.project_id == project.id,
-            MonitoringReturn.quarter < quarter,
-            MonitoringReturn.is_reported,
+def output_context(
+    project: Project, quarter: int, measures: list[OutputMeasure], earlier: list[MonitoringReturn] | None = None
+) -> dict[int, OutputContext]:
+    """Each measure's context for the outputs page, from the project's earlier reported quarters (one query, none
+    when given `earlier`: earlier_returns)."""
+    if earlier is None:
+        reported = list(
+            db.session.scalars(
+                select(MonitoringReturn)
+                .where(
+                    MonitoringReturn.project_id == project.id,
+                    MonitoringReturn.quarter < quarter,
+                    MonitoringReturn.is_reported,
+                )
+                .options(selectinload(MonitoringReturn.values))
+                .order_by(MonitoringReturn.quarter)
+            )
         )
-        .options(selectinload(MonitoringReturn.values))
-        .order_by(MonitoringReturn.quarter)
-    ).all()
+    else:
+        reported = [mreturn for mreturn in earlier if mreturn.quarter < quarter and mreturn.is_reported]
     context = {}
     for measure in measures:
-        reported = [(r.quarter, v) for r in earlier if (v := r.value_of(measure.id)) is not None]
+        figures = [(r.quarter, v) for r in reported if (v := r.value_of(measure.id)) is not None]
         if measure.combine == COMBINE_LATEST:
-            before = reported[-1][1] if reported else None
+            before = figures[-1][1] if figures else None
         else:
-            before = sum((value for _, value in reported), Decimal(0)) if reported else None
+            before = sum((value for _, value in figures), Decimal(0)) if figures else None
         target, from_annual = quarter_target(measure, quarter)
-        last = next((value for number, value in reported if number == quarter - 1), None)
+        last = next((value for number, value in figures if number == quarter - 1), None)
         context[measure.id] = OutputContext(measure, quarter, target, from_annual, last, before)
     return context
 
@@ -306,12 +337,17 @@ def unanswered(
     return found
 
 
-def section_states(project: Project, mreturn: MonitoringReturn | None) -> dict[str, str]:
-    """Each section of the return's task list: Completed, In progress or Not started."""
-    missing = {section for section, _ in missing_answers(project, mreturn)}
+def section_states(
+    project: Project, mreturn: MonitoringReturn | None, missing: list[tuple[str, str]] | None = None
+) -> dict[str, str]:
+    """Each section of the return's task list: Completed, In progress or Not started (`missing`: the return's
+    missing_answers, when the page has them already)."""
+    if missing is None:
+        missing = missing_answers(project, mreturn)
+    unfinished = {section for section, _ in missing}
     states = {}
     for section in SECTIONS:
-        if section not in missing:
+        if section not in unfinished:
             states[section] = COMPLETED
         elif mreturn is not None and _section_started(section, mreturn):
             states[section] = IN_PROGRESS
@@ -857,13 +893,18 @@ def compare_revisions(project: Project, older: ReturnRevision, newer: ReturnRevi
     ]
 
 
-def current_answers(project: Project, mreturn: MonitoringReturn | None, quarter: int | None = None) -> list[dict]:
+def current_answers(
+    project: Project,
+    mreturn: MonitoringReturn | None,
+    quarter: int | None = None,
+    earlier: list[MonitoringReturn] | None = None,
+) -> list[dict]:
     """The draft's answers for Check your answers: section, question, answer, the field it is typed in, and for
-    figures the year to date (spend: the reported quarters' and this one's)."""
+    figures the year to date (spend: the reported quarters' and this one's; `earlier`: as for output_context)."""
     rows = []
     quarter = quarter or (mreturn.quarter if mreturn else 1)
     measures = return_measures(project, mreturn)
-    context = output_context(project, quarter, measures)
+    context = output_context(project, quarter, measures, earlier)
     for measure in measures:
         value = mreturn.value_of(measure.id) if mreturn else None
         answer = f"{format_quantity(value)} {measure.unit}" if value is not None else ""
