@@ -150,6 +150,9 @@ def test_a_page_is_chosen_by_url_and_htmx_gets_the_fragment_alone(client, year_o
     whole = client.get(f"{path}?page=2")
     fragment = client.get(f"{path}?page=2", headers={"HX-Request": "true"})
     assert "<html" in whole.text and "<html" not in fragment.text
+    # One address answers two ways: a cache, the browser's included, must keep them apart.
+    for response in (whole, fragment):
+        assert "HX-Request" in response.headers.get("Vary", "")
     assert fragment.text.lstrip().startswith(f'<div id="{element_id}">')
     shown = [
         page.xpath(f"//*[@id='{element_id}']//table//caption | //*[@id='{element_id}']//tbody/tr")
