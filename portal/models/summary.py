@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from .project import Project
 from .types import Pence, UTCDateTime
-from .vocabulary import STATUS_LABELS
+from .vocabulary import QUARTERS, STATUS_LABELS
 
 PERCENT = Numeric(14, 1)
 QUARTER_FIELDS = ("status", "reported", "open", "overdue", "not_required")
@@ -88,6 +88,11 @@ class ProjectSummary(Model):
 
     def is_not_required(self, quarter: int) -> bool:
         return self._quarter("not_required", quarter)
+
+    @property
+    def missing_quarters(self) -> list[int]:
+        """Due and not reported: counted as nothing delivered (ProjectDelivery.missing_quarters)."""
+        return [quarter for quarter in QUARTERS if self.is_overdue(quarter)]
 
     def __repr__(self) -> str:
         return f"<ProjectSummary project={self.project_id}>"
