@@ -21,7 +21,8 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import aliased, defer, joinedload, selectinload
+from sqlalchemy.orm import aliased, defer, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..calendar import current_start_year, parse_year_label, uk_today
 from ..extensions import db
@@ -333,17 +334,19 @@ class DuePage:
     refreshed: bool = False  # stale summary rows were computed again: the view commits them
 
 
-def _as_items(rows, now: datetime) -> list[DueItem]:
-    """DueItems of rows of `_due_items`, their projects (with organisation and year) read in one query."""
-    ids = {row.project_id for row in rows}
-    projects = {
-        project.id: project
-        for project in db.session.scalars(
-            select(Project)
-            .where(Project.id.in_(ids))
-            .options(selectinload(Project.organisation), selectinload(Project.year))
-        )
-    }
+def _as_items(rows, now: datetime, years: list[FinancialYear]) -> list[DueItem]:
+    """DueItems of rows of `_due_items`, their projects and organisations read in one query; each project is given
+    its organisation and year, so the page reads them without a query a row."""
+    by_id = {year.id: year for year in years}
+    projects = {}
+    for project, organisation in db.session.execute(
+        select(Project, Organisation)
+        .join(Organisation, Organisation.id == Project.organisation_id)
+        .where(Project.id.in_({row.project_id for row in rows}))
+    ):
+        set_committed_value(project, "organisation", organisation)
+        set_committed_value(project, "year", by_id[project.year_id])
+        projects[project.id] = project
     today = uk_today(now)
     return [
         DueItem(
@@ -374,7 +377,7 @@ def due_page(query: DueQuery, *, now: datetime | None = None, per_page: int = PE
     rows = db.session.execute(
         select(items).where(matching).order_by(*_order(items, now)).offset(at.offset).limit(per_page)
     ).all()
-    found = _as_items(rows, now)
+    found = _as_items(rows, now, held)
     last_reminded(found)
     return DuePage(
         items=found,
@@ -397,13 +400,13 @@ def chaseable_items(keys: list[str], *, now: datetime | None = None) -> list[Due
             wanted.add((int(project_id), int(quarter)))
     if not wanted:
         return []
-    _held, years = _open_years(now)
+    held, years = _open_years(now)
     items = _due_items(years, now)
     rows = db.session.execute(
         select(items)
         .where(items.c.overdue, tuple_(items.c.project_id, items.c.quarter).in_(sorted(wanted)))
         .order_by(*_order(items, now))
     ).all()
-    found = _as_items(rows, now)
+    found = _as_items(rows, now, held)
     last_reminded(found)
     return found
