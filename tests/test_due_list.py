@@ -200,8 +200,8 @@ def test_a_daily_reminder_counts_as_last_reminded(world, as_csu, clock):
 
 
 def test_the_list_reads_no_narrative_text(world, as_csu):
-    """A year of returns is read for its statuses and dates; the narratives (thousands of characters each) stay
-    in the database."""
+    """The list is read for statuses and dates (from each project's summary row); the narratives (thousands of
+    characters each) stay in the database."""
     statements: list[str] = []
 
     def keep(_conn, _cursor, statement, *_args):
@@ -212,8 +212,8 @@ def test_the_list_reads_no_narrative_text(world, as_csu):
         assert as_csu.get("/csu/due").status_code == 200
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", keep)
-    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "FROM monitoring_return" in s]
-    assert reads, statements  # the returns are read
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) > 3, statements  # the list was read (from each project's summary row)
     for statement in reads:
         for column in ("progress", "case_study", "challenges", "partner_rag_reason", "spend_explanation"):
             assert f"monitoring_return.{column}" not in statement, column

@@ -9,8 +9,10 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..forms.chase import ChaseForm
+from ..htmx import page_or_fragment
 from ..models import ReminderSent
 from ..models.vocabulary import DUE_STATES
+from ..pagination import govuk_pagination
 from ..services import due, reminders
 
 
@@ -21,24 +23,30 @@ def _chase_form(items: list[due.DueItem], formdata=None) -> ChaseForm:
 
 
 def _list_page(form: ChaseForm | None = None, status: int = 200):
-    query = due.DueQuery.from_args(request.args)
-    everything = due.due_and_overdue()
-    due.last_reminded(everything)
-    items = query.apply(everything)
-    years, organisations = due.filter_choices(everything)
-    can_chase = ReminderSent.can_chase(current_user)
-    return render_template(
-        "csu/due.html",
-        items=items,
-        total_count=len(everything),
-        query=query,
-        years=years,
-        organisations=organisations,
-        states=DUE_STATES,
-        can_chase=can_chase,
-        form=form or _chase_form(items),
-        chosen=set(form.returns.data or []) if form else set(),
-    ), status
+    found = due.due_page(due.DueQuery.from_args(request.args))
+    if found.refreshed:
+        db.session.commit()
+    query = found.query
+    pagination = govuk_pagination(
+        found.page.pages,
+        found.page.number,
+        lambda number: url_for("csu.due_list", **query.args(page=number)),
+        "Pages of returns due and overdue",
+        htmx_target="#due-list",
+    )
+    context: dict[str, Any] = {
+        "found": found,
+        "items": found.items,
+        "query": query,
+        "states": DUE_STATES,
+        "can_chase": ReminderSent.can_chase(current_user),
+        "form": form or _chase_form(found.items),
+        "chosen": set(form.returns.data or []) if form else set(),
+        "pagination": pagination,
+    }
+    if status != 200:  # a refused chase: the whole page with its error summary
+        return render_template("csu/due.html", **context), status
+    return page_or_fragment("csu/due.html", "csu/_due_list.html", **context)
 
 
 def due_list():
@@ -46,10 +54,11 @@ def due_list():
 
 
 def _checked_form():
-    """The posted selection, checked against what can be chased now; (form, items) or a 403."""
+    """The posted selection, checked against what can be chased now (the selected returns only); (form, items)
+    or a 403."""
     if not ReminderSent.can_chase(current_user):
         abort(403)
-    chaseable = reminders.chaseable()
+    chaseable = due.chaseable_items(request.form.getlist("returns"))
     form = _chase_form(chaseable, request.form)
     return form, chaseable
 

@@ -13,8 +13,10 @@ from ..auth.loaders import load_return
 from ..database import forget_overwritten_pages
 from ..extensions import db
 from ..forms.returns import ApproveForm, RedactionForm, ReopenForm, RequestChangesForm
+from ..htmx import page_or_fragment
 from ..models import MonitoringReturn
 from ..models.vocabulary import NARRATIVE_FIELDS, NO_TARGET, NO_VALUE, PERSONAL_DATA_FLAG, PERSONAL_DATA_REMOVAL_COMMENT
+from ..pagination import govuk_pagination
 from ..quantities import format_quantity
 from ..revision_pages import compare_page, revision_page
 from ..services import redaction
@@ -22,9 +24,22 @@ from ..services import returns as service
 
 
 def review_queue():
-    returns = service.review_queue()
-    flagged = {mreturn.id for mreturn in returns if service.personal_data_findings(mreturn)}
-    return render_template("csu/review_queue.html", returns=returns, flagged=flagged, flag=PERSONAL_DATA_FLAG)
+    queue = service.review_queue(request.args.get("page", 1, type=int) or 1)
+    pagination = govuk_pagination(
+        queue.page.pages,
+        queue.page.number,
+        lambda number: url_for("csu.review_queue", page=number) if number > 1 else url_for("csu.review_queue"),
+        "Pages of returns to review",
+        htmx_target="#review-queue",
+    )
+    return page_or_fragment(
+        "csu/review_queue.html",
+        "csu/_review_queue.html",
+        queue=queue,
+        returns=queue.returns,
+        pagination=pagination,
+        flag=PERSONAL_DATA_FLAG,
+    )
 
 
 def _personal_data(mreturn: MonitoringReturn) -> dict:

@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from ..auth.keep_text import keeps_text
 from ..auth.loaders import load_project, load_year, pick_year
@@ -14,16 +13,16 @@ from ..extensions import db
 from ..forms.arrangements import ReturnArrangementForm
 from ..forms.returns import CsuRatingForm
 from ..htmx import page_or_fragment
-from ..models import FinancialYear, Priority, Project
+from ..models import FinancialYear, Project
 from ..models.vocabulary import QUARTERS
 from ..pagination import govuk_pagination
 from ..services.arrangements import ArrangementError, set_arrangement
 from ..services.charts import outputs_chart, spend_chart
-from ..services.delivery import ProjectDelivery, project_delivery, year_delivery
+from ..services.delivery import ProjectDelivery, project_delivery
 from ..services.overview import RAG_FILTERS, SORT_KEYS, STATUS_FILTERS, OverviewPage, OverviewQuery, overview_page
+from ..services.priorities import PrioritiesQuery, priorities_page
 from ..services.ratings import set_csu_rating
 from ..services.returns import ReturnError, attach_revisions, review_histories
-from ..services.years import all_years
 
 
 def home(year_label: str | None):
@@ -152,11 +151,17 @@ def arrangement_save(project_id: int):
 
 def priorities(year_label: str):
     year = load_year(year_label)
-    deliveries = year_delivery(year)
-    by_priority: dict[int | None, list] = {}
-    for delivery in deliveries:
-        by_priority.setdefault(delivery.project.priority_id, []).append(delivery)
-    ranked = list(db.session.scalars(select(Priority).where(Priority.year_id == year.id).order_by(Priority.rank)))
-    return render_template(
-        "csu/priorities.html", year=year, years=all_years(), priorities=ranked, by_priority=by_priority
+    found = priorities_page(year, PrioritiesQuery.from_args(request.args))
+    if found.refreshed:
+        db.session.commit()
+    query = found.query
+    pagination = govuk_pagination(
+        found.page.pages,
+        found.page.number,
+        lambda number: url_for("csu.priorities", year_label=year.label, **query.args(page=number)),
+        "Pages of projects by priority",
+        htmx_target="#priority-projects",
+    )
+    return page_or_fragment(
+        "csu/priorities.html", "csu/_priority_projects.html", year=year, found=found, pagination=pagination
     )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..extensions import Model
 from .project import Project
 from .types import Pence, UTCDateTime
-from .vocabulary import NOT_OPEN_LABEL, NOT_REQUIRED_LABEL, OVERDUE_LABEL, STATUS_LABELS
+from .vocabulary import NOT_OPEN_LABEL, NOT_REQUIRED_LABEL, OVERDUE_LABEL, QUARTERS, STATUS_LABELS
 
 PERCENT = Numeric(14, 1)
 QUARTER_FIELDS = ("status", "reported", "open", "overdue", "not_required")
@@ -111,6 +111,11 @@ class ProjectSummary(Model):
             overdue=self.is_overdue(quarter),
             open=self.is_open(quarter),
         )
+
+    @property
+    def missing_quarters(self) -> list[int]:
+        """Due and not reported: counted as nothing delivered (ProjectDelivery.missing_quarters)."""
+        return [quarter for quarter in QUARTERS if self.is_overdue(quarter)]
 
     def __repr__(self) -> str:
         return f"<ProjectSummary project={self.project_id}>"

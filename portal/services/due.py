@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import defer, joinedload
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    and_,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    tuple_,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import aliased, defer, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..calendar import current_start_year, parse_year_label, uk_today
 from ..extensions import db
-from ..models import FinancialYear, MonitoringReturn, Organisation, Project, ReminderSent, User
+from ..models import (
+    FinancialYear,
+    MonitoringReturn,
+    Organisation,
+    Project,
+    ProjectSummary,
+    ReminderSent,
+    ReturnArrangement,
+    User,
+)
 from ..models.types import utcnow
 from ..models.user import PARTNER, UserRole
 from ..models.vocabulary import (
@@ -23,7 +47,9 @@ from ..models.vocabulary import (
     QUARTERS,
     STATUS_LABELS,
 )
+from ..pagination import PageOf
 from .delivery import ProjectDelivery, arrangements_by_project
+from .summary import refresh_stale
 
 
 @dataclass
@@ -60,13 +86,15 @@ class DueItem:
         return bool(self.contacts)
 
 
-def open_deliveries(now: datetime) -> list[ProjectDelivery]:
-    """Every open year's projects with their returns and the CSU's arrangements: three queries."""
+def open_deliveries(now: datetime, project_ids: Iterable[int] | None = None) -> list[ProjectDelivery]:
+    """Every open year's projects (or those of them given) with their returns and the CSU's arrangements: three
+    queries."""
+    wanted = [] if project_ids is None else [Project.id.in_(set(project_ids))]
     projects = list(
         db.session.scalars(
             select(Project)
             .join(Project.year)
-            .where(~FinancialYear.is_closed, FinancialYear.start_year <= uk_today(now).year)
+            .where(~FinancialYear.is_closed, FinancialYear.start_year <= uk_today(now).year, *wanted)
             .options(joinedload(Project.organisation), joinedload(Project.year))
         )
     )
@@ -156,40 +184,229 @@ def last_reminded(items: list[DueItem]) -> None:
         item.contacts = contacts.get(item.project.organisation_id, [])
 
 
+PER_PAGE = 25
+ORGANISATION_FILTER_LENGTH = 100
+
+
 @dataclass(frozen=True)
 class DueQuery:
-    """The due list's filters, read from the URL; an unknown value is ignored rather than refused."""
+    """The due list's filters and page, read from the URL; an unknown value is ignored rather than refused."""
 
     year: str = ""  # a year label, or every open year
-    organisation: str = ""  # an organisation's short name
+    organisation: str = ""  # an organisation's short name, or part of its name
     state: str = ""  # OVERDUE, DUE_SOON or both
+    page: int = 1
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> DueQuery:
         year = args.get("year", "")
         state = args.get("state", "")
+        page = args.get("page", "1")
         return cls(
             year=year if parse_year_label(year) is not None else "",
-            organisation=args.get("organisation", "").strip()[:50],
+            organisation=args.get("organisation", "").strip()[:ORGANISATION_FILTER_LENGTH],
             state=state if state in DUE_STATES else "",
+            page=max(int(page), 1) if page.isdigit() else 1,
         )
 
     @property
     def is_filtered(self) -> bool:
         return bool(self.year or self.organisation or self.state)
 
-    def apply(self, items: list[DueItem]) -> list[DueItem]:
-        return [
-            item
-            for item in items
-            if (not self.year or item.project.year.label == self.year)
-            and (not self.organisation or item.project.organisation.short_name == self.organisation)
-            and (not self.state or item.state == self.state)
-        ]
+    def args(self, **changes: Any) -> dict[str, Any]:
+        """URL arguments with some changed; empty ones (and page 1) left out."""
+        values = {"year": self.year, "organisation": self.organisation, "state": self.state, "page": self.page}
+        values.update(changes)
+        if values["page"] == 1:
+            values.pop("page")
+        return {key: value for key, value in values.items() if value}
+
+    def conditions(self, items) -> list[ColumnElement[bool]]:
+        """The filters as SQL over the due items (`_due_items`)."""
+        found: list[ColumnElement[bool]] = []
+        if self.year:
+            found.append(items.c.start_year == parse_year_label(self.year))
+        if self.organisation:
+            text = self.organisation.lower()
+            escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            found.append(
+                or_(
+                    func.lower(items.c.organisation_short_name) == text,
+                    func.lower(items.c.organisation_name).like(f"%{escaped}%", escape="\\"),
+                )
+            )
+        if self.state:
+            found.append(items.c.overdue if self.state == OVERDUE else ~items.c.overdue)
+        return found
 
 
-def filter_choices(items: list[DueItem]) -> tuple[list[str], list[Organisation]]:
-    """The years and organisations the unfiltered list holds, for the filter's drop-downs."""
-    years = sorted({item.project.year.label for item in items}, reverse=True)
-    organisations = sorted({item.project.organisation for item in items}, key=lambda org: org.name)
-    return years, organisations
+# -- the due list in SQL, from each project's summary row ------------------------------------------
+
+
+@dataclass(frozen=True)
+class _OpenYear:
+    """An open year as plain values: what the SQL needs of it, read before any stale row is computed again."""
+
+    id: int
+    start_year: int
+    label: str
+    usual_due: tuple[date, ...]  # each quarter's due date before any extension
+
+
+def _open_years(now: datetime) -> tuple[list[FinancialYear], list[_OpenYear]]:
+    """The years whose returns are listed, open ones that have begun (one query): the years themselves, and what
+    the SQL needs of them as plain values (read before any stale summary row is computed again, which ends the
+    transaction and expires them)."""
+    years = list(
+        db.session.scalars(
+            select(FinancialYear)
+            .where(~FinancialYear.is_closed, FinancialYear.start_year <= uk_today(now).year)
+            .order_by(FinancialYear.start_year.desc())
+        )
+    )
+    values = [
+        _OpenYear(year.id, year.start_year, year.label, tuple(year.quarter(q).due for q in QUARTERS)) for year in years
+    ]
+    return years, values
+
+
+def _due_items(years: list[_OpenYear], now: datetime):
+    """Every open year's unreported returns that are overdue or due within DUE_SOON_DAYS, as a subquery with one row
+    a return: the quarters of each project's summary row (services/summary.py) side by side, the due date the
+    CSU's extension or the year's own. Nothing here is loaded into Python."""
+    soon = uk_today(now) + timedelta(days=DUE_SOON_DAYS)
+    year_ids = [year.id for year in years]
+    selects = []
+    for quarter in QUARTERS:
+        arrangement = aliased(ReturnArrangement)
+        usual = case({year.id: year.usual_due[quarter - 1] for year in years}, value=Project.year_id)
+        due = type_coerce(func.coalesce(arrangement.due_on, usual), Date)
+        overdue = getattr(ProjectSummary, f"q{quarter}_overdue")
+        selects.append(
+            select(
+                ProjectSummary.project_id.label("project_id"),
+                literal(quarter).label("quarter"),
+                FinancialYear.start_year.label("start_year"),
+                due.label("due"),
+                getattr(ProjectSummary, f"q{quarter}_status").label("status"),
+                overdue.label("overdue"),
+                arrangement.due_on.is_not(None).label("extended"),
+                Organisation.short_name.label("organisation_short_name"),
+                Organisation.name.label("organisation_name"),
+                Project.name.label("project_name"),
+            )
+            .join(Project, Project.id == ProjectSummary.project_id)
+            .join(Organisation, Organisation.id == Project.organisation_id)
+            .join(FinancialYear, FinancialYear.id == Project.year_id)
+            .outerjoin(arrangement, and_(arrangement.project_id == Project.id, arrangement.quarter == quarter))
+            .where(
+                Project.year_id.in_(year_ids),
+                getattr(ProjectSummary, f"q{quarter}_open"),
+                ~getattr(ProjectSummary, f"q{quarter}_reported"),
+                ~getattr(ProjectSummary, f"q{quarter}_not_required"),
+                or_(overdue, due <= soon),
+            )
+        )
+    return union_all(*selects).subquery("due_item")
+
+
+def _order(items, now: datetime) -> list[Any]:
+    """The current year first, then the latest years, then the most overdue (the earliest due), then by name."""
+    return [
+        case((items.c.start_year == current_start_year(now), 0), else_=1),
+        items.c.start_year.desc(),
+        case((items.c.overdue, 0), else_=1),
+        items.c.due,
+        func.lower(items.c.organisation_name),
+        func.lower(items.c.project_name),
+        items.c.project_id,
+        items.c.quarter,
+    ]
+
+
+@dataclass
+class DuePage:
+    items: list[DueItem]  # this page's returns, with their last reminder and contacts
+    query: DueQuery
+    page: PageOf
+    total_count: int  # returns on the unfiltered list
+    years: list[str]  # the labels of the years the unfiltered list holds, latest first
+    refreshed: bool = False  # stale summary rows were computed again: the view commits them
+
+
+def _as_items(rows, now: datetime, years: list[FinancialYear]) -> list[DueItem]:
+    """DueItems of rows of `_due_items`, their projects and organisations read in one query; each project is given
+    its organisation and year, so the page reads them without a query a row."""
+    by_id = {year.id: year for year in years}
+    projects = {}
+    for project, organisation in db.session.execute(
+        select(Project, Organisation)
+        .join(Organisation, Organisation.id == Project.organisation_id)
+        .where(Project.id.in_({row.project_id for row in rows}))
+    ):
+        set_committed_value(project, "organisation", organisation)
+        set_committed_value(project, "year", by_id[project.year_id])
+        projects[project.id] = project
+    today = uk_today(now)
+    return [
+        DueItem(
+            projects[row.project_id],
+            row.quarter,
+            row.due,
+            row.status,
+            (today - row.due).days if row.overdue else 0,
+            extended=bool(row.extended),
+        )
+        for row in rows
+    ]
+
+
+def due_page(query: DueQuery, *, now: datetime | None = None, per_page: int = PER_PAGE) -> DuePage:
+    """One page of the due list, filtered from the URL; a page past the last shows the last. The same few queries
+    however many returns are due."""
+    now = now or utcnow()
+    held, years = _open_years(now)
+    refreshed = refresh_stale(held, now=now)
+    items = _due_items(years, now)
+    matching = and_(true(), *query.conditions(items))
+    counts = db.session.execute(
+        select(items.c.start_year, func.count(), func.sum(case((matching, 1), else_=0))).group_by(items.c.start_year)
+    ).all()
+    labels = {year.start_year: year.label for year in years}
+    at = PageOf.clamped(query.page, sum(int(row[2] or 0) for row in counts), per_page)
+    rows = db.session.execute(
+        select(items).where(matching).order_by(*_order(items, now)).offset(at.offset).limit(per_page)
+    ).all()
+    found = _as_items(rows, now, held)
+    last_reminded(found)
+    return DuePage(
+        items=found,
+        query=replace(query, page=at.number),
+        page=at,
+        total_count=sum(int(row[1]) for row in counts),
+        years=[labels[row[0]] for row in sorted(counts, key=lambda row: -row[0])],
+        refreshed=refreshed,
+    )
+
+
+def chaseable_items(keys: list[str], *, now: datetime | None = None) -> list[DueItem]:
+    """Of the returns a form names ("<project>-<quarter>"), those on the due list and overdue, with their last
+    reminder and contacts: what may be chased now. Read in SQL for the named returns only."""
+    now = now or utcnow()
+    wanted = set()
+    for key in keys:
+        project_id, _, quarter = key.partition("-")
+        if project_id.isdigit() and quarter.isdigit():
+            wanted.add((int(project_id), int(quarter)))
+    if not wanted:
+        return []
+    held, years = _open_years(now)
+    items = _due_items(years, now)
+    rows = db.session.execute(
+        select(items)
+        .where(items.c.overdue, tuple_(items.c.project_id, items.c.quarter).in_(sorted(wanted)))
+        .order_by(*_order(items, now))
+    ).all()
+    found = _as_items(rows, now, held)
+    last_reminded(found)
+    return found

@@ -28,6 +28,7 @@ from ..models.monitoring_return import ReturnRevision
 from ..models.vocabulary import NARRATIVE_FIELDS, REDACTED_TEXT, REDACTION_FIELD_LABELS
 from . import audit
 from .personal_data import findings_for
+from .returns import note_personal_data
 
 REDACTED = "monitoring_return.redacted"
 # The live return's texts: the partner's answers and the CSU's comment to the partner.
@@ -122,6 +123,7 @@ def redact_passage(
     ]:
         found = _replace(row, columns, stored)
         places, rows = places + found, rows + bool(found)
+    note_personal_data(mreturn)
     places += _redact_mail(stored)
     label = REDACTION_FIELD_LABELS[column]
     audit.record(

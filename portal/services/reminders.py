@@ -381,19 +381,13 @@ class ChaseResult:
         return text
 
 
-def chaseable(now: datetime | None = None) -> list[due.DueItem]:
-    """The overdue returns of open years, with their contacts and last reminder: what the CSU may chase."""
-    items = [item for item in due.due_and_overdue(now) if item.overdue]
-    due.last_reminded(items)
-    return items
-
-
 def chase(items: list[due.DueItem], *, by: User, now: datetime | None = None) -> ChaseResult:
     """Queue a chase to each active partner user of each return's organisation, audited (flushed only)."""
     now = now or utcnow()
     today = uk_today(now)
     result = ChaseResult()
-    deliveries = {delivery.project.id: delivery for delivery in due.open_deliveries(now)}
+    ids = {item.project.id for item in items}
+    deliveries = {delivery.project.id: delivery for delivery in due.open_deliveries(now, ids)}
     planned = [
         Planned(item.project.id, item.quarter, user.id, user.email, MAIL_KIND_CHASE, today)
         for item in items
@@ -433,7 +427,8 @@ def _audit_chase(item: due.DueItem, to: list[str], *, by: User) -> None:
 
 def chase_previews(items: list[due.DueItem], now: datetime | None = None) -> list[tuple[due.DueItem, str, str]]:
     """Each selected return with the subject and plain text of the chase its people would get."""
-    deliveries = {delivery.project.id: delivery for delivery in due.open_deliveries(now or utcnow())}
+    ids = {item.project.id for item in items}
+    deliveries = {delivery.project.id: delivery for delivery in due.open_deliveries(now or utcnow(), ids)}
     previews = []
     for item in items:
         subject, (text, _html) = reminder_mail(deliveries[item.project.id], item.quarter, MAIL_KIND_CHASE)

@@ -93,7 +93,7 @@ def apply_retention(*, by: User | None = None, retention_years: int | None = Non
         update(MonitoringReturn)
         .where(MonitoringReturn.id.in_(old), _with_text(MonitoringReturn, RETURN_NARRATIVE_COLUMNS))
         # updated_at stays: retention is not an edit of the return
-        .values(**cleared, updated_at=MonitoringReturn.updated_at)
+        .values(**cleared, personal_data_found=False, updated_at=MonitoringReturn.updated_at)
         .execution_options(synchronize_session=False)
     )
     db.session.execute(

@@ -12,13 +12,23 @@ from decimal import Decimal
 from flask import current_app
 from sqlalchemy import Select, func, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload, lazyload, selectinload
+from sqlalchemy.orm import joinedload, lazyload, load_only, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from ..calendar import uk_time, uk_today
 from ..extensions import db
-from ..models import AuditEvent, MeasureValue, MonitoringReturn, OutputMeasure, Project, ReturnRevision, User
+from ..models import (
+    AuditEvent,
+    FinancialYear,
+    MeasureValue,
+    MonitoringReturn,
+    Organisation,
+    OutputMeasure,
+    Project,
+    ReturnRevision,
+    User,
+)
 from ..models.types import utcnow
 from ..models.vocabulary import (
     ANSWER_LABELS,
@@ -42,6 +52,7 @@ from ..models.vocabulary import (
     rag_label,
 )
 from ..money import format_pence
+from ..pagination import PageOf
 from ..quantities import QuantityError, format_quantity, parse_quantity
 from . import audit, notifications
 from .personal_data import LABELS as PERSONAL_DATA_LABELS
@@ -661,6 +672,12 @@ def personal_data_findings(mreturn: MonitoringReturn | None) -> list[tuple[str, 
     return findings_for({name: getattr(mreturn, name) for name in NARRATIVE_FIELDS})
 
 
+def note_personal_data(mreturn: MonitoringReturn) -> None:
+    """Store whether the return's narrative answers look like personal data, for the review queue to read: on
+    submission, and after anything that changes a submitted return's answers (a redaction)."""
+    mreturn.personal_data_found = bool(personal_data_findings(mreturn))
+
+
 def personal_data_kinds(findings: list[tuple[str, Finding]]) -> list[str]:
     """The kinds found, each once, in the order of the checks: what may be recorded (the matched text may not)."""
     found = {finding.kind for _, finding in findings}
@@ -719,6 +736,7 @@ def submit_return(
     )
     db.session.add(revision)
     mreturn.status = SUBMITTED
+    note_personal_data(mreturn)
     mreturn.submitted_at = now
     mreturn.submitted_by_id = by.id
     mreturn.updated_by_id = by.id
@@ -842,20 +860,45 @@ def _audit_review(mreturn: MonitoringReturn, action: str, verb: str, comment: st
     )
 
 
-def review_queue() -> list[MonitoringReturn]:
-    """Submitted returns, oldest first. Two queries whatever their number."""
-    return list(
-        db.session.scalars(
-            select(MonitoringReturn)
-            .where(MonitoringReturn.status == SUBMITTED)
+REVIEW_QUEUE_PER_PAGE = 25
+
+
+@dataclass
+class ReviewQueuePage:
+    returns: list[MonitoringReturn]  # this page's returns, their project, organisation, year and submitter loaded
+    page: PageOf
+    loaded: list  # what the rows were loaded with, held so the page asks the session, never the database
+
+
+def review_queue(page: int = 1, *, per_page: int = REVIEW_QUEUE_PER_PAGE) -> ReviewQueuePage:
+    """Submitted returns, oldest first, a page at a time (a page past the last shows the last): two queries
+    whatever their number. Their answers stay in the database: the personal-data flag was stored on submission."""
+    waiting = MonitoringReturn.status == SUBMITTED
+    at = PageOf.clamped(page, db.session.scalar(select(func.count()).where(waiting)) or 0, per_page)
+    rows = list(
+        db.session.execute(
+            select(MonitoringReturn, Project, Organisation, FinancialYear, User)
+            .join(Project, Project.id == MonitoringReturn.project_id)
+            .join(Organisation, Organisation.id == Project.organisation_id)
+            .join(FinancialYear, FinancialYear.id == Project.year_id)
+            .outerjoin(User, User.id == MonitoringReturn.submitted_by_id)
+            .where(waiting)
             .options(
-                joinedload(MonitoringReturn.project).joinedload(Project.organisation),
-                joinedload(MonitoringReturn.project).joinedload(Project.year),
-                joinedload(MonitoringReturn.submitted_by),
+                load_only(
+                    MonitoringReturn.project_id,
+                    MonitoringReturn.quarter,
+                    MonitoringReturn.status,
+                    MonitoringReturn.submitted_at,
+                    MonitoringReturn.submitted_by_id,
+                    MonitoringReturn.personal_data_found,
+                )
             )
             .order_by(MonitoringReturn.submitted_at, MonitoringReturn.id)
+            .offset(at.offset)
+            .limit(per_page)
         )
     )
+    return ReviewQueuePage(returns=[row[0] for row in rows], page=at, loaded=rows)
 
 
 # -- revisions ----------------------------------------------------------------------------------

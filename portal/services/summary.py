@@ -153,16 +153,17 @@ def refresh_summaries(project_ids: Iterable[int], *, now: datetime | None = None
     return written
 
 
-def stale_project_ids(year: FinancialYear, *, now: datetime | None = None) -> list[int]:
-    """The year's projects whose row is missing, has passed its `stale_after`, or was computed after `now`: one
-    query."""
+def stale_project_ids(year: FinancialYear | Iterable[FinancialYear], *, now: datetime | None = None) -> list[int]:
+    """The year's (or years') projects whose row is missing, has passed its `stale_after`, or was computed after
+    `now`: one query."""
     now = now or utcnow()
+    year_ids = [year.id] if isinstance(year, FinancialYear) else [each.id for each in year]
     return list(
         db.session.scalars(
             select(Project.id)
             .outerjoin(ProjectSummary, ProjectSummary.project_id == Project.id)
             .where(
-                Project.year_id == year.id,
+                Project.year_id.in_(year_ids),
                 or_(
                     ProjectSummary.project_id.is_(None),
                     ProjectSummary.stale_after <= now,
@@ -173,12 +174,13 @@ def stale_project_ids(year: FinancialYear, *, now: datetime | None = None) -> li
     )
 
 
-def refresh_stale(year: FinancialYear, *, now: datetime | None = None) -> bool:
-    """Before a page reads a year's rows: compute again those missing or past `stale_after`, and flush them (the
-    view commits). True when it wrote anything."""
+def refresh_stale(year: FinancialYear | Iterable[FinancialYear], *, now: datetime | None = None) -> bool:
+    """Before a page reads a year's (or several years') rows: compute again those missing or past `stale_after`,
+    and flush them (the view commits). True when it wrote anything."""
     stale = stale_project_ids(year, now=now)
     if not stale:
         return False
+    label = year.label if isinstance(year, FinancialYear) else ", ".join(each.label for each in year)
     # A read that has to write: nothing is written yet, so end the read and begin again holding the write lock
     # (SQLite), lest the write fail on a snapshot another writer has moved past since.
     db.session.rollback()
@@ -187,7 +189,7 @@ def refresh_stale(year: FinancialYear, *, now: datetime | None = None) -> bool:
         refresh_summaries(stale, now=now)
     except OperationalError:  # the database cannot be written (full, read-only, busy): show the rows as they are
         db.session.rollback()
-        log.warning("summary rows of %s left stale: the database could not be written", year.label, exc_info=True)
+        log.warning("summary rows of %s left stale: the database could not be written", label, exc_info=True)
         return False
     return True
 
