@@ -40,6 +40,7 @@ from portal.models.vocabulary import AMBER, APPROVED, CHANGES_REQUESTED, DRAFT, 
 
 PROJECTS_PER_ORGANISATION = 3
 MEASURES_PER_PROJECT = 4
+EXAMPLES = {1: DRAFT, 2: SUBMITTED}  # project number in its year -> the state of its ended quarters' returns
 MEASURE_KINDS = (
     ("People supported", "people"),
     ("Sessions delivered", "sessions"),
@@ -271,8 +272,15 @@ class YearBuilder:
     ):
         self.rows, self.rng, self.pools, self.people, self.organisations = rows, rng, pools, people, organisations
         self.measures_per_project = measures_per_project
+        # The returns' states come from a sequence of their own (`_project` begins it afresh for each project
+        # and quarter, as it does `rng`), so a year's first projects are the same whatever the number of projects
+        # or measures: the query-count test compares the same pages across sizes.
+        self.states = random.Random()
         self.first_project: dict[int, int] = {}  # organisation index -> its first project this year
         self.firsts: set[int] = set()
+        # The year's second and third projects: their ended quarters' returns are overdue drafts and submissions
+        # awaiting review.
+        self.examples: dict[int, str] = {}
         self.drafts: dict[int, int] = {}  # project id -> its draft return in the open quarter
         self.measures: dict[int, list[int]] = {}
         self.sent_back: list[int] = []  # returns with two revisions
@@ -312,6 +320,7 @@ class YearBuilder:
 
     def _project(self, plan: YearPlan, year: int, number: int, stream: int, priority: int) -> None:
         rows, rng = self.rows, self.rng
+        rng.seed(f"{plan.start_year}-{number}")
         organisation_index = number // PROJECTS_PER_ORGANISATION
         organisation = self.organisations[organisation_index % len(self.organisations)]
         amount = rng.randint(50, 600) * 10_000
@@ -332,6 +341,8 @@ class YearBuilder:
             q3_profile_pence=profile[2],
             q4_profile_pence=profile[3],
         )
+        if number in EXAMPLES:
+            self.examples[project] = EXAMPLES[number]
         if organisation_index not in self.first_project:
             self.first_project[organisation_index] = project
             self.firsts.add(project)
@@ -350,6 +361,8 @@ class YearBuilder:
         self.measures[project] = [measure_id for measure_id, _name, _target in measures]
         partner = self.people.partners[organisation_index % len(self.organisations)]
         for quarter in (1, 2, 3, 4):
+            rng.seed(f"{plan.start_year}-{number}-{quarter}")
+            self.states.seed(f"{plan.start_year}-{number}-{quarter}-state")
             self._return(plan, project, (organisation, partner, organisation_index), quarter, measures, amount)
         self._ledger(plan, project, organisation, amount)
 
@@ -385,10 +398,13 @@ class YearBuilder:
         if state == "future":
             return None
         if state == "open":
-            return DRAFT if project in self.firsts or self.rng.random() < 0.5 else None
-        if plan.complete:
+            return DRAFT if project in self.firsts or self.states.random() < 0.5 else None
+        if plan.complete or project in self.firsts:
+            # Each organisation's first project, whose pages are timed, is in the same state at every scale.
             return APPROVED
-        return self.rng.choices((APPROVED, SUBMITTED, CHANGES_REQUESTED, DRAFT), (70, 20, 5, 5))[0]
+        if project in self.examples:  # the due list and the review queue have a return to show at every scale
+            return self.examples[project]
+        return self.states.choices((APPROVED, SUBMITTED, CHANGES_REQUESTED, DRAFT), (70, 20, 5, 5))[0]
 
     def _return(self, plan: YearPlan, project: int, who: tuple, quarter: int, measures, amount: int) -> None:
         rows, rng, pools = self.rows, self.rng, self.pools

@@ -844,7 +844,7 @@ def year_entries(year: FinancialYear) -> Iterator[LedgerEntry]:
             _in_ledger_order(
                 select(AwardVariation)
                 .join(Project, Project.id == AwardVariation.project_id)
-                .options(joinedload(AwardVariation.varied_by)),
+                .options(joinedload(AwardVariation.varied_by).options(lazyload(User.role_rows))),
                 year,
                 AwardVariation.varied_at,
                 AwardVariation.id,
@@ -856,7 +856,7 @@ def year_entries(year: FinancialYear) -> Iterator[LedgerEntry]:
             _in_ledger_order(
                 select(Payment)
                 .join(Project, Project.id == Payment.project_id)
-                .options(joinedload(Payment.recorded_by)),
+                .options(joinedload(Payment.recorded_by).options(lazyload(User.role_rows))),
                 year,
                 Payment.paid_on,
                 Payment.id,
