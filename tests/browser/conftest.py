@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from werkzeug.serving import make_server
 
 from portal import create_app
 from portal.extensions import db
-from portal.models import FinancialYear
+from portal.models import FinancialYear, FundingStream, Organisation, Priority, Project
 from portal.services import demo
 from tests.browser.browser_helpers import DEMO_PASSWORD
 from tests.conftest import POSTGRES_URL, base_config
@@ -146,3 +146,54 @@ def js_errors(page) -> list[str]:
     page.on("console", on_console)
     page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
     return errors
+
+
+# -- a year of paged lists ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PagedYear:
+    label: str
+    priority_id: int  # the priority of all but the last PAGED_UNPRIORITISED projects
+
+
+PAGED_PROJECTS = 30  # two pages of 25, two of 15
+PAGED_UNPRIORITISED = 3  # so the priority's own list is 27 projects: its second page differs from the year's
+
+
+@pytest.fixture
+def paged_year(live_server) -> Iterator[PagedYear]:
+    """2016-17, a year no other test reads: 30 projects of one organisation ("Paged project 00" to "29", the award
+    growing with the number), all but the last three serving one priority. Removed afterwards."""
+    with live_server.app.app_context():
+        year = FinancialYear(start_year=2016, return_due_days=14)
+        stream = FundingStream(year=year, name="Paged stream", funder="Paged funder", amount_pence=10_000_000)
+        org = Organisation(short_name="PAGED", name="Paged Organisation")
+        priority = Priority(year=year, name="Paged priority", rank=1)
+        db.session.add_all([year, stream, org, priority])
+        for number in range(PAGED_PROJECTS):
+            db.session.add(
+                Project(
+                    organisation=org,
+                    year=year,
+                    funding_stream=stream,
+                    priority=priority if number < PAGED_PROJECTS - PAGED_UNPRIORITISED else None,
+                    name=f"Paged project {number:02d}",
+                    amount_pence=100_00 * (number + 1),
+                    actions=[],
+                )
+            )
+        db.session.commit()
+        ids = (year.id, stream.id, org.id, priority.id)
+        found = PagedYear(label=year.label, priority_id=priority.id)
+        db.session.remove()
+    yield found
+    with live_server.app.app_context():
+        year_id, stream_id, org_id, priority_id = ids
+        db.session.execute(delete(Project).where(Project.year_id == year_id))  # their summaries go with them
+        db.session.execute(delete(Priority).where(Priority.id == priority_id))
+        db.session.execute(delete(FundingStream).where(FundingStream.id == stream_id))
+        db.session.execute(delete(Organisation).where(Organisation.id == org_id))
+        db.session.execute(delete(FinancialYear).where(FinancialYear.id == year_id))
+        db.session.commit()
+        db.session.remove()

@@ -15,10 +15,7 @@ from pathlib import Path
 import pytest
 from docx import Document
 from playwright.sync_api import Browser, Locator, Page, expect
-from sqlalchemy import delete
 
-from portal.extensions import db
-from portal.models import FinancialYear, FundingStream, Organisation, Project
 from tests.browser.browser_helpers import assert_accessible, assert_accessible_without_javascript, sign_in
 
 pytestmark = pytest.mark.browser
@@ -169,47 +166,11 @@ def test_overview_filters_without_javascript(new_context, browser: Browser, base
     assert_accessible_without_javascript(page, browser)
 
 
-PAGED_YEAR = "2016-17"  # a year no other test reads; its projects are removed afterwards
-
-
-@pytest.fixture
-def paged_year(live_server):
-    """30 projects of one organisation in 2016-17: two pages of the overview."""
-    with live_server.app.app_context():
-        year = FinancialYear(start_year=2016, return_due_days=14)
-        stream = FundingStream(year=year, name="Paged stream", funder="Paged funder", amount_pence=10_000_000)
-        org = Organisation(short_name="PAGED", name="Paged Organisation")
-        db.session.add_all([year, stream, org])
-        for number in range(30):
-            db.session.add(
-                Project(
-                    organisation=org,
-                    year=year,
-                    funding_stream=stream,
-                    name=f"Paged project {number:02d}",
-                    amount_pence=100_00 * (number + 1),
-                    actions=[],
-                )
-            )
-        db.session.commit()
-        ids = (year.id, stream.id, org.id)
-        db.session.remove()
-    yield
-    with live_server.app.app_context():
-        year_id, stream_id, org_id = ids
-        db.session.execute(delete(Project).where(Project.year_id == year_id))  # their summaries go with them
-        db.session.execute(delete(FundingStream).where(FundingStream.id == stream_id))
-        db.session.execute(delete(Organisation).where(Organisation.id == org_id))
-        db.session.execute(delete(FinancialYear).where(FinancialYear.id == year_id))
-        db.session.commit()
-        db.session.remove()
-
-
 def test_overview_pages_with_htmx_and_without_javascript(
     csu: Page, paged_year, new_context, browser: Browser, base_url: str, js_errors: list[str]
 ):
     page = csu
-    page.goto(f"/csu/{PAGED_YEAR}/?sort=award")
+    page.goto(f"/csu/{paged_year.label}/?sort=award")
     page.wait_for_load_state("networkidle")
     caption = budget_table(page).locator("caption")
     expect(caption).to_contain_text("30 of 30 projects, showing 1 to 25 (page 1 of 2)")
@@ -231,7 +192,7 @@ def test_overview_pages_with_htmx_and_without_javascript(
     context = new_context(java_script_enabled=False)
     plain = context.new_page()
     sign_in(plain, "csu@demo.test")
-    plain.goto(f"/csu/{PAGED_YEAR}/")
+    plain.goto(f"/csu/{paged_year.label}/")
     plain.get_by_label("Organisation").fill("paged")
     with plain.expect_navigation():
         plain.get_by_role("button", name="Apply filters").click()
