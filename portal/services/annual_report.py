@@ -170,10 +170,16 @@ def _report_projects(year: FinancialYear, page: PageOf) -> tuple[list[Project], 
     """The page's projects in report order (by funding stream as the report lists them, then in the order the
     awards were agreed), and whether any return of the year is reported: one query."""
     other = aliased(Project)
+    # From the year's projects to their returns (both indexed): begun from the returns' status instead, SQLite
+    # walked every year's reported returns before it reached this year's.
     any_reported = (
-        select(MonitoringReturn.id)
-        .join(other, other.id == MonitoringReturn.project_id)
-        .where(other.year_id == year.id, MonitoringReturn.is_reported)
+        select(other.id)
+        .where(
+            other.year_id == year.id,
+            select(MonitoringReturn.id)
+            .where(MonitoringReturn.project_id == other.id, MonitoringReturn.is_reported)
+            .exists(),
+        )
         .exists()
     )
     rows = db.session.execute(
