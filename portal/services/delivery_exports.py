@@ -33,7 +33,7 @@ from ..models.vocabulary import QUARTERS, rag_label
 from .delivery import MeasureFigures, measure_figures
 from .disclosure import Cell, publish, small_number_threshold
 from .exports import Value, amount, number
-from .overview import _text
+from .ordering import text_order
 
 ROWS_AT_A_TIME = 500  # rows fetched from the database at a time (a server-side cursor on PostgreSQL)
 
@@ -82,7 +82,7 @@ PUBLICATION_MEASURE_COLUMNS = (*MEASURE_COLUMNS, "counts_people")
 def _in_name_order(query: Select) -> Select:
     """Organisations, then their projects, by name regardless of case (as the overview sorts them), then in the
     order the projects were set up."""
-    return query.order_by(_text(Organisation.name), _text(Project.name), Project.id).execution_options(
+    return query.order_by(text_order(Organisation.name), text_order(Project.name), Project.id).execution_options(
         yield_per=ROWS_AT_A_TIME
     )
 

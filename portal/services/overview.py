@@ -16,6 +16,7 @@ from ..extensions import db
 from ..models import FinancialYear, Organisation, Priority, Project, ProjectSummary
 from ..models.vocabulary import OVERDUE, OVERDUE_LABEL, QUARTERS, RAG_LABELS, RAGS, STATUS_LABELS
 from .figures import StreamFigures, stream_figures
+from .ordering import text_order
 from .summary import refresh_stale
 
 STATUS_FILTERS = {OVERDUE: OVERDUE_LABEL, **STATUS_LABELS}
@@ -23,12 +24,6 @@ NO_RATING = "none"
 RAG_FILTERS = {**RAG_LABELS, NO_RATING: "No rating"}
 PER_PAGE = 25
 ORGANISATION_FILTER_LENGTH = 100
-
-
-def _text(column) -> ColumnElement:
-    """Case-blind, in code-point order on both databases (PostgreSQL's own collation would skip punctuation)."""
-    lowered = func.lower(column)
-    return lowered.collate("C") if db.session.get_bind().dialect.name == "postgresql" else lowered
 
 
 def _rag_order(column) -> ColumnElement:
@@ -42,8 +37,8 @@ def _blank_last(column) -> list[ColumnElement]:
 
 
 SORT_KEYS: dict[str, tuple[str, Callable[[], list[Any]]]] = {
-    "organisation": ("Organisation", lambda: [_text(Organisation.name)]),
-    "project": ("Project", lambda: [_text(Project.name)]),
+    "organisation": ("Organisation", lambda: [text_order(Organisation.name)]),
+    "project": ("Project", lambda: [text_order(Project.name)]),
     "priority": ("Priority", lambda: _blank_last(Priority.rank)),
     "award": ("Award", lambda: [ProjectSummary.award_pence]),
     "paid": ("Paid", lambda: [ProjectSummary.paid_pence]),
@@ -148,7 +143,7 @@ class OverviewQuery:
     def order_by(self) -> list[Any]:
         keys = SORT_KEYS[self.sort][1]()
         ordered = [key.desc() if self.direction == "desc" else key.asc() for key in keys]
-        return [*ordered, _text(Project.name), Project.id]  # a stable order within ties
+        return [*ordered, text_order(Project.name), Project.id]  # a stable order within ties
 
 
 @dataclass(frozen=True)
