@@ -389,12 +389,14 @@ def test_a_password_reset_link_does_not_sign_in_someone_with_a_second_factor(cli
     from datetime import timedelta
 
     from portal.models import PasswordReset
+    from portal.models.types import utcnow
     from portal.services import links
 
     csu = two_orgs["csu"]
     enable(csu)
     token, token_hash = links.new_token()
-    db.session.add(PasswordReset(user=csu, token_hash=token_hash, expires_at=NOW + timedelta(minutes=30)))
+    # Expiry from the clock now, not from NOW (taken when the module was imported: a long run outlives it).
+    db.session.add(PasswordReset(user=csu, token_hash=token_hash, expires_at=utcnow() + timedelta(minutes=30)))
     db.session.commit()
     new_password = "a brand new long password"
     response = client.post(f"/password-reset/{token}", data={"new_password": new_password})
