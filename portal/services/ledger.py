@@ -34,7 +34,7 @@ from ..models.vocabulary import APPROVED, DUE, HELD, NOT_STARTED, NOT_YET_DUE, P
 from ..money import format_pence
 from . import audit, notifications
 from .figures import paid_by_project
-from .ordering import text_order
+from .ordering import code_point_order, text_order
 
 AWARD = "award"
 VARIATION = "variation"
@@ -806,14 +806,10 @@ ROWS_AT_A_TIME = 500  # rows fetched from the database at a time (a server-side 
 def _in_ledger_order(query: Select, year: FinancialYear, *then: Any) -> Select:
     """The year's projects by organisation name regardless of case, then by project name, then in the order they
     were set up (the order finance's downloads list them in), and within a project by `then`."""
-    keys: list[Any] = [func.lower(Organisation.name), Project.name]
-    if db.session.get_bind().dialect.name == "postgresql":
-        # In code-point order, as Python sorts (PostgreSQL's own collation would skip punctuation).
-        keys = [key.collate("C") for key in keys]
     return (
         query.join(Organisation, Organisation.id == Project.organisation_id)
         .where(Project.year_id == year.id)
-        .order_by(*keys, Project.id, *then)
+        .order_by(text_order(Organisation.name), code_point_order(Project.name), Project.id, *then)
         .execution_options(yield_per=ROWS_AT_A_TIME)
     )
 

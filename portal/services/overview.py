@@ -16,7 +16,7 @@ from ..extensions import db
 from ..models import FinancialYear, Organisation, Priority, Project, ProjectSummary
 from ..models.vocabulary import OVERDUE, OVERDUE_LABEL, QUARTERS, RAG_LABELS, RAGS, STATUS_LABELS
 from .figures import StreamFigures, stream_figures
-from .ordering import text_order
+from .ordering import blank_last, text_order
 from .summary import refresh_stale
 
 STATUS_FILTERS = {OVERDUE: OVERDUE_LABEL, **STATUS_LABELS}
@@ -31,19 +31,14 @@ def _rag_order(column) -> ColumnElement:
     return case({rag: order for order, rag in enumerate(RAGS)}, value=column, else_=len(RAGS))
 
 
-def _blank_last(column) -> list[ColumnElement]:
-    """A figure in order, those without one after them (before them, sorted the other way)."""
-    return [case((column.is_(None), 1), else_=0), column]
-
-
 SORT_KEYS: dict[str, tuple[str, Callable[[], list[Any]]]] = {
     "organisation": ("Organisation", lambda: [text_order(Organisation.name)]),
     "project": ("Project", lambda: [text_order(Project.name)]),
-    "priority": ("Priority", lambda: _blank_last(Priority.rank)),
+    "priority": ("Priority", lambda: blank_last(Priority.rank)),
     "award": ("Award", lambda: [ProjectSummary.award_pence]),
     "paid": ("Paid", lambda: [ProjectSummary.paid_pence]),
     "spend": ("Reported spend", lambda: [ProjectSummary.reported_spend_pence]),
-    "delivery": ("Delivery to date", lambda: _blank_last(ProjectSummary.delivery_pct)),
+    "delivery": ("Delivery to date", lambda: blank_last(ProjectSummary.delivery_pct)),
     "delivery_rag": ("Delivery RAG", lambda: [_rag_order(ProjectSummary.delivery_rag)]),
     "spend_rag": ("Spend RAG", lambda: [_rag_order(ProjectSummary.spend_rag)]),
     "partner_rag": ("Partner RAG", lambda: [_rag_order(ProjectSummary.partner_rag)]),

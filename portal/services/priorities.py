@@ -14,8 +14,7 @@ from ..extensions import db
 from ..models import FinancialYear, Organisation, Priority, Project, ProjectSummary
 from ..models.vocabulary import RAGS
 from ..pagination import PageOf
-from .ordering import text_order
-from .overview import _blank_last
+from .ordering import blank_last, text_order
 from .summary import refresh_stale
 
 PER_PAGE = 25
@@ -147,7 +146,7 @@ def priorities_page(year: FinancialYear, query: PrioritiesQuery, *, per_page: in
             .join(Organisation, Organisation.id == Project.organisation_id)
             .outerjoin(Priority, Priority.id == Project.priority_id)
             .where(ProjectSummary.year_id == year.id, *([condition] if condition is not None else []))
-            .order_by(*_blank_last(Priority.rank), text_order(Organisation.name), text_order(Project.name), Project.id)
+            .order_by(*blank_last(Priority.rank), text_order(Organisation.name), text_order(Project.name), Project.id)
             .offset(page.offset)
             .limit(per_page)
         )
