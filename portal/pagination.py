@@ -3,11 +3,25 @@ govukPagination's parameters, and the arithmetic of a page, so each list pages t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 PAGE_WINDOW = 2  # page links either side of the current page
+URL_NUMBER_DIGITS = 9  # a page or an id from the address: fits any database's integer
+
+
+def url_number(text: str | None) -> int | None:
+    """A whole number typed in an address (ASCII digits, not too many), or None: "²" or "٣" are digits to
+    `str.isdigit` but not to `int` in every form, and a thirty-digit id overflows the database's integers."""
+    if text and text.isascii() and text.isdigit() and len(text) <= URL_NUMBER_DIGITS:
+        return int(text)
+    return None
+
+
+def page_number(args: Mapping[str, str]) -> int:
+    """The page the address asks for; anything but a positive whole number is the first."""
+    return max(url_number(args.get("page")) or 1, 1)
 
 
 @dataclass(frozen=True)

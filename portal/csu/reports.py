@@ -12,7 +12,7 @@ from flask import render_template, request, url_for
 
 from ..auth.loaders import load_download_year, load_year
 from ..extensions import db
-from ..pagination import govuk_pagination
+from ..pagination import govuk_pagination, page_number
 from ..services.annual_report import (
     annual_report_document,
     build_annual_report,
@@ -58,7 +58,7 @@ def measures_publication_export(year_label: str, fmt: str):
 def annual_report_page(year_label: str):
     """The report a page of projects at a time (the .docx has the whole year)."""
     year = load_year(year_label)
-    report = report_page(year, request.args.get("page", 1, type=int) or 1)
+    report = report_page(year, page_number(request.args))
     pagination = govuk_pagination(
         report.page.pages,
         report.page.number,

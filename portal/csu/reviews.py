@@ -16,7 +16,7 @@ from ..forms.returns import ApproveForm, RedactionForm, ReopenForm, RequestChang
 from ..htmx import page_or_fragment
 from ..models import MonitoringReturn
 from ..models.vocabulary import NARRATIVE_FIELDS, NO_TARGET, NO_VALUE, PERSONAL_DATA_FLAG, PERSONAL_DATA_REMOVAL_COMMENT
-from ..pagination import govuk_pagination
+from ..pagination import govuk_pagination, page_number
 from ..quantities import format_quantity
 from ..revision_pages import compare_page, revision_page
 from ..services import redaction
@@ -24,7 +24,7 @@ from ..services import returns as service
 
 
 def review_queue():
-    queue = service.review_queue(request.args.get("page", 1, type=int) or 1)
+    queue = service.review_queue(page_number(request.args))
     pagination = govuk_pagination(
         queue.page.pages,
         queue.page.number,

@@ -22,7 +22,7 @@ from ..forms.finance import (
 from ..htmx import page_or_fragment
 from ..models import FinancialYear, Payment, PaymentInstalment, Project
 from ..money import format_pence
-from ..pagination import PageOf, govuk_pagination
+from ..pagination import PageOf, govuk_pagination, page_number
 from ..services import ledger as ledger_service
 from ..services.figures import StreamFigures, stream_figures
 from ..services.funding import PER_PAGE, funding_page, ledger_page, reconciliation_page
@@ -52,7 +52,7 @@ def home(year_label: str | None):
 
 def _page_number() -> int:
     """The page the URL asks for; anything but a positive number is the first."""
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_number(request.args)
 
 
 def _pagination(endpoint: str, year: FinancialYear, paged: PageOf, label: str, target: str) -> dict[str, Any] | None:

@@ -47,7 +47,7 @@ from ..models.vocabulary import (
     QUARTERS,
     STATUS_LABELS,
 )
-from ..pagination import PageOf
+from ..pagination import PageOf, page_number
 from .delivery import ProjectDelivery, arrangements_by_project
 from .summary import refresh_stale
 
@@ -201,12 +201,11 @@ class DueQuery:
     def from_args(cls, args: Mapping[str, str]) -> DueQuery:
         year = args.get("year", "")
         state = args.get("state", "")
-        page = args.get("page", "1")
         return cls(
             year=year if parse_year_label(year) is not None else "",
             organisation=args.get("organisation", "").strip()[:ORGANISATION_FILTER_LENGTH],
             state=state if state in DUE_STATES else "",
-            page=max(int(page), 1) if page.isdigit() else 1,
+            page=page_number(args),
         )
 
     @property

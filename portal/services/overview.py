@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 from ..extensions import db
 from ..models import FinancialYear, Organisation, Priority, Project, ProjectSummary
 from ..models.vocabulary import OVERDUE, OVERDUE_LABEL, QUARTERS, RAG_LABELS, RAGS, STATUS_LABELS
+from ..pagination import page_number, url_number
 from .figures import StreamFigures, stream_figures
 from .ordering import blank_last, text_order
 from .summary import refresh_stale
@@ -72,7 +73,6 @@ class OverviewQuery:
     @classmethod
     def from_args(cls, args: MultiDict) -> OverviewQuery:
         """Unknown values are ignored rather than refused: a stale bookmark still shows the overview."""
-        page = args.get("page", 1, type=int) or 1
         query = cls(
             priority=args.get("priority", ""),
             organisation=args.get("organisation", "").strip()[:ORGANISATION_FILTER_LENGTH],
@@ -81,7 +81,7 @@ class OverviewQuery:
             status=args.get("status", "") if args.get("status", "") in STATUS_FILTERS else "",
             sort=args.get("sort", "organisation") if args.get("sort") in SORT_KEYS else "organisation",
             direction="desc" if args.get("dir") == "desc" else "asc",
-            page=max(page, 1),
+            page=page_number(args),
         )
         return query
 
@@ -116,7 +116,8 @@ class OverviewQuery:
         """The filters as SQL over the summary joined to its project and organisation."""
         found: list[ColumnElement[bool]] = []
         if self.priority:
-            found.append(Project.priority_id == int(self.priority) if self.priority.isdigit() else false())
+            priority_id = url_number(self.priority)
+            found.append(Project.priority_id == priority_id if priority_id is not None else false())
         if self.organisation:
             text = self.organisation.lower()
             found.append(

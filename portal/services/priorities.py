@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, case, func, select
 from ..extensions import db
 from ..models import FinancialYear, Organisation, Priority, Project, ProjectSummary
 from ..models.vocabulary import RAGS
-from ..pagination import PageOf
+from ..pagination import PageOf, page_number, url_number
 from .ordering import blank_last, text_order
 from .summary import refresh_stale
 
@@ -49,10 +49,9 @@ class PrioritiesQuery:
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> PrioritiesQuery:
         priority = args.get("priority", "")
-        page = args.get("page", "1")
         return cls(
-            priority=priority if priority.isdigit() or priority == WITHOUT_PRIORITY else "",
-            page=max(int(page), 1) if page.isdigit() else 1,
+            priority=priority if url_number(priority) is not None or priority == WITHOUT_PRIORITY else "",
+            page=page_number(args),
         )
 
     def args(self, **changes: Any) -> dict[str, Any]:
